@@ -1,0 +1,99 @@
+"""The one interface everything that samples text goes through.
+
+Chat messages in, ``n`` samples out. Rollouts, intervention proposals, counterfactual continuations,
+evaluation and the LLM judge all call `Backend.generate`, so a stage never knows whether it talks to
+transformers on a CPU, vLLM on a GPU or a remote OpenAI-compatible server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Sampling settings. Defaults follow the InT paper for instruct models (Qwen's recommendation)."""
+
+    n: int = 1
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20  # 0 or -1 disables top-k
+    max_tokens: int = 16384
+    seed: int | None = 0
+    stop: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt. With ``continue_final_message`` the last message must be an assistant turn, and the
+    model continues it in place (no end-of-turn, no new generation prompt) -- what InT needs to sample
+    continuations after prefix + intervention."""
+
+    messages: tuple[Message, ...]
+    continue_final_message: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            raise ValueError("GenerationRequest needs at least one message")
+        if self.continue_final_message and self.messages[-1].get("role") != "assistant":
+            raise ValueError("continue_final_message=True needs the last message to be an assistant turn")
+
+    def key(self) -> str:
+        """A stable hash of the prompt, used in run records and resume keys."""
+        blob = json.dumps([list(self.messages), self.continue_final_message], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Sample:
+    """One generated completion."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Base class of generation backends. Subclasses implement `generate` and set `name`."""
+
+    name: str = "base"
+
+    def __init__(self, model: str, **options: Any) -> None:
+        self.model = model
+        self.options = options
+
+    @abstractmethod
+    def generate(
+        self, requests: Sequence[GenerationRequest], params: SamplingParams
+    ) -> list[list[Sample]]:
+        """Return ``params.n`` samples for each request, in request order.
+
+        Seeding contract: sample ``j`` of a request is drawn with seed ``params.seed + j`` where the
+        backend supports per-request seeds, so a resumed run regenerates the same text."""
+
+    def describe(self) -> dict[str, Any]:
+        """What goes into a run manifest to identify the generator."""
+        return {"backend": self.name, "model": self.model, **{k: v for k, v in self.options.items() if "key" not in k.lower()}}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (GPU memory, HTTP clients)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,75 @@
+"""The data model every benchmark shares: a Problem, a Repair log entry, and a Task definition.
+
+A task is data plus a loader: where its rows come from, how a row becomes a `Problem`, which prompt
+template renders it, and how its answers are graded. Keeping this one small dataclass means a new
+benchmark is one short file (see `tasks/aime.py`), in the spirit of lm-eval's tasks-as-data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark item, normalised across sources."""
+
+    id: str
+    problem: str
+    answer: str
+    solution: str | None = None  # a worked reference solution, when the source has one (InT needs it)
+    category: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A documented fix the loader applied to upstream data (listed by `harness tasks show`)."""
+
+    problem_id: str
+    field: str
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass
+class LoadedTask:
+    """What a loader returns: the problems plus the repairs it had to make and where it read them."""
+
+    problems: list[Problem]
+    repairs: list[Repair] = field(default_factory=list)
+    origin: str = ""  # the file path or hub id actually read
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registered benchmark.
+
+    Attributes:
+        name: registry name, e.g. ``"aime25"``.
+        version: dataset version (``"v1"``/``"v2"`` for IMO-AnswerBench, ``"default"`` elsewhere).
+        description: one line for `harness tasks list`.
+        loader: ``loader(resolver) -> LoadedTask``; the resolver finds local files or downloads them.
+        prompt_template: name of a jinja2 template in ``tasks/templates`` (``paper`` = raw problem).
+        answer_format: a short tag (``integer``, ``latex``, ``mixed``) shown in listings.
+        grader: grader name from ``harness.grading`` (``math-verify`` by default).
+        source: canonical origin (GitHub raw URL or hub id) for users with network access.
+        license: the data license as published.
+        categories: expected categories, for listings and per-category metrics.
+        splits: available splits (``test`` for benchmarks; the synthetic world also has ``train``).
+    """
+
+    name: str
+    version: str
+    description: str
+    loader: Callable[..., LoadedTask]
+    prompt_template: str = "paper"
+    answer_format: str = "mixed"
+    grader: str = "math-verify"
+    source: str = ""
+    license: str = ""
+    categories: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ("test",)
+    hub_only: bool = False
