@@ -51,7 +51,8 @@ class Task:
         name: registry name, e.g. ``"aime25"``.
         version: dataset version (``"v1"``/``"v2"`` for IMO-AnswerBench, ``"default"`` elsewhere).
         description: one line for `harness tasks list`.
-        loader: ``loader(resolver) -> LoadedTask``; the resolver finds local files or downloads them.
+        loader: ``loader(resolver, split) -> LoadedTask`` (a loader without a ``split`` parameter is
+            called as ``loader(resolver)``); the resolver finds local files or downloads them.
         prompt_template: name of a jinja2 template in ``tasks/templates`` (``paper`` = raw problem).
         answer_format: a short tag (``integer``, ``latex``, ``mixed``) shown in listings.
         grader: grader name from ``harness.grading`` (``math-verify`` by default).
@@ -59,6 +60,9 @@ class Task:
         license: the data license as published.
         categories: expected categories, for listings and per-category metrics.
         splits: available splits (``test`` for benchmarks; the synthetic world also has ``train``).
+        hub_only: True when no GitHub copy exists, so the Hugging Face Hub is the only online source.
+        hub_id: the Hugging Face Hub dataset id real users can load (documentation for local tasks).
+        is_default: the version `get_task(name)` returns when a name has several versions.
     """
 
     name: str
@@ -73,3 +77,5 @@ class Task:
     categories: tuple[str, ...] = ()
     splits: tuple[str, ...] = ("test",)
     hub_only: bool = False
+    hub_id: str = ""
+    is_default: bool = False

@@ -1,0 +1,169 @@
+"""The `harness` command line. Each command is a thin layer over a library function, imported lazily so
+that `harness --help` stays fast and a missing optional stack never breaks unrelated commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from harness.ui import console
+
+app = typer.Typer(help="Evaluation-first harness for Intervention Training (InT) on math reasoning.", no_args_is_help=True)
+tasks_app = typer.Typer(help="List and inspect benchmark tasks.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+
+DataDir = typer.Option(None, "--data-dir", envvar="HARNESS_DATA_DIR", help="Local benchmark data directory.")
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """List every registered task and version."""
+    from tasks import list_tasks
+
+    table = Table(title="Tasks")
+    for col in ("name", "version", "splits", "answers", "source", "description"):
+        table.add_column(col)
+    for t in list_tasks():
+        table.add_row(t.name, t.version, ",".join(t.splits), t.answer_format, "hub" if t.hub_only else "file/hub", t.description)
+    console.print(table)
+
+
+@tasks_app.command("show")
+def tasks_show(
+    name: str = typer.Argument(..., help="Task name, e.g. imo-answerbench."),
+    version: Optional[str] = typer.Option(None, help="Dataset version (default: the task's default)."),
+    split: str = typer.Option("test", help="Split to load."),
+    data_dir: Optional[str] = DataDir,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Load a task and show its size, categories, answer-format mix, source, license and repairs."""
+    from tasks import get_task, load_task
+    from tasks.summary import summarize
+
+    task = get_task(name, version)
+    summary = summarize(task, load_task(task.name, task.version, data_dir=data_dir, split=split))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    console.print(f"[bold]{summary['name']}@{summary['version']}[/]  {summary['size']} problems  (read from {summary.get('origin', '')})")
+    console.print(f"source: {summary.get('source', '')}   license: {summary.get('license', '')}")
+    for title, key in (("category", "categories"), ("answer format", "answer_formats")):
+        table = Table(title=title.title() + "s")
+        table.add_column(title)
+        table.add_column("count", justify="right")
+        for k, v in (summary.get(key) or {}).items():
+            table.add_row(str(k), str(v))
+        console.print(table)
+    repairs = summary.get("repairs") or []
+    table = Table(title=f"Repairs applied ({len(repairs)})")
+    for col in ("problem", "field", "before", "after", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in repairs:
+        table.add_row(r["problem_id"], r["field"], _clip(r["before"]), _clip(r["after"]), r["reason"])
+    console.print(table)
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = str(text).replace("\n", "\\n")
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@app.command("eval")
+def eval_cmd(
+    model: Optional[str] = typer.Option(None, help="Model path or hub id."),
+    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="Task (repeatable), 'name' or 'name@version'."),
+    out: Optional[str] = typer.Option(None, help="Run directory (default runs/eval-<model>-<tasks>)."),
+    backend: Optional[str] = typer.Option(None, help="Generation backend: hf | vllm | openai."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-k", help="Samples per problem."),
+    config: Optional[Path] = typer.Option(None, help="YAML file with EvalConfig fields; flags override it."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature (paper: 0.7)."),
+    top_p: Optional[float] = typer.Option(None, help="Top-p (paper: 0.8)."),
+    top_k: Optional[int] = typer.Option(None, help="Top-k (paper: 20)."),
+    max_tokens: Optional[int] = typer.Option(None, help="Token budget per sample (paper: 16384)."),
+    seed: Optional[int] = typer.Option(None, help="Base sampling seed."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N problems of each task."),
+    split: Optional[str] = typer.Option(None, help="Dataset split (default test)."),
+    base_url: Optional[str] = typer.Option(None, help="Server URL for --backend openai."),
+    batch_problems: Optional[int] = typer.Option(None, help="Problems per generation/write batch."),
+    data_dir: Optional[str] = DataDir,
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Evaluate a model on tasks; resumable (re-running skips finished samples)."""
+    from harness.evaluate import EvalConfig, run_eval
+
+    sampling = {k: v for k, v in dict(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed).items() if v is not None}
+    fields = dict(model=model, tasks=task or None, backend=backend, samples=samples, limit=limit, split=split, batch_problems=batch_problems, data_dir=data_dir, out=out)
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if base_url:
+        fields["backend_options"] = {"base_url": base_url}
+    if config is not None:
+        cfg = EvalConfig.from_yaml(config, sampling=sampling, **fields)
+    else:
+        if "model" not in fields or "tasks" not in fields:
+            raise typer.BadParameter("give --model and --task (or --config)")
+        fields.setdefault("out", str(Path("runs") / f"eval-{Path(fields['model']).name}-{'-'.join(t.replace('@', '_') for t in fields['tasks'])}"))
+        cfg = EvalConfig(**fields, sampling=sampling)
+    results = run_eval(cfg, show_progress=progress)
+    print_results(results)
+    stats = results["run_stats"]
+    console.print(f"new generations: {stats['new_generations']}   reused samples: {stats['reused_samples']}   protocol: {results['protocol_hash']}")
+    console.print(f"run directory: {cfg.out}")
+
+
+def print_results(results: dict) -> None:
+    """A terminal table of avg@k with CI, pass@k and maj@k at the largest k, per task."""
+    table = Table(title="Results")
+    for col in ("task", "problems", "k", "avg@k", "95% CI", "pass@k", "maj@k", "no answer"):
+        table.add_column(col, justify="right" if col != "task" else "left")
+    for name, res in results["tasks"].items():
+        m = res["metrics"]
+        if not m.get("n_problems"):
+            table.add_row(name, "0", "-", "-", "-", "-", "-", "-")
+            continue
+        k = str(m["samples_per_problem"])
+        lo, hi = m["avg@k_ci95"]
+        table.add_row(
+            name, str(m["n_problems"]), k, f"{100 * m['avg@k']:.2f}", f"[{100 * lo:.1f}, {100 * hi:.1f}]",
+            f"{100 * m['pass@k'].get(k, float('nan')):.2f}", f"{100 * m['maj@k'].get(k, float('nan')):.2f}", str(res["counts"]["no_answer"]),
+        )
+    console.print(table)
+
+
+@app.command("serve")
+def serve_cmd(
+    model: str = typer.Option(..., help="Local model path (served through the hf backend)."),
+    host: str = typer.Option("127.0.0.1", help="Bind address."),
+    port: int = typer.Option(8000, help="Port."),
+) -> None:
+    """Serve a local model over an OpenAI-compatible HTTP API (for tests and the openai backend)."""
+    from harness.serve import serve
+
+    console.print(f"serving {model} on http://{host}:{port}/v1")
+    serve(model, host=host, port=port)
+
+
+@app.command("tiny-model")
+def tiny_model_cmd(
+    out: Path = typer.Argument(..., help="Folder to write the model and tokenizer to."),
+    arch: str = typer.Option("qwen2", help="qwen2 or llama."),
+    seed: int = typer.Option(0, help="Initialisation seed."),
+) -> None:
+    """Build a tiny random model + tokenizer with a chat template, offline (for tests and smoke runs)."""
+    from harness.tiny_model import build_tiny_model
+
+    path = build_tiny_model(out, arch=arch, seed=seed)
+    console.print(f"tiny {arch} model written to {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,135 @@
+"""Run directories: atomic files, crash-tolerant append-only record logs, and manifests.
+
+Every stage (eval, InT rollout/propose/continue/build-sft, training) writes here, so the rules live in one
+place:
+
+* whole files (manifest, results) are written to a temporary file and ``os.replace``-d into place, so a
+  reader never sees half a file;
+* records are appended to ``*.jsonl`` in batches, flushed and fsync-ed per batch, so a crash loses at most
+  the batch in flight; a torn last line from a crash is detected and cut off on the next open;
+* each record carries a key, and a resumed stage asks `RecordLog.done_keys()` what it can skip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (same-directory temp file + fsync + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+class RecordLog:
+    """An append-only jsonl file of records identified by a key function.
+
+    Args:
+        path: the ``.jsonl`` file.
+        key: maps a record to its identity (e.g. ``(problem_id, sample_index)``); duplicates are refused.
+    """
+
+    def __init__(self, path: str | Path, key: Callable[[Mapping[str, Any]], Any]) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_torn_tail()
+        self._keys = {key(r) for r in self.read()}
+
+    def _repair_torn_tail(self) -> None:
+        """Drop a partial last line left by a crash mid-write (everything before it is intact)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        data = self.path.read_bytes()
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        log.warning("%s: dropping a torn last record (%d bytes) left by an interrupted run", self.path, len(data) - cut)
+        atomic_write_text(self.path, data[:cut].decode("utf-8"))
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        """Yield every record; a corrupt line raises an error naming the file and line."""
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{self.path}:{lineno}: corrupt record ({exc})") from exc
+
+    def done_keys(self) -> set[Any]:
+        return set(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def append_many(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append a batch durably. Records whose key is already present are skipped (idempotent resume)."""
+        lines = []
+        for r in records:
+            k = self.key(r)
+            if k in self._keys:
+                continue
+            self._keys.add(k)
+            lines.append(json.dumps(r, ensure_ascii=False, default=str))
+        if lines:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        return len(lines)
+
+
+class Manifest:
+    """``manifest.json`` of a stage: config, protocol hash, versions, counts and status, rewritten atomically."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.data: dict[str, Any] = read_json(self.path) if self.path.exists() else {}
+
+    def check_protocol(self, protocol_hash: str, *, what: str = "run") -> None:
+        """Refuse to resume a directory created under a different protocol (prompts, sampling, grader)."""
+        old = self.data.get("protocol_hash")
+        if old is not None and old != protocol_hash:
+            raise ValueError(
+                f"{self.path}: this {what} directory was written with protocol {old}, but the current "
+                f"settings hash to {protocol_hash}. Use a new --out directory, or restore the settings "
+                f"(see 'protocol' in the manifest for what they were)."
+            )
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+        self.data["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.data.setdefault("created_at", self.data["updated_at"])
+        atomic_write_json(self.path, self.data)

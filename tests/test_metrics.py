@@ -1,0 +1,114 @@
+"""Metrics against hand-computed values and edge cases."""
+
+from math import comb
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.metrics import (
+    ProblemSamples,
+    bootstrap_ci,
+    group_samples,
+    ks_for,
+    majority_correct,
+    paired_bootstrap,
+    pass_at_k,
+    summarize,
+)
+
+
+def test_pass_at_k_hand_values():
+    # n=4, c=1, k=2: 1 - C(3,2)/C(4,2) = 1 - 3/6
+    assert pass_at_k(4, 1, 2) == pytest.approx(0.5)
+    # n=5, c=2, k=3: 1 - C(3,3)/C(5,3) = 1 - 1/10
+    assert pass_at_k(5, 2, 3) == pytest.approx(0.9)
+    # k=1 is the plain fraction correct
+    assert pass_at_k(8, 3, 1) == pytest.approx(3 / 8)
+
+
+def test_pass_at_k_edges():
+    assert pass_at_k(8, 0, 8) == 0.0  # none correct
+    assert pass_at_k(8, 8, 1) == 1.0  # all correct
+    assert pass_at_k(8, 1, 8) == 1.0  # k = n with one correct
+    assert pass_at_k(8, 0, 1) == 0.0
+    with pytest.raises(ValueError):
+        pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 1, 5)
+
+
+@given(st.integers(1, 60).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+def test_pass_at_k_matches_binomial_form(nck):
+    n, c, k = nck
+    exact = 1 - comb(n - c, k) / comb(n, k)
+    assert pass_at_k(n, c, k) == pytest.approx(exact, abs=1e-9)
+
+
+def test_pass_at_k_large_n_is_stable():
+    # C(1024, 512) overflows floats; the product form must not.
+    v = pass_at_k(1024, 3, 512)
+    assert 0.8 < v < 1.0
+
+
+def test_majority_vote():
+    answers = ["4", "5", "5", None, "4"]
+    correct = [True, False, False, False, True]
+    assert majority_correct(answers, correct, 3) is False  # 5 wins 2-1
+    assert majority_correct(answers, correct, 5) is True  # 2-2 tie -> first seen ("4")
+    assert majority_correct([None, None], [False, False], 2) is False
+    assert majority_correct(["7"], [True], 1) is True
+
+
+def test_bootstrap_ci_contains_mean_and_degenerate_cases():
+    vals = [0.0, 1.0] * 50
+    lo, hi = bootstrap_ci(vals, n_boot=2000)
+    assert lo < 0.5 < hi and hi - lo < 0.3
+    assert bootstrap_ci([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    assert np.isnan(bootstrap_ci([])[0])
+
+
+def test_paired_bootstrap_detects_shift_and_null():
+    rng = np.random.default_rng(0)
+    a = rng.random(200)
+    res = paired_bootstrap(a, a + 0.1, n_boot=2000)
+    assert res["diff"] == pytest.approx(0.1)
+    assert res["ci_low"] > 0 and res["p_value"] < 0.01
+    same = paired_bootstrap(a, a.copy(), n_boot=500)
+    assert same["diff"] == 0 and same["p_value"] == 1.0
+    with pytest.raises(ValueError):
+        paired_bootstrap([1.0], [1.0, 2.0])
+
+
+def test_summarize_hand_computed():
+    probs = [
+        ProblemSamples("a", "x", (True, True, False, False), ("1", "1", "2", "2")),
+        ProblemSamples("b", "x", (False, False, False, False), ("3", None, "4", "4")),
+        ProblemSamples("c", "y", (True, True, True, True), ("9", "9", "9", "9")),
+    ]
+    m = summarize(probs, n_boot=1000)
+    assert m["n_problems"] == 3 and m["samples_per_problem"] == 4
+    assert m["avg@k"] == pytest.approx((0.5 + 0 + 1) / 3)
+    assert m["pass@k"]["1"] == pytest.approx(m["avg@k"])
+    assert m["pass@k"]["4"] == pytest.approx(2 / 3)
+    assert m["pass@k"]["2"] == pytest.approx((pass_at_k(4, 2, 2) + 0 + 1) / 3)
+    assert m["maj@k"]["4"] == pytest.approx(2 / 3)  # a: 1-vs-2 tie -> "1" (correct); b wrong; c right
+    assert m["per_category"]["x"]["avg@k"] == pytest.approx(0.25)
+    assert m["per_category"]["y"]["n_problems"] == 1
+    assert summarize([]) == {"n_problems": 0}
+
+
+def test_group_samples_orders_by_index():
+    rows = [
+        {"problem_id": "p", "sample_index": 1, "correct": True, "extracted": "2", "category": "c"},
+        {"problem_id": "p", "sample_index": 0, "correct": False, "extracted": "1", "category": "c"},
+    ]
+    (p,) = group_samples(rows)
+    assert p.correct == (False, True) and p.answers == ("1", "2") and p.category == "c"
+
+
+def test_ks_for():
+    assert ks_for(8) == [1, 2, 4, 8]
+    assert ks_for(6) == [1, 2, 4, 6]
+    assert ks_for(1) == [1]

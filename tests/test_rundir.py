@@ -1,0 +1,56 @@
+"""Run-directory durability: atomic files, torn-line recovery, idempotent appends, protocol guard."""
+
+import json
+
+import pytest
+
+from harness.rundir import Manifest, RecordLog, atomic_write_json, read_json
+
+
+def key(r):
+    return (r["pid"], r["j"])
+
+
+def test_append_and_resume(tmp_path):
+    log = RecordLog(tmp_path / "s.jsonl", key=key)
+    assert log.append_many([{"pid": "a", "j": 0}, {"pid": "a", "j": 1}]) == 2
+    # duplicates are skipped, also across reopen
+    assert log.append_many([{"pid": "a", "j": 1}, {"pid": "b", "j": 0}]) == 1
+    again = RecordLog(tmp_path / "s.jsonl", key=key)
+    assert again.done_keys() == {("a", 0), ("a", 1), ("b", 0)}
+    assert again.append_many([{"pid": "a", "j": 0}]) == 0
+    assert len(list(again.read())) == 3
+
+
+def test_torn_last_line_is_dropped(tmp_path):
+    p = tmp_path / "s.jsonl"
+    p.write_text(json.dumps({"pid": "a", "j": 0}) + "\n" + '{"pid": "a", "j"')  # crash mid-write
+    log = RecordLog(p, key=key)
+    assert log.done_keys() == {("a", 0)}
+    log.append_many([{"pid": "a", "j": 1}])
+    assert [key(r) for r in log.read()] == [("a", 0), ("a", 1)]
+
+
+def test_corrupt_middle_line_names_file_and_line(tmp_path):
+    p = tmp_path / "s.jsonl"
+    p.write_text('{"pid": "a", "j": 0}\nnot json\n{"pid": "b", "j": 0}\n')
+    with pytest.raises(ValueError, match=r"s\.jsonl:2"):
+        RecordLog(p, key=key)
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    atomic_write_json(tmp_path / "m.json", {"x": 1})
+    atomic_write_json(tmp_path / "m.json", {"x": 2})
+    assert read_json(tmp_path / "m.json") == {"x": 2}
+    assert [f.name for f in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_manifest_protocol_guard(tmp_path):
+    m = Manifest(tmp_path / "manifest.json")
+    m.check_protocol("abc")
+    m.update(protocol_hash="abc", status="running")
+    m2 = Manifest(tmp_path / "manifest.json")
+    m2.check_protocol("abc")
+    with pytest.raises(ValueError, match="protocol abc"):
+        m2.check_protocol("def")
+    assert m2.data["status"] == "running" and "created_at" in m2.data
