@@ -17,6 +17,18 @@ app = typer.Typer(help="Evaluation-first harness for Intervention Training (InT)
 tasks_app = typer.Typer(help="List and inspect benchmark tasks.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 
+
+def _mount_subcommands() -> None:
+    """Sub-apps live next to the code they drive; each module keeps its import free of torch."""
+    from harness.intervention.cli import int_app
+    from trainers.cli import trainers_app
+
+    app.add_typer(int_app, name="int", help="The InT protocol: rollout, propose, continue, build-sft, run.")
+    app.add_typer(trainers_app, name="trainers")
+
+
+_mount_subcommands()
+
 DataDir = typer.Option(None, "--data-dir", envvar="HARNESS_DATA_DIR", help="Local benchmark data directory.")
 
 
@@ -42,7 +54,7 @@ def tasks_list() -> None:
 def tasks_show(
     name: str = typer.Argument(..., help="Task name, e.g. imo-answerbench."),
     version: Optional[str] = typer.Option(None, help="Dataset version (default: the task's default)."),
-    split: str = typer.Option("test", help="Split to load."),
+    split: Optional[str] = typer.Option(None, help="Split to load (default: test, or the task's only split)."),
     data_dir: Optional[str] = DataDir,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -58,7 +70,7 @@ def tasks_show(
     console.print(f"[bold]{summary['name']}@{summary['version']}[/]  {summary['size']} problems  (read from {summary.get('origin', '')})")
     console.print(f"source: {summary.get('source', '')}   license: {summary.get('license', '')}")
     for title, key in (("category", "categories"), ("answer format", "answer_formats")):
-        table = Table(title=title.title() + "s")
+        table = Table(title=f"{title}: counts")
         table.add_column(title)
         table.add_column("count", justify="right")
         for k, v in (summary.get(key) or {}).items():
@@ -165,5 +177,16 @@ def tiny_model_cmd(
     console.print(f"tiny {arch} model written to {path}")
 
 
+def main() -> None:
+    """Console entry point: expected failures (missing data, bad config) print one clear line, no traceback."""
+    from tasks.data import DataNotFoundError
+
+    try:
+        app()
+    except (DataNotFoundError, LookupError, ValueError, FileNotFoundError, ImportError) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -52,7 +52,7 @@ class EvalConfig(BaseModel):
     backend: str = Field("hf", description="Generation backend: hf, vllm, openai, or a plugin name.")
     backend_options: dict[str, Any] = Field(default_factory=dict, description="Extra backend kwargs.")
     tasks: list[str] = Field(..., min_length=1, description="Task names, optionally 'name@version'.")
-    split: str = Field("test", description="Dataset split.")
+    split: str | None = Field(None, description="Dataset split (default: test, or the task's only split).")
     samples: int = Field(8, ge=1, description="k: samples per problem.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each task.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)

@@ -1,1 +1,30 @@
-"""tasks."""
+"""Benchmark tasks: the registry, data resolution and per-benchmark loaders.
+
+Importing this package is cheap (no ``datasets``/``pandas``); benchmark modules load on first lookup.
+"""
+
+from tasks.base import LoadedTask, Problem, Repair, Task
+from tasks.data import DataNotFoundError, DataResolver
+from tasks.registry import (
+    UnknownTaskError,
+    get_task,
+    list_tasks,
+    load_task,
+    register_task,
+    render_prompt,
+)
+
+__all__ = [
+    "DataNotFoundError",
+    "DataResolver",
+    "LoadedTask",
+    "Problem",
+    "Repair",
+    "Task",
+    "UnknownTaskError",
+    "get_task",
+    "list_tasks",
+    "load_task",
+    "register_task",
+    "render_prompt",
+]

@@ -7,8 +7,9 @@ benchmark is one short file (see `tasks/aime.py`), in the spirit of lm-eval's ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

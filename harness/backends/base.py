@@ -29,6 +29,24 @@ class SamplingParams:
     seed: int | None = 0
     stop: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Fail at construction, not hours into a run on a remote server. A list/str `stop` is normalised to a
+        # tuple so the params stay hashable and compare equal however they were written (e.g. from YAML).
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        object.__setattr__(self, "stop", stop)
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < -1:
+            raise ValueError(f"top_k must be >= -1 (0 or -1 disable it), got {self.top_k}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if any(not s for s in stop):
+            raise ValueError("stop strings must be non-empty")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["stop"] = list(self.stop)

@@ -1,0 +1,36 @@
+"""Intervention Training (InT, arXiv 2601.14209) as one protocol: rollout -> propose -> continue -> build-sft.
+
+Every trainer plugin, model size and backend consumes the same run directory (see `stages`), so the
+paper's method is implemented once. Importing the package costs nothing (``harness int --help`` stays
+fast, no torch); names resolve on first use.
+
+    from harness.intervention import run_all, world_preset
+    summary = run_all(world_preset("runs/int-world"), ["self", "oracle"])
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "IntConfig": "config",
+    "paper_preset": "config",
+    "world_preset": "config",
+    "ParseResult": "parsing",
+    "parse_intervention": "parsing",
+    "format_intervention": "steps",
+    "number_substeps": "steps",
+    "prefix_before": "steps",
+    "split_substeps": "steps",
+    "run_all": "pipeline",
+    "print_summary": "pipeline",
+    "encode_example": "build_sft",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness.intervention' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"harness.intervention.{_EXPORTS[name]}"), name)

@@ -1,0 +1,207 @@
+"""Configuration of the InT protocol: one pydantic model per stage, paper defaults, two presets.
+
+Why one `IntConfig` for all four stages: each stage runs alone (``harness int propose``) but must read
+the settings the previous stage used, so the whole config is saved once in the run directory
+(``int_config.json``) and every stage hashes *its* part plus the upstream hash into its protocol. A
+changed rollout setting therefore invalidates every later stage instead of silently mixing data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.evaluate import SamplingConfig
+
+CONFIG_FILE = "int_config.json"
+Condition = Literal["intervention", "original", "prefix", "scratch"]
+CONTROLS: tuple[Condition, ...] = ("original", "prefix", "scratch")
+
+
+class ModelRef(BaseModel):
+    """A generator: backend name, model path/id, backend kwargs. ``world:<preset>`` names the embedded
+    world's model, built (or read from its cache) when first needed."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: str = Field("hf", description="Generation backend: hf, vllm, openai, or a plugin name.")
+    model: str = Field(..., description="Model path or hub id, or world:<preset>.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Extra backend kwargs.")
+
+
+class RolloutConfig(BaseModel):
+    """Stage 1: K graded samples per training problem (paper: K=4 at 0.7 / 0.8 / 20)."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str = Field(..., description="Training task name, optionally name@version.")
+    split: str = Field("train", description="Split to roll out on.")
+    data_dir: str | None = Field(None, description="Local data directory (else HARNESS_DATA_DIR).")
+    limit: int | None = Field(
+        None, ge=1, description="Only the first N problems (after dropping ones without a reference)."
+    )
+    k: int = Field(4, ge=1, description="Samples per problem (paper: 4).")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    batch_problems: int = Field(8, ge=1, description="Problems generated and written per batch.")
+
+
+class ProposeConfig(BaseModel):
+    """Stage 2: who proposes interventions, with which prompt, how many per failed attempt."""
+
+    model_config = ConfigDict(extra="forbid")
+    proposer: Literal["self", "model", "oracle"] = Field(
+        "self",
+        description="self = the policy (paper); model = proposer_model; oracle = the world's true first error (upper bound, not InT).",
+    )
+    proposer_model: ModelRef | None = Field(
+        None, description="The other model for proposer=model (the paper's size ablation)."
+    )
+    label: str | None = Field(
+        None, description="Stage-directory suffix; default: the proposer kind (model: model-<name>)."
+    )
+    template: Literal["paper", "compact"] = Field(
+        "paper", description="paper: two-turn instruct prompt; compact: the world model's one-turn prompt."
+    )
+    n: int = Field(
+        4, ge=1, description="Proposals per failed attempt (paper: 4; the first usable one is kept)."
+    )
+    max_attempts: int | None = Field(
+        None, ge=1, description="Propose for at most N failed attempts (in rollout order)."
+    )
+    sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=1000))
+    batch_attempts: int = Field(8, ge=1, description="Failed attempts per generation/write batch.")
+
+    def stage_label(self) -> str:
+        if self.label:
+            return self.label
+        if self.proposer == "model":
+            if self.proposer_model is None:
+                raise ValueError("proposer=model needs proposer_model")
+            return "model-" + Path(self.proposer_model.model.rstrip("/")).name.replace(":", "-")
+        return self.proposer
+
+
+class SelectConfig(BaseModel):
+    """Which proposals become interventions; shared by continue and build-sft so both see one set."""
+
+    model_config = ConfigDict(extra="forbid")
+    leak_filter: bool = Field(True, description="Drop interventions that contain the gold answer.")
+    leak_match: Literal["substring", "boxed"] = Field(
+        "substring",
+        description="substring: gold anywhere in the content (paper); boxed: \\boxed{gold} only (for tiny integer answers).",
+    )
+
+
+class ContinueConfig(BaseModel):
+    """Stage 3: counterfactual continuations (paper: 32 per intervention) and the Table-1 controls."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(32, ge=1, description="Continuations per intervention and per control unit (paper: 32).")
+    controls: list[Literal["original", "prefix", "scratch"]] = Field(
+        default_factory=lambda: list(CONTROLS), description="Control conditions to run on the same problems."
+    )
+    sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=2000))
+    batch_units: int = Field(8, ge=1, description="Continuation units generated and written per batch.")
+
+
+class BuildSFTConfig(BaseModel):
+    """Stage 4: filters and the trainer-neutral SFT rows, with the paper's ablation switches."""
+
+    model_config = ConfigDict(extra="forbid")
+    include_prefix: bool = Field(
+        True, description="Train on the model's own prefix (False: prefix is masked context)."
+    )
+    include_suffix: bool = Field(
+        False, description="Append a correct continuation to the target (paper: off)."
+    )
+    correctness_filter: bool = Field(
+        True, description="Keep an intervention only if >= min_correct continuations are correct."
+    )
+    min_correct: int = Field(1, ge=1, description="m of the correctness filter (paper: 1 of 32).")
+    tokenizer: str | None = Field(None, description="Tokenizer for input_ids (default: the policy model's).")
+
+    def variant(self) -> str:
+        """Directory suffix naming the ablation, so ablations of one run sit side by side."""
+        parts = [] if self.include_prefix else ["noprefix"]
+        parts += ["suffix"] if self.include_suffix else []
+        if not self.correctness_filter:
+            parts.append("nofilter")
+        elif self.min_correct != 1:
+            parts.append(f"m{self.min_correct}")
+        return "-".join(parts)
+
+
+class IntConfig(BaseModel):
+    """The whole protocol. Loadable from YAML/JSON; presets give the paper's and the embedded world's."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    out: str = Field(..., description="Run directory.")
+    policy: ModelRef
+    grader: str = Field("math-verify", description="Grader for rollouts and continuations.")
+    grader_timeout: float = Field(10.0, gt=0, description="Hard per-answer grading timeout, seconds.")
+    grader_workers: int = Field(1, ge=0, description="Grading worker processes (0: grade in-process).")
+    rollout: RolloutConfig
+    propose: ProposeConfig = Field(default_factory=ProposeConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    continuation: ContinueConfig = Field(default_factory=ContinueConfig, alias="continue")
+    build_sft: BuildSFTConfig = Field(default_factory=BuildSFTConfig)
+
+    def save(self) -> None:
+        from harness.rundir import atomic_write_json
+
+        atomic_write_json(Path(self.out) / CONFIG_FILE, self.model_dump(by_alias=True))
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntConfig:
+        """From a run directory (its ``int_config.json``), a ``.json`` or a ``.yaml`` file."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CONFIG_FILE
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return cls.model_validate(yaml.safe_load(text) or {})
+        return cls.model_validate(json.loads(text))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> IntConfig:
+        """A copy with dotted-path overrides, e.g. ``{"continue.n": 8, "propose.proposer": "oracle"}``."""
+        data = self.model_dump(by_alias=True)
+        for dotted, value in overrides.items():
+            *parents, leaf = dotted.split(".")
+            node = data
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    node[key] = {}
+                node = node[key]
+            node[leaf] = value
+        return type(self).model_validate(data)
+
+
+def paper_preset(out: str, model: str, task: str, **backend_options: Any) -> IntConfig:
+    """The paper's settings (int-paper.md §2): K=4, 4 proposals, 32 continuations, 16K tokens, m=1."""
+    return IntConfig(
+        out=out,
+        policy=ModelRef(model=model, options=backend_options),
+        rollout=RolloutConfig(task=task),
+        propose=ProposeConfig(template="paper"),
+    )
+
+
+def world_preset(out: str, model: str = "world:default", *, limit: int | None = 64) -> IntConfig:
+    """The embedded world on 2 CPU cores: same protocol, short budgets (world solutions are < 120 tokens),
+    the compact proposal prompt the world model was trained on, and a leak check that only counts
+    ``\\boxed{gold}`` (answers are residues mod 11, so any step line contains the gold as a substring)."""
+    short = {"max_tokens": 160}
+    return IntConfig(
+        out=out,
+        policy=ModelRef(model=model, options={"batch_size": 64}),
+        grader_workers=0,
+        rollout=RolloutConfig(task="world", limit=limit, sampling=SamplingConfig(**short), batch_problems=32),
+        propose=ProposeConfig(
+            template="compact", n=1, sampling=SamplingConfig(seed=1000, max_tokens=200), batch_attempts=64
+        ),
+        select=SelectConfig(leak_match="boxed"),
+        continuation=ContinueConfig(n=8, sampling=SamplingConfig(seed=2000, **short), batch_units=32),
+    )

@@ -1,0 +1,242 @@
+"""Measure the two abilities InT relies on, on any checkpoint of the world model.
+
+1. Solving, imperfectly: avg@k at temperature 1 by difficulty (plus pass@k and the share of all-wrong
+   groups, i.e. the zero-advantage regime GRPO meets), on the TEST split.
+2. Verifying against a reference: on the model's OWN failed attempts, the compact verification prompt
+   must yield a parseable `<intervention>` whose location is the true first error (`first_error`).
+3. (mechanism check) Continuations from prefix + the model's own correct intervention vs from prefix +
+   the original erroneous step: InT works only if the first succeed far more often.
+
+Generation goes through `harness.backends.get_backend("hf", ...)` and grading through
+`harness.grading.grade` when those modules exist; otherwise a local batched `generate` and the
+world's own integer check stand in (the result records which was used).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.world.problems import (
+    WorldProblem,
+    WorldSpec,
+    corrected_step,
+    first_error,
+    generate_problems,
+    guided_prefix,
+    is_correct,
+    parse_intervention,
+    render_verification_prompt,
+    split_steps,
+)
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def _grader() -> tuple[Callable[[str, str], bool], str]:
+    try:
+        from harness.grading import grade  # type: ignore[attr-defined]
+
+        return (lambda text, gold: bool(grade(text, gold).correct)), "harness.grading.grade"
+    except ImportError:
+        return (lambda text, gold: is_correct_text(text, gold)), "world-local-integer-check"
+
+
+def is_correct_text(text: str, gold: str) -> bool:
+    from harness.world.problems import boxed_answer
+
+    got = boxed_answer(text)
+    try:
+        return got is not None and int(got) == int(gold)
+    except ValueError:
+        return False
+
+
+def open_backend(model_dir: str | Path, backend: Any = None, batch_size: int = 256) -> tuple[Any, str]:
+    """The harness HF backend if available, else the world's local batched generator."""
+    if backend is not None:
+        return backend, getattr(backend, "name", type(backend).__name__)
+    try:
+        from harness.backends import get_backend
+
+        b = get_backend("hf", model=str(model_dir), batch_size=batch_size)
+        return b, "harness.backends:hf"
+    except (ImportError, ModuleNotFoundError, AttributeError):
+        from harness.world.localgen import LocalHFBackend
+
+        return LocalHFBackend(str(model_dir), batch_size=batch_size), "world-local-hf"
+
+
+def _generate(backend: Any, messages: Sequence[tuple[dict[str, str], ...]], cont: bool, **sp: Any) -> list[list[str]]:
+    from harness.backends.base import GenerationRequest, SamplingParams
+
+    reqs = [GenerationRequest(messages=m, continue_final_message=cont) for m in messages]
+    out = backend.generate(reqs, SamplingParams(**sp))
+    return [[s.text for s in samples] for samples in out]
+
+
+def _levels_of(model_dir: Path) -> tuple[WorldSpec, tuple[int, ...]]:
+    recipe = model_dir / "world_recipe.json"
+    if recipe.exists():
+        w = json.loads(recipe.read_text())["world"]
+        spec = WorldSpec(modulus=w["modulus"], levels=tuple(w["levels"]), test_fraction=w["test_fraction"])
+        return spec, spec.levels
+    return WorldSpec(), WorldSpec().levels
+
+
+def measure_abilities(
+    model_dir: str | Path,
+    *,
+    backend: Any = None,
+    levels: Sequence[int] | None = None,
+    n_per_level: int = 32,
+    samples: int = 8,
+    split: str = "test",
+    verify_max: int = 256,
+    verify_sampling: tuple[float, float, int] = (0.7, 0.8, 20),
+    continuation_max: int = 48,
+    continuation_k: int = 4,
+    seed: int = 0,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Solve table by difficulty + verifier accuracy on own failures (+ continuation check).
+
+    `verify_sampling` is (temperature, top_p, top_k) -- the paper's proposer settings by default."""
+    model_dir = Path(model_dir)
+    spec, default_levels = _levels_of(model_dir)
+    levels = tuple(levels or default_levels)
+    be, be_name = open_backend(model_dir, backend, batch_size)
+    grade, grader_name = _grader()
+    tick = progress or (lambda *a: None)
+    rng = random.Random(f"abilities|{seed}")
+
+    # 1. solving --------------------------------------------------------------------------------
+    solve_rows, failures = [], []
+    for li, level in enumerate(levels):
+        probs = generate_problems(level, n_per_level, split, seed=seed, spec=spec)
+        outs = _generate(
+            be, [({"role": "user", "content": wp.text},) for wp in probs], False,
+            n=samples, temperature=1.0, top_p=1.0, top_k=0, max_tokens=16 * level + 24, seed=seed,
+        )
+        scores = []
+        for wp, texts in zip(probs, outs):
+            ok = [grade(t, str(wp.answer)) for t in texts]
+            scores.append(ok)
+            failures += [(wp, t) for t, good in zip(texts, ok) if not good]
+        flat = [s for row in scores for s in row]
+        solve_rows.append(
+            {
+                "level": level,
+                "category": f"steps-{level}",
+                "problems": len(probs),
+                f"avg@{samples}": sum(flat) / max(1, len(flat)),
+                f"pass@{samples}": sum(any(r) for r in scores) / max(1, len(scores)),
+                "all_wrong_groups": sum(not any(r) for r in scores) / max(1, len(scores)),
+            }
+        )
+        tick("solve", li + 1, len(levels))
+
+    # 2. verifying own failed attempts -----------------------------------------------------------
+    pool = [(wp, t, first_error(wp, t)) for wp, t in failures]
+    pool = [x for x in pool if x[2] is not None]  # grader and checker may disagree on odd outputs
+    picked = sorted(rng.sample(range(len(pool)), min(verify_max, len(pool))))
+    # A runaway attempt (dozens of blank-line chunks) makes a prompt past the trained length: counted
+    # as a miss, not sent (the backend would reject prompt + max_tokens beyond the context window).
+    chosen, too_long = [], 0
+    for i in picked:
+        wp, t, _ = pool[i]
+        if len(split_steps(t)) > 2 * wp.level + 4:
+            too_long += 1
+        else:
+            chosen.append(pool[i])
+    temp, top_p, top_k = verify_sampling
+    v_outs = _generate(
+        be, [({"role": "user", "content": render_verification_prompt(wp, t)},) for wp, t, _ in chosen], False,
+        n=1, temperature=temp, top_p=top_p, top_k=top_k, max_tokens=8 * max(levels) + 80, seed=seed,
+    ) if chosen else []
+    tick("verify", 1, 1)
+    parsed = exact = content_ok = 0
+    off: Counter[str] = Counter()
+    true_locs: Counter[int] = Counter()
+    good_interventions = []
+    for (wp, attempt, t_star), texts in zip(chosen, v_outs):
+        true_locs[t_star] += 1
+        iv = parse_intervention(texts[0])
+        if iv is None:
+            off["unparsed"] += 1
+            continue
+        parsed += 1
+        d = iv.location - t_star
+        off[f"{d:+d}" if abs(d) <= 3 else ("<=-4" if d < 0 else ">=+4")] += 1
+        if d == 0:
+            exact += 1
+            if iv.content.strip() == corrected_step(wp, t_star):
+                content_ok += 1
+                good_interventions.append((wp, attempt, iv))
+    n_v = len(chosen) + too_long
+    if too_long:
+        off["too_long"] = too_long
+    verify = {
+        "failed_attempts": n_v,
+        "parse_rate": parsed / max(1, n_v),
+        "exact_location_rate": exact / max(1, n_v),
+        "exact_location_and_content_rate": content_ok / max(1, n_v),
+        "off_by_k": dict(sorted(off.items())),
+        "true_first_error_hist": {str(k): v for k, v in sorted(true_locs.items())},
+        "sampling": {"temperature": temp, "top_p": top_p, "top_k": top_k},
+    }
+
+    # 3. continuation check (InT's mechanism) --------------------------------------------------
+    cont = _continuations(be, good_interventions[:continuation_max], continuation_k, seed, grade)
+    tick("continue", 1, 1)
+    be_close = getattr(be, "close", None)
+    if backend is None and callable(be_close):
+        be_close()
+    return {
+        "model_dir": str(model_dir),
+        "split": split,
+        "samples": samples,
+        "solve_temperature": 1.0,
+        "backend": be_name,
+        "grader": grader_name,
+        "solve": solve_rows,
+        "verify": verify,
+        "continuation": cont,
+    }
+
+
+def _continuations(
+    be: Any, items: list[tuple[WorldProblem, str, Any]], k: int, seed: int, grade: Callable[[str, str], bool]
+) -> dict[str, Any]:
+    """Success of continuing after prefix+intervention vs after prefix+original erroneous step."""
+    if not items or k <= 0:
+        return {"attempts": 0}
+    rows: dict[str, list[float]] = {"intervention": [], "original_step": []}
+    for kind in rows:
+        msgs, prefixes = [], []
+        for wp, attempt, iv in items:
+            if kind == "intervention":
+                prefix = guided_prefix(attempt, iv)
+            else:
+                chunks = split_steps(attempt)
+                prefix = "\n\n".join(chunks[: iv.location]) if iv.location <= len(chunks) else attempt
+            prefixes.append(prefix)
+            msgs.append(({"role": "user", "content": wp.text}, {"role": "assistant", "content": prefix}))
+        outs = _generate(be, msgs, True, n=k, temperature=1.0, top_p=1.0, top_k=0,
+                         max_tokens=16 * max(wp.level for wp, _, _ in items) + 24, seed=seed)
+        for (wp, _, _), prefix, texts in zip(items, prefixes, outs):
+            rows[kind] += [float(grade(prefix + t, str(wp.answer))) for t in texts]
+    a = sum(rows["intervention"]) / len(rows["intervention"])
+    b = sum(rows["original_step"]) / len(rows["original_step"])
+    return {
+        "attempts": len(items),
+        "k": k,
+        "success_after_intervention": a,
+        "success_after_original_step": b,
+        "ratio": (a / b) if b > 0 else None,
+    }

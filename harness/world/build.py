@@ -1,0 +1,225 @@
+"""`harness world build`: presets, the recipe, the content-hash cache, progress and the abilities table.
+
+WHY a recipe hash: later commands (rollouts, InT stages, eval) ask for "the world model" and must get
+the same weights every time without retraining; anything that changes the weights (hyperparameters,
+data spec, world code, library versions, thread count) changes the hash and so the cache folder.
+The folder records everything needed to rebuild bit-for-bit (`world_recipe.json`), the measured
+abilities (`abilities.json`) and what happened during the build (`build_log.json`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.world.corpus import CorpusSpec, NoiseSpec, build_corpus, expected_step_accuracy, vocabulary_samples
+from harness.world.model import ModelSpec, build_model, build_tokenizer, count_parameters, save_dir_is_complete, wrap_tokenizer
+from harness.world.pretrain import TrainSpec, train
+from harness.world.problems import WORLD_VERSION, WorldSpec
+
+RECIPE_FILE, ABILITIES_FILE, BUILD_LOG_FILE = "world_recipe.json", "abilities.json", "build_log.json"
+_CODE_FILES = ("problems.py", "corpus.py", "model.py", "pretrain.py")  # files that shape the weights
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """How `build_world` measures the abilities (does not change the weights)."""
+
+    n_per_level: int = 32
+    samples: int = 8
+    verify_max: int = 256
+    continuation_max: int = 48
+    continuation_k: int = 4
+
+
+@dataclass(frozen=True)
+class Recipe:
+    preset: str
+    seed: int
+    world: WorldSpec = field(default_factory=WorldSpec)
+    noise: NoiseSpec = field(default_factory=NoiseSpec)
+    corpus: CorpusSpec = field(default_factory=CorpusSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["world_version"] = WORLD_VERSION
+        d["versions"] = _versions()
+        d["code_sha256"] = _code_hash()
+        d["expected_teacher_step_accuracy"] = round(expected_step_accuracy(self.world.modulus, self.noise), 4)
+        return d
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps({k: v for k, v in self.to_dict().items() if k != "eval"}, sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+PRESETS: dict[str, Recipe] = {
+    # ~8-9 min on 2 idle cores: meets both ability targets (see README / abilities.json).
+    "default": Recipe(preset="default", seed=0),
+    # ~1 min: a working model that solves the easiest level sometimes; no ability targets.
+    "test": Recipe(
+        preset="test",
+        seed=0,
+        world=WorldSpec(levels=(1, 2, 3)),
+        corpus=CorpusSpec(solve_examples=3000, verify_examples=600, solve_levels=(1, 2, 3), verify_levels=(1, 2, 3)),
+        model=ModelSpec(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4),
+        train=TrainSpec(lr=3e-3, tokens_per_batch=4096),
+        eval=EvalSpec(n_per_level=8, samples=8, verify_max=32, continuation_max=8, continuation_k=2),
+    ),
+}
+
+
+def _versions() -> dict[str, str]:
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+def _code_hash() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in _CODE_FILES:
+        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def make_recipe(preset: str = "default", seed: int = 0, **overrides: Any) -> Recipe:
+    """A preset's recipe with a seed; `overrides` replace whole sections, e.g. `train=TrainSpec(...)`."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[preset], seed=seed, **overrides)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "int-harness") / "world"
+
+
+def _weights_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*.safetensors")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_world(
+    preset: str = "default",
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    *,
+    force: bool = False,
+    measure: bool = True,
+    console: Any = None,
+    recipe: Recipe | None = None,
+) -> Path:
+    """Build (or reuse) the world model for a preset and seed; returns the model folder.
+
+    The folder is `<out_dir>` or `$HARNESS_CACHE_DIR/world/<hash>` (default `~/.cache/int-harness`).
+    An existing complete folder with the same recipe hash is reused unless `force`."""
+    from rich.console import Console
+
+    from harness.world.report import abilities_table, progress_bar
+
+    console = console or Console()
+    recipe = recipe or make_recipe(preset, seed)
+    target = Path(out_dir) if out_dir is not None else cache_root() / recipe.hash
+    if not force and save_dir_is_complete(target):
+        stored = json.loads((target / RECIPE_FILE).read_text())
+        if stored.get("hash") == recipe.hash:
+            console.print(f"[green]world model cached[/green] at {target} (recipe {recipe.hash})")
+            if (target / ABILITIES_FILE).exists():
+                console.print(abilities_table(json.loads((target / ABILITIES_FILE).read_text())))
+            return target
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    log: dict[str, Any] = {"recipe_hash": recipe.hash, "load_avg_start": _load()}
+    t0 = time.time()
+    with progress_bar(console) as prog:
+        task = prog.add_task("corpus", total=None)
+        pairs = build_corpus(recipe.world, recipe.noise, recipe.corpus, recipe.seed)
+        tok = _save_and_reload_tokenizer(wrap_tokenizer(build_tokenizer(vocabulary_samples(recipe.world))), tmp)
+        model = build_model(recipe.model, tok, recipe.seed)
+        log["corpus_s"] = round(time.time() - t0, 1)
+        prog.update(task, description=f"pretrain ({count_parameters(model):,} params)", total=1, completed=0)
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            prog.update(task, total=total, completed=step, description=f"pretrain loss {loss:.3f}")
+
+        t1 = time.time()
+        losses = train(model, tok, pairs, recipe.train, recipe.seed, on_step)
+        log["train_s"] = round(time.time() - t1, 1)
+        model.save_pretrained(tmp)
+        rec = recipe.to_dict() | {"hash": recipe.hash}
+        (tmp / RECIPE_FILE).write_text(json.dumps(rec, indent=2, default=list))
+        log |= {
+            "parameters": count_parameters(model),
+            "train_steps": len(losses),
+            "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
+            "weights_sha256": _weights_sha(tmp),
+        }
+        del model
+        if measure:
+            from harness.world.abilities import measure_abilities
+
+            t2 = time.time()
+            mtask = prog.add_task("abilities", total=None)
+            ab = measure_abilities(
+                tmp,
+                n_per_level=recipe.eval.n_per_level,
+                samples=recipe.eval.samples,
+                verify_max=recipe.eval.verify_max,
+                continuation_max=recipe.eval.continuation_max,
+                continuation_k=recipe.eval.continuation_k,
+                seed=recipe.seed,
+                progress=lambda ph, d, t: prog.update(mtask, description=f"abilities: {ph}", total=t, completed=d),
+            )
+            ab["model_dir"] = str(target)
+            (tmp / ABILITIES_FILE).write_text(json.dumps(ab, indent=2))
+            log["measure_s"] = round(time.time() - t2, 1)
+    log |= {"total_s": round(time.time() - t0, 1), "load_avg_end": _load()}
+    (tmp / BUILD_LOG_FILE).write_text(json.dumps(log, indent=2))
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(target)
+    console.print(f"[green]world model built[/green] at {target} in {log['total_s']:.0f}s (load {log['load_avg_end']})")
+    if measure:
+        console.print(abilities_table(json.loads((target / ABILITIES_FILE).read_text())))
+    return target
+
+
+def _save_and_reload_tokenizer(tok: Any, folder: Path) -> Any:
+    """Train with exactly what `AutoTokenizer` will load later; fail loudly if loading changes it."""
+    from transformers import AutoTokenizer
+
+    tok.save_pretrained(folder)
+    loaded = AutoTokenizer.from_pretrained(folder)
+    probe = "Step 1: v = 4 * 3 mod 11 = 1\n\n\\boxed{1}<|im_end|> **Substep 2:** 250"
+    if loaded(probe).input_ids != tok(probe).input_ids or type(loaded).__name__ != "TokenizersBackend":
+        raise RuntimeError(f"AutoTokenizer reloads the world tokenizer differently ({type(loaded).__name__})")
+    return loaded
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"

@@ -1,0 +1,152 @@
+"""The pretraining corpus: a noisy teacher's solution traces plus verification transcripts.
+
+WHY a noisy teacher: InT needs a base model that solves imperfectly, with errors that (1) appear at a
+controllable per-step rate, so a k-step problem succeeds with about q^k and levels 1..L span easy to
+nearly hopeless, and (2) propagate consistently, so a single error really dooms the attempt and a
+corrected step really rescues it. The teacher is sloppy in a *systematic* way (wrap-around and large
+products are "hard facts" with a fact-specific misconception), so errors are not uniform noise:
+greedy decoding still fails on hard facts, and the first-error location depends on the content.
+
+The verification transcripts teach the second ability InT relies on: given the reference and a failed
+attempt (drawn from the same teacher, i.e. the same error distribution as the model's own attempts),
+write a compact log up to the first wrong substep and an intervention that replaces it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+from harness.world.problems import (
+    STEP_SEP,
+    WorldProblem,
+    WorldSpec,
+    apply_op,
+    boxed_line,
+    first_error,
+    generate_problems,
+    operand_choices,
+    random_problem,
+    render_verification_prompt,
+    render_verification_target,
+    split_of,
+    step_line,
+)
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """How the teacher errs. Per-step accuracy is q_easy on easy facts and q_hard on hard ones."""
+
+    q_easy: float = 0.97
+    q_hard: float = 0.5
+    misconception: float = 0.8  # share of wrong results that are the fact's systematic misconception
+    operand_slip: float = 0.02  # misread the operand (the line uses another c, computed correctly)
+    early_stop: float = 0.01  # box the current value instead of doing the step
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def is_hard_fact(v: int, op: str, c: int, p: int) -> bool:
+    """Wrap-around additions, borrowing subtractions and products of at least 3p are 'hard'."""
+    if op == "+":
+        return v + c >= p
+    if op == "-":
+        return v < c
+    return v * c >= 3 * p
+
+
+def misconception(v: int, op: str, c: int, p: int) -> int:
+    """The teacher's fact-specific wrong answer: an off-by-one carry/borrow, sign fixed per fact."""
+    r = apply_op(v, op, c, p)
+    if op == "+":
+        return (r + 1) % p
+    if op == "-":
+        return (r - 1) % p
+    return (r + (1 if (v * c // p) % 2 else -1)) % p
+
+
+def teacher_step(v: int, op: str, c: int, p: int, noise: NoiseSpec, rng: random.Random) -> int:
+    """The teacher's result for one fact: right with prob q, else (mostly) its misconception."""
+    q = noise.q_hard if is_hard_fact(v, op, c, p) else noise.q_easy
+    right = apply_op(v, op, c, p)
+    if rng.random() < q:
+        return right
+    if rng.random() < noise.misconception:
+        return misconception(v, op, c, p)
+    return rng.choice([x for x in range(p) if x != right])
+
+
+def teacher_attempt(wp: WorldProblem, noise: NoiseSpec, rng: random.Random) -> str:
+    """A solution trace by the noisy teacher. Errors propagate: later steps use the wrong value."""
+    p, v, lines = wp.modulus, wp.start, []
+    for i, (op, c) in enumerate(wp.ops, 1):
+        if rng.random() < noise.early_stop:
+            break
+        if rng.random() < noise.operand_slip:
+            c = rng.choice([x for x in operand_choices(op, p) if x != c])
+        r = teacher_step(v, op, c, p, noise, rng)
+        lines.append(step_line(i, v, op, c, p, r))
+        v = r
+    return STEP_SEP.join([*lines, boxed_line(v)])
+
+
+def expected_step_accuracy(p: int, noise: NoiseSpec) -> float:
+    """Mean per-step teacher accuracy under uniform running values (a planning aid, not a promise)."""
+    tot, n = 0.0, 0
+    for op in ("+", "-", "*"):
+        for c in operand_choices(op, p):
+            for v in range(p):
+                q = noise.q_hard if is_hard_fact(v, op, c, p) else noise.q_easy
+                tot += q / 3 / len(operand_choices(op, p))
+            n += 1
+    return (1 - noise.early_stop) * (1 - noise.operand_slip) * tot / p
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """How many training conversations of each kind, and which levels they cover."""
+
+    solve_examples: int = 16000
+    verify_examples: int = 8000
+    solve_levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    verify_levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+
+
+def train_problem(level: int, rng: random.Random, spec: WorldSpec) -> WorldProblem:
+    """A fresh random problem from the train split (rejection on the content-hash split)."""
+    while True:
+        wp = random_problem(level, rng, spec.modulus)
+        if split_of(wp, spec) == "train":
+            return wp
+
+
+def build_corpus(spec: WorldSpec, noise: NoiseSpec, cs: CorpusSpec, seed: int) -> list[tuple[str, str]]:
+    """(user, assistant) pairs, shuffled deterministically. Train-split problems only."""
+    rng = random.Random(f"corpus|{seed}")
+    pairs: list[tuple[str, str]] = []
+    for _ in range(cs.solve_examples):
+        wp = train_problem(rng.choice(cs.solve_levels), rng, spec)
+        pairs.append((wp.text, teacher_attempt(wp, noise, rng)))
+    made = 0
+    while made < cs.verify_examples:
+        wp = train_problem(rng.choice(cs.verify_levels), rng, spec)
+        attempt = teacher_attempt(wp, noise, rng)
+        if first_error(wp, attempt) is None:
+            continue  # the proposer only ever sees failed attempts
+        pairs.append((render_verification_prompt(wp, attempt), render_verification_target(wp, attempt)))
+        made += 1
+    rng.shuffle(pairs)
+    return pairs
+
+
+def vocabulary_samples(spec: WorldSpec) -> list[str]:
+    """Texts whose words must be single tokens (all numbers, ops, both prompt kinds, every log word)."""
+    rng = random.Random("vocab")
+    out = []
+    for k in spec.levels:
+        wp = generate_problems(k, 1, "train", seed=0, spec=spec)[0]
+        attempt = teacher_attempt(wp, NoiseSpec(q_easy=0.5, q_hard=0.5), rng)
+        out += [wp.text, wp.solution, render_verification_prompt(wp, attempt), render_verification_target(wp, attempt)]
+    return out

@@ -1,0 +1,329 @@
+"""The world's problems: generator, reference solutions, step checker, `first_error`, verification prompts.
+
+WHY this task family: InT needs problems whose reference solutions are exact step by step, and it
+needs to know the TRUE first error of an attempt to score how well a proposer localises errors.
+A running value modulo a small prime, updated by one operation per step, gives both: every step line
+can be checked, and since every operation (+c, -c, *c with c != 0) is a bijection mod p, an error
+propagates to a wrong final answer unless a second error happens to cancel it.
+
+Steps are separated by blank lines ("\\n\\n"), exactly like the InT step splitter expects.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+WORLD_VERSION = "world-v1"
+STEP_SEP = "\n\n"
+OP_WORDS = {"+": "add", "-": "subtract", "*": "multiply by"}
+_WORD_OPS = {v: k for k, v in OP_WORDS.items()}
+VERIFY_INSTRUCTION = "Check each substep of the attempt against the reference. Find the first wrong substep and correct it."
+
+_STEP_RE = re.compile(
+    r"^\s*Step\s+(\d+)\s*:\s*v\s*=\s*(-?\d+)\s*([-+*])\s*(-?\d+)\s*mod\s+(\d+)\s*=\s*(-?\d+)\s*$"
+)
+_BOXED_RE = re.compile(r"\\boxed\{([^{}]*)\}")
+_PROBLEM_RE = re.compile(r"Start with v = (\d+)\. Working modulo (\d+),")
+_PROBLEM_OP_RE = re.compile(r"^\d+\. (add|subtract|multiply by) (\d+)$", re.M)
+_INTERVENTION_RE = re.compile(r"<intervention>(.*?)</intervention>", re.S)
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """The family of problems: modulus and difficulty levels (number of operations)."""
+
+    modulus: int = 11
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    test_fraction: float = 0.2  # share of the problem space reserved for the test split (by content hash)
+
+
+@dataclass(frozen=True)
+class WorldProblem:
+    """One problem: start value and a list of (op, operand) applied in order mod `modulus`."""
+
+    start: int
+    ops: tuple[tuple[str, int], ...]
+    modulus: int
+
+    @property
+    def level(self) -> int:
+        return len(self.ops)
+
+    @property
+    def values(self) -> list[int]:
+        """Running values v_0 (start), v_1, ..., v_n."""
+        vals = [self.start]
+        for op, c in self.ops:
+            vals.append(apply_op(vals[-1], op, c, self.modulus))
+        return vals
+
+    @property
+    def answer(self) -> int:
+        return self.values[-1]
+
+    @property
+    def key(self) -> str:
+        return f"{self.modulus}|{self.start}|" + ",".join(f"{op}{c}" for op, c in self.ops)
+
+    @property
+    def id(self) -> str:
+        return f"world-s{self.level}-{hashlib.sha256(self.key.encode()).hexdigest()[:10]}"
+
+    @property
+    def text(self) -> str:
+        lines = [f"Start with v = {self.start}. Working modulo {self.modulus}, apply these operations in order:"]
+        lines += [f"{i}. {OP_WORDS[op]} {c}" for i, (op, c) in enumerate(self.ops, 1)]
+        lines.append("What is the final value of v?")
+        return "\n".join(lines)
+
+    @property
+    def steps(self) -> list[str]:
+        """Reference step lines (without the final boxed line)."""
+        vals = self.values
+        return [step_line(i, vals[i - 1], op, c, self.modulus, vals[i]) for i, (op, c) in enumerate(self.ops, 1)]
+
+    @property
+    def solution(self) -> str:
+        return STEP_SEP.join([*self.steps, boxed_line(self.answer)])
+
+
+def apply_op(v: int, op: str, c: int, p: int) -> int:
+    if op == "+":
+        return (v + c) % p
+    if op == "-":
+        return (v - c) % p
+    if op == "*":
+        return (v * c) % p
+    raise ValueError(f"unknown op {op!r}")
+
+
+def step_line(i: int, v: int, op: str, c: int, p: int, result: int) -> str:
+    return f"Step {i}: v = {v} {op} {c} mod {p} = {result}"
+
+
+def boxed_line(value: int) -> str:
+    return f"\\boxed{{{value}}}"
+
+
+def operand_choices(op: str, p: int) -> list[int]:
+    """Operands that keep every operation a bijection mod p (no multiply by 0 or 1)."""
+    return list(range(2, p)) if op == "*" else list(range(1, p))
+
+
+def split_of(problem: WorldProblem, spec: WorldSpec) -> str:
+    """Train/test by content hash, independent of the seed: no seed can put a test problem in train."""
+    h = int(hashlib.sha256(f"{WORLD_VERSION}|{problem.key}".encode()).hexdigest()[:8], 16)
+    return "test" if (h % 10_000) < spec.test_fraction * 10_000 else "train"
+
+
+def random_problem(level: int, rng: random.Random, p: int) -> WorldProblem:
+    ops = []
+    for _ in range(level):
+        op = rng.choice(("+", "-", "*"))
+        ops.append((op, rng.choice(operand_choices(op, p))))
+    return WorldProblem(start=rng.randrange(p), ops=tuple(ops), modulus=p)
+
+
+def generate_problems(
+    level: int, n: int, split: str = "train", seed: int = 0, spec: WorldSpec = WorldSpec(), unique: bool = True
+) -> list[WorldProblem]:
+    """`n` problems of `level` steps from `split`, deterministic in (seed, level, split).
+
+    Small spaces (level 1 has ~320 problems) may return fewer than `n` unique problems."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    rng = random.Random(f"{WORLD_VERSION}|{seed}|{level}|{split}")
+    out: list[WorldProblem] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(out) < n and tries < 60 * n + 5000:
+        tries += 1
+        prob = random_problem(level, rng, spec.modulus)
+        if split_of(prob, spec) != split or (unique and prob.key in seen):
+            continue
+        seen.add(prob.key)
+        out.append(prob)
+    return out
+
+
+# ----------------------------------------------------------------------------------- conversions
+def to_task_problem(wp: WorldProblem) -> Any:
+    """The registry's `tasks.base.Problem` for a world problem (category = difficulty level)."""
+    from tasks.base import Problem
+
+    return Problem(
+        id=wp.id,
+        problem=wp.text,
+        answer=str(wp.answer),
+        solution=wp.solution,
+        category=f"steps-{wp.level}",
+        metadata={
+            "difficulty": wp.level,
+            "start": wp.start,
+            "ops": [[op, c] for op, c in wp.ops],
+            "modulus": wp.modulus,
+            "values": wp.values,
+            "world_version": WORLD_VERSION,
+        },
+    )
+
+
+def as_world_problem(problem: Any) -> WorldProblem:
+    """Accept a WorldProblem, a tasks.base.Problem / dict with world metadata, or the problem text."""
+    if isinstance(problem, WorldProblem):
+        return problem
+    meta: Mapping[str, Any] | None = None
+    if isinstance(problem, Mapping):
+        meta = problem.get("metadata") or problem
+        text = problem.get("problem", "")
+    else:
+        meta = getattr(problem, "metadata", None)
+        text = getattr(problem, "problem", problem)
+    if meta and "ops" in meta and "start" in meta and "modulus" in meta:
+        return WorldProblem(int(meta["start"]), tuple((str(o), int(c)) for o, c in meta["ops"]), int(meta["modulus"]))
+    if isinstance(text, str):
+        return parse_problem_text(text)
+    raise TypeError(f"cannot read a world problem from {type(problem).__name__}")
+
+
+def parse_problem_text(text: str) -> WorldProblem:
+    m = _PROBLEM_RE.search(text)
+    if not m:
+        raise ValueError("not a world problem text")
+    ops = tuple((_WORD_OPS[w], int(c)) for w, c in _PROBLEM_OP_RE.findall(text))
+    return WorldProblem(int(m.group(1)), ops, int(m.group(2)))
+
+
+# ---------------------------------------------------------------------------------- the checker
+def split_steps(text: str) -> list[str]:
+    """The InT splitter: substeps are the chunks between blank lines ("\\n\\n"), 1-indexed by callers."""
+    return text.split(STEP_SEP)
+
+
+def boxed_answer(text: str) -> str | None:
+    found = _BOXED_RE.findall(text)
+    return found[-1].strip() if found else None
+
+
+def is_correct(problem: Any, attempt_text: str) -> bool:
+    """Local integer check of the last \\boxed{} (the harness grader agrees on this world)."""
+    got = boxed_answer(attempt_text)
+    try:
+        return got is not None and int(got) == as_world_problem(problem).answer
+    except ValueError:
+        return False
+
+
+def step_is_right(chunk: str, i: int, wp: WorldProblem) -> bool:
+    """Does substep `chunk` equal reference step i (whitespace-tolerant, values compared as ints)?"""
+    m = _STEP_RE.match(chunk)
+    if not m:
+        return False
+    vals = wp.values
+    op, c = wp.ops[i - 1]
+    got = (int(m[1]), int(m[2]), m[3], int(m[4]), int(m[5]), int(m[6]))
+    return got == (i, vals[i - 1], op, c, wp.modulus, vals[i])
+
+
+def first_error(problem: Any, attempt_text: str) -> int | None:
+    """The TRUE first error of an attempt: 1-indexed substep (split on blank lines), or None if correct.
+
+    None iff the final boxed answer is right (a failed attempt always has a first error). Otherwise the
+    first substep that differs from the reference step at the same index -- a wrong value, a misread
+    operand, a malformed line, or a premature final answer. If every substep so far is right and the
+    attempt just stops, the error is the missing next substep (len(substeps) + 1); if all n steps are
+    right but the final answer is wrong or missing, it is substep n + 1 (the answer line)."""
+    wp = as_world_problem(problem)
+    if is_correct(wp, attempt_text):
+        return None
+    chunks = split_steps(attempt_text)
+    for i, chunk in enumerate(chunks, 1):
+        if i > wp.level or not step_is_right(chunk, i, wp):
+            return i
+    return len(chunks) + 1
+
+
+def corrected_step(problem: Any, location: int) -> str:
+    """The replacement for substep `location`: the reference step there (the answer line past the end)."""
+    wp = as_world_problem(problem)
+    if location < 1:
+        raise ValueError("location is 1-indexed")
+    return wp.steps[location - 1] if location <= wp.level else boxed_line(wp.answer)
+
+
+# ------------------------------------------------------------------------------ verification I/O
+def number_substeps(attempt_text: str) -> str:
+    """The paper's numbering: `**Substep i:** <chunk>` for each blank-line chunk."""
+    return STEP_SEP.join(f"**Substep {i}:** {c}" for i, c in enumerate(split_steps(attempt_text), 1))
+
+
+def render_verification_prompt(problem: Any, attempt_text: str, reference: str | None = None) -> str:
+    """The compact verification prompt (user message) the world model was trained on."""
+    wp = as_world_problem(problem)
+    ref = reference if reference is not None else wp.solution
+    return (
+        f"Problem:\n{wp.text}\n\nReference solution:\n{ref}\n\n"
+        f"Attempt:\n{number_substeps(attempt_text)}\n\n{VERIFY_INSTRUCTION}"
+    )
+
+
+def render_verification_target(problem: Any, attempt_text: str) -> str:
+    """Teacher output: a compact verification log up to the first error, then the intervention."""
+    loc = first_error(problem, attempt_text)
+    if loc is None:
+        return '<intervention>{"content": "", "location": 0}</intervention>'
+    log = [f"Substep {i}: correct" for i in range(1, loc)] + [f"Substep {loc}: wrong"]
+    payload = json.dumps({"content": corrected_step(problem, loc), "location": loc})
+    return STEP_SEP.join([*log, f"<intervention>{payload}</intervention>"])
+
+
+@dataclass(frozen=True)
+class Intervention:
+    content: str
+    location: int
+    raw: str = field(default="", compare=False)
+
+
+def parse_intervention(text: str) -> Intervention | None:
+    """The last `<intervention>{...}</intervention>` block (JSON, then Python-literal fallback)."""
+    blocks = _INTERVENTION_RE.findall(text)
+    if not blocks:
+        return None
+    raw = blocks[-1].strip()
+    data: Any = None
+    for loader in (json.loads, ast.literal_eval):
+        try:
+            data = loader(raw)
+            break
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+    if not isinstance(data, dict) or "location" not in data:
+        return None
+    loc = data["location"]
+    if not isinstance(loc, int):
+        m = re.search(r"\d+", str(loc))
+        if not m:
+            return None
+        loc = int(m.group())
+    return Intervention(content=str(data.get("content", "")), location=int(loc), raw=raw)
+
+
+def guided_prefix(attempt_text: str, intervention: Intervention) -> str:
+    """InT's construction: substeps before `location`, then the intervention replacing the rest."""
+    content = intervention.content.replace("\n", STEP_SEP)
+    if intervention.location <= 1:
+        return content
+    return STEP_SEP.join(split_steps(attempt_text)[: intervention.location - 1] + [content])
+
+
+def level_space(levels: Sequence[int], p: int) -> dict[int, int]:
+    """Size of the problem space per level (for documentation and sanity checks)."""
+    per_step = sum(len(operand_choices(op, p)) for op in ("+", "-", "*"))
+    return {k: p * per_step**k for k in levels}

@@ -1,0 +1,211 @@
+"""The task registry: one `register_task` call per benchmark version, looked up by name (and version).
+
+Built-in task modules are imported lazily on first lookup, so ``import tasks`` stays cheap and a broken
+benchmark file cannot break unrelated commands at import time. Third-party packages add tasks through
+the ``harness.tasks`` entry-point group, whose value is a module that calls `register_task` on import
+(the inspect_ai / pytest plugin pattern).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import logging
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+from tasks.base import LoadedTask, Problem, Task
+from tasks.data import DataResolver
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "harness.tasks"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+_BUILTIN_MODULES = [
+    "tasks.imo_answerbench",
+    "tasks.aime",
+    "tasks.aime_train",
+    "tasks.hmmt",
+    "tasks.math500",
+    "tasks.amc23",
+    "tasks.brumo",
+    "tasks.amo_bench",
+    "tasks.apex_shortlist",
+    "tasks.int_sets",
+    "tasks.world",
+]
+
+_REGISTRY: dict[tuple[str, str], Task] = {}
+_builtins_loaded = False
+
+
+class UnknownTaskError(LookupError):
+    """A name or version that is not registered; the message lists what is."""
+
+
+def register_task(task: Task) -> Task:
+    """Add a task version; a second registration of the same (name, version) is an error, not an override."""
+    key = (task.name, task.version)
+    if key in _REGISTRY:
+        raise ValueError(f"task {task.name!r} version {task.version!r} is already registered")
+    if task.is_default:
+        for (name, version), other in _REGISTRY.items():
+            if name == task.name and other.is_default:
+                raise ValueError(
+                    f"task {task.name!r}: versions {version!r} and {task.version!r} both claim default"
+                )
+    if not task.splits:
+        raise ValueError(f"task {task.name!r} version {task.version!r} declares no splits")
+    _REGISTRY[key] = task
+    return task
+
+
+def _entry_points() -> list[EntryPoint]:
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _import_builtin(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # a missing dependency inside the module is a real error
+            raise
+        logger.debug("built-in task module %s not present; skipped", module)
+
+
+def _ensure_loaded() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True  # set first: task modules call register_task while we import them
+    try:
+        for module in _BUILTIN_MODULES:
+            _import_builtin(module)
+        for ep in _entry_points():
+            try:
+                ep.load()
+            except Exception as exc:
+                raise ImportError(
+                    f"task plugin {ep.name!r} ({ENTRY_POINT_GROUP} = {ep.value!r}) failed: {exc}"
+                ) from exc
+    except BaseException:
+        _builtins_loaded = False
+        raise
+
+
+def _versions(name: str) -> list[Task]:
+    return sorted((t for (n, _), t in _REGISTRY.items() if n == name), key=lambda t: t.version)
+
+
+def _known() -> str:
+    names = sorted({n for n, _ in _REGISTRY})
+    return ", ".join(
+        f"{n} ({', '.join(t.version + ('*' if t.is_default else '') for t in _versions(n))})" for n in names
+    )
+
+
+def get_task(name: str, version: str | None = None) -> Task:
+    """Look up a task; ``version=None`` means the version marked default (or the only one)."""
+    _ensure_loaded()
+    versions = _versions(name)
+    if not versions:
+        close = difflib.get_close_matches(name, sorted({n for n, _ in _REGISTRY}), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownTaskError(f"unknown task {name!r}.{hint} Known tasks (* = default version): {_known()}")
+    if version is None:
+        defaults = [t for t in versions if t.is_default]
+        if defaults:
+            return defaults[0]
+        if len(versions) == 1:
+            return versions[0]
+        raise UnknownTaskError(
+            f"task {name!r} has several versions ({', '.join(t.version for t in versions)}) and none is "
+            "marked default; pass a version"
+        )
+    for task in versions:
+        if task.version == version:
+            return task
+    raise UnknownTaskError(
+        f"task {name!r} has no version {version!r}; known versions: {', '.join(t.version for t in versions)}"
+    )
+
+
+def list_tasks() -> list[Task]:
+    """Every registered (name, version), sorted by name then version."""
+    _ensure_loaded()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def default_split(task: Task) -> str:
+    """``test`` when the task has it (benchmarks), else its first split (training sets)."""
+    return "test" if "test" in task.splits else task.splits[0]
+
+
+def load_task(
+    name: str,
+    version: str | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    split: str | None = None,
+    resolver: DataResolver | None = None,
+) -> LoadedTask:
+    """Resolve the task's data (data dir, cache, canonical source) and return its problems.
+
+    ``split=None`` picks `default_split`. ``resolver`` overrides ``data_dir`` (tests inject a hub loader).
+    """
+    task = get_task(name, version)
+    split = split or default_split(task)
+    if split not in task.splits:
+        raise ValueError(f"task {task.name!r} has no split {split!r}; available: {', '.join(task.splits)}")
+    resolver = resolver or DataResolver(data_dir)
+    params = inspect.signature(task.loader).parameters
+    if "split" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return task.loader(resolver, split=split)
+    if len(task.splits) > 1:
+        raise TypeError(
+            f"task {task.name!r} has splits {task.splits} but its loader takes no 'split' argument"
+        )
+    return task.loader(resolver)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def render_prompt(task: Task, problem: Problem) -> list[dict[str, str]]:
+    """Chat messages from ``tasks/templates/<task.prompt_template>.jinja``.
+
+    The template sees ``problem`` (the statement text), ``item`` (the whole `Problem`) and ``task``.
+    A template may ``{% set system = "..." %}`` at top level to add a system message.
+    """
+    import jinja2
+
+    try:
+        template = _environment().get_template(f"{task.prompt_template}.jinja")
+    except jinja2.TemplateNotFound as exc:
+        available = sorted(p.stem for p in TEMPLATE_DIR.glob("*.jinja"))
+        raise ValueError(
+            f"task {task.name!r}: no prompt template {task.prompt_template!r}; available: {', '.join(available)}"
+        ) from exc
+    module = template.make_module({"problem": problem.problem, "item": problem, "task": task})
+    content = str(module).strip()
+    if not content:
+        raise ValueError(f"task {task.name!r}: template {task.prompt_template!r} rendered an empty prompt")
+    messages = []
+    system = getattr(module, "system", None)
+    if system:
+        messages.append({"role": "system", "content": str(system).strip()})
+    messages.append({"role": "user", "content": content})
+    return messages

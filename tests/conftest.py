@@ -1,0 +1,40 @@
+"""Shared test setup: offline Hub, quiet tokenizers, and one tiny model per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports transformers/tokenizers: CI has no Hub access and 2 shared cores.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2 chat model + BPE tokenizer, built once (about a second after imports)."""
+    from harness.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), seed=0)
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The local benchmark copies (../shared/data beside the clone, or $HARNESS_DATA_DIR)."""
+    path = Path(os.environ.get("HARNESS_DATA_DIR") or SHARED_DATA)
+    if not path.is_dir():
+        pytest.skip(f"benchmark data directory not found at {path}")
+    return path
+
+
+@pytest.fixture
+def data_dir(shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the harness at the local benchmark data for one test."""
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("HARNESS_OFFLINE", "1")
+    return shared_data_dir

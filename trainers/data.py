@@ -1,0 +1,94 @@
+"""Reading and checking the trainer-neutral data files (SFT rows, RL problems) before any stack sees them.
+
+Why here and not in each backend: a malformed row should fail with the file, row id and reason, the same
+way on every stack, and the length filter must drop the same rows everywhere (TRL would silently
+truncate, OpenRLHF silently skips) so that "dataset size" in a report means one thing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.rundir import atomic_write_text
+from trainers.base import RL_FIELDS, SFT_FIELDS
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
+    return rows
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
+    path = Path(path)
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def _require(row: dict[str, Any], fields: tuple[str, ...], where: str) -> None:
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {', '.join(missing)} (expected {', '.join(fields)})")
+
+
+def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
+    """SFT rows with `SFT_FIELDS`; ids and mask must line up and at least one token must be trained."""
+    rows = read_jsonl(path)
+    if not rows:
+        raise ValueError(f"{path}: no SFT rows")
+    for i, row in enumerate(rows):
+        where = f"{path} row {i} (id={row.get('id')!r})"
+        _require(row, SFT_FIELDS, where)
+        ids, mask = row["input_ids"], row["loss_mask"]
+        if len(ids) != len(mask):
+            raise ValueError(f"{where}: input_ids ({len(ids)}) and loss_mask ({len(mask)}) differ in length")
+        if not any(mask):
+            raise ValueError(f"{where}: loss_mask trains no token")
+        if any(m not in (0, 1) for m in mask):
+            raise ValueError(f"{where}: loss_mask must hold only 0 and 1")
+    return rows
+
+
+def drop_long(rows: list[dict[str, Any]], max_length: int) -> tuple[list[dict[str, Any]], int]:
+    """Rows longer than ``max_length`` are dropped whole (never truncated: a cut target trains a wrong stop)."""
+    kept = [r for r in rows if len(r["input_ids"]) <= max_length]
+    return kept, len(rows) - len(kept)
+
+
+def load_rl_rows(path: str | Path) -> list[dict[str, Any]]:
+    """RL problems with `RL_FIELDS`: chat ``messages`` (ending in a user turn) and a gold ``answer``."""
+    rows = read_jsonl(path)
+    if not rows:
+        raise ValueError(f"{path}: no RL problems")
+    for i, row in enumerate(rows):
+        where = f"{path} row {i} (problem_id={row.get('problem_id')!r})"
+        _require(row, RL_FIELDS, where)
+        msgs = row["messages"]
+        if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") != "user":
+            raise ValueError(f"{where}: messages must be a non-empty chat list ending with a user turn")
+        if not str(row["answer"]).strip():
+            raise ValueError(f"{where}: empty gold answer")
+    return rows
+
+
+def rl_rows_from_task(
+    task: str, *, split: str | None = None, version: str | None = None, data_dir: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """RL problems from a registered task, rendered with the task's own prompt template (as in evaluation)."""
+    from tasks import get_task, load_task, render_prompt
+
+    t = get_task(task, version)
+    loaded = load_task(t.name, t.version, data_dir=data_dir, split=split)
+    return [
+        {"problem_id": p.id, "messages": render_prompt(t, p), "answer": p.answer} for p in loaded.problems
+    ]

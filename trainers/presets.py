@@ -1,0 +1,93 @@
+"""Named SFT/RL settings: the paper's, and the embedded world's scaled-down ones.
+
+Why presets: the paper's settings (lr 1e-6, effective batch 64, 16K tokens, group 8, 400 steps) are the
+defaults of `SFTConfig`/`RLConfig`; the embedded world (a ~1M-parameter model on 2 CPU cores) needs the
+same *algorithm* with sizes that finish in minutes and a learning rate a tiny model can move with in a
+few dozen steps. Only sizes and the learning rate change; advantage, KL, entropy, temperature do not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from typing import Any, get_type_hints
+
+from trainers.base import RLConfig, SFTConfig
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {"sft": {}, "rl": {}},
+    "embedded": {
+        "sft": {
+            "learning_rate": 1e-3,
+            "num_epochs": 2,
+            "effective_batch_size": 8,
+            "per_device_batch_size": 8,
+            "max_length": 512,
+        },
+        "rl": {
+            "learning_rate": 1e-4,
+            "group_size": 4,
+            "prompts_per_step": 4,
+            "mini_batch_prompts": 4,
+            "per_device_batch_size": 16,
+            "max_steps": 4,
+            "max_new_tokens": 48,
+        },
+    },
+}
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def _coerce(config_cls: type, name: str, raw: Any) -> Any:
+    """Turn a CLI string into the field's type (``1e-6`` -> float, ``true`` -> bool, JSON for dicts)."""
+    if not isinstance(raw, str):
+        return raw
+    hint_obj = get_type_hints(config_cls)[name]
+    hint = hint_obj.__name__ if isinstance(hint_obj, type) else str(hint_obj)  # "float", "bool | None", "dict[...]"
+    if raw.lower() in ("none", "null") and "None" in hint:
+        return None
+    if hint.startswith("bool"):
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(f"{name}: expected true/false, got {raw!r}")
+        return raw.lower() in ("1", "true", "yes")
+    if hint.startswith("int"):
+        return int(raw)
+    if hint.startswith("float"):
+        return float(raw)
+    if hint.startswith("dict"):
+        return json.loads(raw)
+    return raw
+
+
+def with_overrides(config: SFTConfig | RLConfig, overrides: dict[str, Any]) -> SFTConfig | RLConfig:
+    """A copy of ``config`` with fields replaced; unknown names are an error that lists the valid ones."""
+    cls = type(config)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    return replace(config, **{k: _coerce(cls, k, v) for k, v in overrides.items()})
+
+
+def get_config(preset: str, stage: str, **overrides: Any) -> SFTConfig | RLConfig:
+    """The ``stage`` ('sft' or 'rl') config of a preset, with optional field overrides on top."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(preset_names())}")
+    if stage not in ("sft", "rl"):
+        raise ValueError(f"stage must be 'sft' or 'rl', got {stage!r}")
+    base = SFTConfig() if stage == "sft" else RLConfig()
+    return with_overrides(base, {**PRESETS[preset][stage], **overrides})
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    """``["lr=1e-6", "max_steps=3"]`` (the CLI's repeated ``--set``) -> dict."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,60 @@
+"""The RL reward: the evaluation grader, binary, behind each stack's reward-function signature.
+
+Why one module: the paper's reward is "1 if the final boxed answer is math-verified equal to gold", which
+is exactly what evaluation scores. TRL (in-process) and OpenRLHF (a reward file loaded by its workers)
+both call `grade_responses`, so a grader fix moves RL reward and eval accuracy together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def grade_responses(responses: Sequence[str], golds: Sequence[str]) -> list[Any]:
+    """One `Verdict` per (response, gold), from `harness.grading.grade` (in-thread, with its own deadline)."""
+    from harness.grading import grade
+
+    if len(responses) != len(golds):
+        raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
+    return [grade(r, str(g)) for r, g in zip(responses, golds, strict=True)]
+
+
+def completion_text(completion: Any) -> str:
+    """TRL passes plain strings for text prompts and a list of messages for chat prompts."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+@dataclass
+class RewardCounters:
+    """Totals the neutral log needs but TRL does not report exactly (cumulative generated tokens)."""
+
+    tokens_generated: int = 0
+    samples: int = 0
+    correct: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def make_trl_reward(counters: RewardCounters, answer_field: str = "answer"):
+    """A TRL ``reward_funcs`` entry named ``correct``: 1.0 for a verified answer, else 0.0."""
+
+    def correct(prompts: list[Any], completions: list[Any], completion_ids: list[list[int]] | None = None,
+                log_metric: Any = None, **columns: Any) -> list[float]:
+        golds = columns[answer_field]
+        verdicts = grade_responses([completion_text(c) for c in completions], golds)
+        counters.samples += len(verdicts)
+        counters.correct += sum(v.correct for v in verdicts)
+        counters.tokens_generated += sum(len(ids) for ids in completion_ids or [])
+        for v in verdicts:
+            counters.statuses[v.status] = counters.statuses.get(v.status, 0) + 1
+        if log_metric is not None:
+            no_answer = sum(v.status == "no_answer" for v in verdicts)
+            log_metric("no_answer_rate", no_answer / max(len(verdicts), 1))
+        return [v.score for v in verdicts]
+
+    return correct

@@ -1,0 +1,249 @@
+"""TRL backend: SFTTrainer on our pre-tokenized rows, GRPOTrainer with the harness grader as reward.
+
+Why these settings (anchors.md B.0/B.1):
+* SFT gets ``input_ids`` + ``completion_mask`` columns, so TRL skips its own chat rendering and EOS
+  appending (pitfalls A and B) and the loss covers exactly the rows' ``loss_mask`` tokens.
+* GRPO is pinned to the paper's algorithm instead of TRL's defaults: ``scale_rewards="none"`` (advantage =
+  reward - group mean), ``beta=0`` (no KL), ``entropy_coef=0``, one pass per rollout batch, and a
+  constant learning rate. ``loss_type="dapo"`` (token mean over the global batch) is kept: the paper does
+  not state its aggregation, and a length-normalised sum is the closest TRL loss to PipelineRL's.
+* bf16 only where CUDA is present (TRL defaults to bf16, which fails on CPU).
+Everything is imported inside the methods, so `harness trainers list` works without TRL installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from trainers.base import RLConfig, SFTConfig, TrainerPlugin, TrainResult
+from trainers.trainlog import TRL_EXTRA, TRL_KEYS, TrainLogWriter, map_metrics
+
+log = logging.getLogger(__name__)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _bf16(requested: bool | None) -> bool:
+    import torch
+
+    if requested is not None:
+        return requested
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def _checkpointing() -> dict[str, bool]:
+    """Activation checkpointing on GPU only; transformers >= 5.24 renamed the field and warns on the old name."""
+    from transformers import TrainingArguments
+
+    name = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ else (
+        "gradient_checkpointing")
+    return {name: _cuda()}
+
+
+def _world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _log_callback(writer: TrainLogWriter, *, steps_per_row: int = 1, counters: Any = None):
+    """A transformers callback that turns every TRL ``log`` call into one neutral row."""
+    from transformers import TrainerCallback
+
+    class NeutralLog(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - transformers API
+            logs = logs or {}
+            if not state.is_world_process_zero or "train_runtime" in logs:  # end-of-run summary, not a step
+                return
+            row = map_metrics(logs, TRL_KEYS, TRL_EXTRA)
+            row["tokens_trained"] = int(logs["num_tokens"]) if "num_tokens" in logs else None
+            if counters is not None:
+                row["tokens_generated"] = counters.tokens_generated
+            writer.write(state.global_step // steps_per_row, **row)
+
+    return NeutralLog()
+
+
+def _finish(trainer: Any, tokenizer: Any, out_dir: Path, writer: TrainLogWriter, steps: int,
+            started: float, **extra: Any) -> TrainResult:
+    """Save the final checkpoint (model + tokenizer) and summarise the run."""
+    from trainers.trainlog import read_train_log, throughput
+
+    ckpt = out_dir / "checkpoint"
+    trainer.save_model(str(ckpt))
+    tokenizer.save_pretrained(str(ckpt))
+    records = read_train_log(writer.path) if writer.path.exists() else []
+    last = records[-1] if records else None
+    return TrainResult(
+        checkpoint=ckpt,
+        log_path=writer.path,
+        steps=steps,
+        wall_time=time.perf_counter() - started,
+        tokens_generated=(last.tokens_generated or 0) if last else 0,
+        tokens_trained=(last.tokens_trained or 0) if last else 0,
+        extra={**extra, "throughput": throughput(records)},
+    )
+
+
+class TRLTrainer(TrainerPlugin):
+    """Hugging Face TRL, in-process: CPU, or one GPU with optional vLLM (colocate or server)."""
+
+    name = "trl"
+    requires = ("trl", "transformers", "torch", "accelerate", "datasets")
+    supports = frozenset({"sft", "rl", "vllm"})
+    description = "TRL in-process: SFTTrainer on pre-tokenized ids, GRPOTrainer (mean baseline, no KL); CPU or GPU+vLLM"
+
+    def availability(self) -> tuple[bool, str]:
+        ok, detail = super().availability()
+        if ok:
+            detail += "; vllm " + ("installed" if find_spec("vllm") else "absent (rollouts via transformers generate)")
+        return ok, detail
+
+    # ---- SFT ---------------------------------------------------------------------------------------
+    def build_sft_trainer(self, model: str, dataset: Path, config: SFTConfig, out_dir: Path) -> tuple[Any, dict]:
+        """The configured `trl.SFTTrainer` (not yet trained) and facts about its data; tests hook into it."""
+        import trl
+        from datasets import Dataset
+        from transformers import AutoTokenizer
+
+        from trainers.data import drop_long, load_sft_rows
+
+        rows, dropped = drop_long(load_sft_rows(dataset), config.max_length)
+        if not rows:
+            raise ValueError(f"{dataset}: every row is longer than max_length={config.max_length}")
+        train = Dataset.from_list([{"input_ids": r["input_ids"], "completion_mask": r["loss_mask"]} for r in rows])
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        per_step = config.per_device_batch_size * _world_size()
+        accum = max(1, config.effective_batch_size // per_step)
+        if per_step * accum != config.effective_batch_size:
+            log.warning("effective batch %d is not a multiple of %d sequences per pass; using %d",
+                        config.effective_batch_size, per_step, per_step * accum)
+        scheduler_kwargs = {"min_lr_rate": config.min_lr_rate} if config.lr_scheduler == "cosine_with_min_lr" else {}
+        args = trl.SFTConfig(
+            output_dir=str(out_dir / "trl"),
+            learning_rate=config.learning_rate,
+            num_train_epochs=config.num_epochs,
+            max_steps=config.max_steps,
+            per_device_train_batch_size=config.per_device_batch_size,
+            gradient_accumulation_steps=accum,
+            lr_scheduler_type=config.lr_scheduler,
+            lr_scheduler_kwargs=scheduler_kwargs,
+            warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio in transformers 5
+            weight_decay=config.weight_decay,
+            seed=config.seed,
+            bf16=_bf16(config.bf16),
+            use_cpu=not _cuda(),
+            **_checkpointing(),
+            completion_only_loss=True,
+            max_length=None,  # over-long rows were dropped above; TRL would truncate them instead
+            logging_steps=config.logging_steps,
+            save_strategy="no",
+            report_to="none",
+            **config.backend_args,
+        )
+        writer = TrainLogWriter(out_dir, "sft")
+        trainer = trl.SFTTrainer(
+            model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[_log_callback(writer)]
+        )
+        info = {"rows": len(rows), "dropped_long": dropped, "gradient_accumulation_steps": accum,
+                "effective_batch_size": per_step * accum, "writer": writer, "tokenizer": tokenizer}
+        return trainer, info
+
+    def sft(self, model: str, dataset: Path, config: SFTConfig, out_dir: Path) -> TrainResult:
+        out_dir = Path(out_dir)
+        started = time.perf_counter()
+        trainer, info = self.build_sft_trainer(model, Path(dataset), config, out_dir)
+        trainer.train()
+        return _finish(trainer, info["tokenizer"], out_dir, info["writer"], trainer.state.global_step, started,
+                       rows=info["rows"], dropped_long=info["dropped_long"],
+                       effective_batch_size=info["effective_batch_size"])
+
+    # ---- RL ----------------------------------------------------------------------------------------
+    def grpo_args(self, config: RLConfig, out_dir: Path) -> Any:
+        """`trl.GRPOConfig` for the neutral RL config (one TRL optimizer step per mini-batch)."""
+        import trl
+
+        if config.use_vllm and not _cuda():
+            raise ValueError("use_vllm needs a CUDA GPU; on CPU rollouts use transformers generate")
+        samples_per_update = config.mini_batch_prompts * config.group_size
+        per_device = min(config.per_device_batch_size, samples_per_update)
+        world = _world_size()
+        if samples_per_update % (per_device * world):
+            raise ValueError(
+                f"mini_batch_prompts x group_size = {samples_per_update} samples must be a multiple of "
+                f"per_device_batch_size x processes = {per_device * world}"
+            )
+        updates = config.updates_per_step
+        return trl.GRPOConfig(
+            output_dir=str(out_dir / "trl"),
+            learning_rate=config.learning_rate,
+            lr_scheduler_type="constant",
+            num_generations=config.group_size,
+            per_device_train_batch_size=per_device,
+            gradient_accumulation_steps=samples_per_update // (per_device * world),
+            generation_batch_size=config.prompts_per_step * config.group_size,
+            num_iterations=1,
+            max_steps=config.max_steps * updates,
+            scale_rewards="none" if config.advantage == "mean" else "group",
+            loss_type="dapo",
+            beta=config.kl_coef,
+            entropy_coef=config.entropy_coef,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_completion_length=config.max_new_tokens,
+            use_vllm=config.use_vllm,
+            vllm_mode=config.vllm_mode,
+            seed=config.seed,
+            bf16=_bf16(config.bf16),
+            use_cpu=not _cuda(),
+            **_checkpointing(),
+            logging_steps=config.logging_steps * updates,
+            save_strategy="no",
+            report_to="none",
+            **config.backend_args,
+        )
+
+    def build_grpo_trainer(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> tuple[Any, dict]:
+        """The configured `trl.GRPOTrainer` (not yet trained) with the harness grader as its reward."""
+        import trl
+        from datasets import Dataset
+        from transformers import AutoTokenizer
+
+        from trainers.data import load_rl_rows
+        from trainers.reward import RewardCounters, make_trl_reward
+
+        rows = load_rl_rows(problems)
+        train = Dataset.from_list(
+            [{"prompt": r["messages"], "answer": str(r["answer"]), "problem_id": str(r["problem_id"])} for r in rows]
+        )
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        counters = RewardCounters()
+        writer = TrainLogWriter(out_dir, "rl")
+        trainer = trl.GRPOTrainer(
+            model=model,
+            reward_funcs=[make_trl_reward(counters)],
+            args=self.grpo_args(config, out_dir),
+            train_dataset=train,
+            processing_class=tokenizer,
+            callbacks=[_log_callback(writer, steps_per_row=config.updates_per_step, counters=counters)],
+        )
+        return trainer, {"rows": len(rows), "counters": counters, "writer": writer, "tokenizer": tokenizer}
+
+    def rl(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> TrainResult:
+        out_dir = Path(out_dir)
+        started = time.perf_counter()
+        trainer, info = self.build_grpo_trainer(model, Path(problems), config, out_dir)
+        trainer.train()
+        counters = info["counters"]
+        return _finish(trainer, info["tokenizer"], out_dir, info["writer"],
+                       trainer.state.global_step // config.updates_per_step, started,
+                       rows=info["rows"], samples_graded=counters.samples, samples_correct=counters.correct,
+                       grade_statuses=counters.statuses)
