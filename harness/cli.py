@@ -177,6 +177,77 @@ def tiny_model_cmd(
     console.print(f"tiny {arch} model written to {path}")
 
 
+world_app = typer.Typer(help="The embedded world: a synthetic task family and a tiny model built on CPU.", no_args_is_help=True)
+app.add_typer(world_app, name="world")
+
+
+@world_app.command("build")
+def world_build(
+    preset: str = typer.Option("default", help="default (~10 min on 2 cores, meets the ability targets) or test (~1 min)."),
+    seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
+    out: Optional[Path] = typer.Option(None, help="Folder (default: the content-hash cache)."),
+    force: bool = typer.Option(False, help="Rebuild even if cached."),
+) -> None:
+    """Build (or reuse from cache) the world model and print its abilities table."""
+    from harness.world.build import build_world
+
+    path = build_world(preset=preset, out_dir=out, seed=seed, force=force, console=console)
+    typer.echo(str(path))
+
+
+@world_app.command("abilities")
+def world_abilities(
+    model: str = typer.Argument(..., help="A world-model checkpoint (after build, SFT or RL) or world:<preset>."),
+    n_per_level: int = typer.Option(32, help="Test problems per difficulty level."),
+    samples: int = typer.Option(8, help="Samples per problem (avg@k at temperature 1)."),
+) -> None:
+    """Measure solving by difficulty and verification of own failed attempts on any world checkpoint."""
+    from harness.intervention.stages import resolve_model
+    from harness.world.abilities import measure_abilities
+    from harness.world.report import abilities_table
+
+    console.print(abilities_table(measure_abilities(resolve_model(model), n_per_level=n_per_level, samples=samples)))
+
+
+@app.command("recipes")
+def recipes_cmd(recipes: Optional[list[Path]] = typer.Option(None, "--recipes", help="Extra recipe folders.")) -> None:
+    """List the recipes `harness compare` knows (built-in YAML plus --recipes folders)."""
+    from harness.recipes import list_recipes
+
+    table = Table(title="Recipes")
+    for col in ("name", "steps", "description", "file"):
+        table.add_column(col, overflow="fold")
+    for r in list_recipes(recipes).values():
+        table.add_row(r.name, " -> ".join(st.kind for st in r.steps) or "(eval only)", r.description, r.source)
+    console.print(table)
+
+
+@app.command("compare")
+def compare_cmd(
+    recipes: list[str] = typer.Argument(..., help="Recipe names, e.g. int rl-baseline."),
+    config: Optional[Path] = typer.Option(None, help="CompareConfig YAML (default: the embedded world on CPU)."),
+    seeds: Optional[int] = typer.Option(None, help="Training seeds per recipe."),
+    out: Optional[str] = typer.Option(None, help="Comparison folder (default runs/compare-<recipes>)."),
+    base_model: Optional[str] = typer.Option(None, help="Starting model for every arm."),
+    recipe_dirs: Optional[list[str]] = typer.Option(None, "--recipes", help="Extra recipe folders."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; run nothing."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Train each recipe from the same base model, evaluate on one frozen protocol, write a paired report."""
+    from harness.compare import CompareConfig, run_compare
+
+    over = dict(seeds=seeds, out=out, base_model=base_model, recipes_dirs=recipe_dirs or None)
+    cfg = CompareConfig.from_yaml(config, **over) if config else CompareConfig(**{k: v for k, v in over.items() if v is not None})
+    summary = run_compare(recipes, cfg, dry_run=dry_run, show_progress=progress)
+    if dry_run:
+        return
+    from reports.leaderboard import print_leaderboard
+
+    print_leaderboard(summary["report_dir"])
+    console.print(f"compute: {summary['wall_time']:.0f}s training+eval, report {summary['report_seconds']:.1f}s")
+    console.print(f"report: {summary['report_dir']}/index.html")
+
+
 def main() -> None:
     """Console entry point: expected failures (missing data, bad config) print one clear line, no traceback."""
     from tasks.data import DataNotFoundError

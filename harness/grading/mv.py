@@ -106,8 +106,10 @@ def _approx_log10(e: sympy.Basic) -> float | None:
     """log10 of |e| for a purely numeric (unevaluated) tree, inf when astronomically large; None when
     it has symbols or we cannot tell cheaply. Never evaluates the tree itself."""
     if e.is_Integer:
-        bits = abs(int(e.p)).bit_length()
-        return bits * math.log10(2)  # within 0.3 of log10|e|, and never log10(0)
+        n = abs(int(e.p))
+        if n < 2:
+            return 0.0  # 0 and 1: a tower on top of them stays small
+        return math.log10(n) if n.bit_length() < 1000 else n.bit_length() * math.log10(2)
     if e.is_Number:
         try:
             return math.log10(abs(float(e))) if e != 0 else 0.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
@@ -164,6 +164,9 @@ _SYNONYMS = [
     (re.compile(r"\\leq?\b"), " <= "),
     (re.compile(r"\\neq?\b"), " != "),
 ]
+# Words an "there is no answer" answer may consist of: "No positive integers", "no such n", "none".
+_EMPTY_WORDS = {"no", "none", "empty", "set", "solution", "such", "exist", "exists", "there", "positive", "integer",
+                "real", "natural", "pair", "triple", "tuple", "function", "polynomial", "value", "number"}
 _TOKEN = re.compile(r"\\[a-z]+|[a-z]+|\d+(?:\.\d+)?|>=|<=|!=|[=<>+\-*/^!]")
 TextKey = tuple[tuple[tuple[str, int], ...], tuple[str, ...]]
 
@@ -197,7 +200,7 @@ def text_key(s: str) -> TextKey:
     # "n = 4k+3" states the same thing as "4k+3" once the variable name is dropped.
     if maths[:1] == ["="]:
         maths = maths[1:]
-    if words[:1] in (["no"], ["none"]) and not maths:
+    if not maths and words and set(words) <= _EMPTY_WORDS and {"no", "none", "empty"} & set(words):
         return (("<empty>", 1),), ()
     return tuple(sorted(Counter(words).items())), tuple(maths)
 
@@ -224,7 +227,6 @@ class GoldSpec:
     canonical: str = ""
     rational: Fraction | None = None
     key: TextKey | None = None
-    words: tuple[str, ...] = field(default=())
 
 
 def _prose_words(raw: str) -> list[str]:
@@ -251,9 +253,9 @@ def gold_spec(gold: str) -> GoldSpec:
     """Classify and normalise a gold answer (cached: a run has a few hundred distinct golds)."""
     raw = gold.strip()
     clean = clean_math(raw)
-    words = tuple(_prose_words(raw))
+    words = _prose_words(raw)
     multiline = "\n" in raw  # "$a^2-a+1$ ( $a \ge 2$)\n0 ($a=1$)": a piecewise answer
-    base = {"raw": raw, "clean": clean, "canonical": canonical(clean), "rational": as_rational(clean), "words": words}
+    base = {"raw": raw, "clean": clean, "canonical": canonical(clean), "rational": as_rational(clean)}
     parts = _DOLLAR.split(raw)
     if (words or multiline) and raw.startswith("$") and len(parts) >= 3:
         core, rest = parts[1].strip(), "".join(parts[2:])

@@ -184,6 +184,7 @@ class GradingPool:
     def _grade_many(self, items: Sequence[tuple[str, str]]) -> list[Verdict]:
         self.stats.requested += len(items)
         extracted: list[str | None] = []
+        decided: dict[Key, Decision] = {}  # this call's answers (the cache may evict; this may not)
         todo: dict[Key, None] = {}  # insertion-ordered set of pairs the workers must grade
         for item in items:
             response, gold = item[0], item[1]
@@ -193,8 +194,12 @@ class GradingPool:
                 self.stats.no_answer += 1
                 continue
             key = (gold, ans)
-            if key in self._cache or key in todo:
+            if key in decided or key in todo:
                 self.stats.cache_hits += 1
+                continue
+            if key in self._cache:
+                self.stats.cache_hits += 1
+                decided[key] = self._cache[key]
                 continue
             try:
                 quick = quick_decide(ans, gold)
@@ -205,19 +210,19 @@ class GradingPool:
             else:
                 self.stats.graded += 1
                 self.stats.fast_path += 1
+                decided[key] = quick
                 self._remember(key, quick)
         if todo:
             keys = list(todo)
             for key, decision in zip(keys, self._run(keys), strict=True):
+                decided[key] = decision
                 self._remember(key, decision)
             self.stats.graded += len(keys)
-        out = []
-        for (_, gold), ans in zip(((i[0], i[1]) for i in items), extracted, strict=True):
-            if ans is None:
-                out.append(verdict_for(None, Decision(False, "no_answer", "no complete \\boxed{} in the response")))
-            else:
-                out.append(verdict_for(ans, self._cache[(gold, ans)]))
-        return out
+        no_box = Decision(False, "no_answer", "no complete \\boxed{} in the response")
+        return [
+            verdict_for(ans, decided[(item[1], ans)]) if ans is not None else verdict_for(None, no_box)
+            for item, ans in zip(items, extracted, strict=True)
+        ]
 
     def _remember(self, key: Key, decision: Decision) -> None:
         if len(self._cache) >= self.max_cache:

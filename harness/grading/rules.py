@@ -46,7 +46,8 @@ def grader_id() -> str:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the rules concluded about one (gold, extracted answer) pair; ``rule`` says which rule."""
+    """What the rules concluded about one (gold, extracted answer) pair; ``reason`` names the rule that
+    decided (or the error / time limit)."""
 
     correct: bool
     status: Status = "ok"

@@ -184,11 +184,11 @@ def print_summary(summary: dict[str, Any]) -> None:
             lambda p: _num(p["propose_analytics"].get("first_error_relative", {}).get("median")),
         ),
         (
-            "intervention tokens (median)",
+            "intervention tokens, median (selected)",
             lambda p: str(p["build_sft"]["lengths"]["intervention_tokens"].get("median", "-")),
         ),
         (
-            "rollout tokens (median)",
+            "rollout tokens, median (selected)",
             lambda p: str(p["build_sft"]["lengths"]["rollout_tokens"].get("median", "-")),
         ),
         ("SFT rows / problems", lambda p: f"{p['build_sft']['rows']} / {p['build_sft']['problems']}"),
