@@ -215,6 +215,7 @@ def main() -> None:
         "mix": dict(kinds),
         "pool_seconds": round(pool_s, 2),
         "pool_rate_per_s": round(pool_rate, 1),
+        "baseline": "a fresh forked process per answer, killed after --timeout (InT grader.py scheme), same rules",
         "baseline_n": len(sub_idx),
         "baseline_seconds": round(base_s, 2),
         "baseline_rate_per_s": round(base_rate, 2),

@@ -1,0 +1,241 @@
+"""Read a `harness compare` folder into pandas frames, tolerating arms or files that are missing.
+
+Why one loader: the leaderboard, the paired statistics, every figure and the templates read the same
+frames, so a field is interpreted in exactly one place. Nothing here writes into the compare folder
+(reports are rebuilt from artifacts at any time), and sample texts are *not* held in memory: at paper
+scale (128 samples of ~7k tokens per problem and arm) they would not fit; `sample_texts` fetches the
+few a report shows.
+
+Layout read (written by ``harness.compare``)::
+
+    compare.json                    recipes, seeds, protocol, base_model, arms, reported
+    <arm>/eval/<task>@<ver>/samples.jsonl   graded samples
+    <arm>/stages.json               compute per stage
+    <arm>/{sft,rl}/train_log.jsonl  trainer-neutral logs (trainers/base.py TrainLogRecord)
+    <arm>/int/                      the InT run dir (int recipe only)
+    <arm>/analysis/sft_stats.json   NLL / entropy of SFT data under the base model
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.metrics import ProblemSamples, group_samples
+
+log = logging.getLogger(__name__)
+
+SAMPLE_FIELDS = (
+    "task", "version", "problem_id", "category", "sample_index", "correct", "extracted", "status",
+    "finish_reason", "prompt_tokens", "completion_tokens", "grader",
+)  # fmt: skip
+TRAIN_FIELDS = (
+    "step", "stage", "wall_time", "loss", "learning_rate", "reward_mean", "reward_std", "frac_zero_advantage",
+    "response_length_mean", "truncation_rate", "entropy", "tokens_generated", "tokens_trained", "epoch",
+)  # fmt: skip
+
+
+class MissingData(LookupError):
+    """The artifacts a table or figure needs are absent (e.g. no RL log in an eval-only comparison)."""
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a jsonl file; a torn last line (a crash mid-append) is skipped, other damage raises."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            if lineno == len(lines):
+                log.warning("%s: skipping a torn last line", path)
+                return
+            raise ValueError(f"{path}:{lineno}: corrupt record ({exc})") from exc
+
+
+def read_json_if(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One trained (or eval-only) model of the comparison."""
+
+    recipe: str
+    seed: int
+    kind: str  # "measured" | "eval-only"
+    dir: Path
+    model: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.recipe if self.kind == "eval-only" else f"{self.recipe}/seed-{self.seed}"
+
+
+def resolve_run(path: str | Path) -> Path:
+    """The compare folder for ``path`` (the folder itself, or its ``report/`` subfolder)."""
+    p = Path(path)
+    for cand in (p, p.parent):
+        if (cand / "compare.json").exists():
+            return cand
+    raise FileNotFoundError(f"{p}: no compare.json here or in the parent folder (is this a `harness compare` run?)")
+
+
+class CompareRun:
+    """A compare folder: its ``compare.json`` plus lazily loaded frames."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.root = resolve_run(path)
+        self.meta: dict[str, Any] = json.loads((self.root / "compare.json").read_text(encoding="utf-8"))
+        self.arms = [
+            Arm(
+                recipe=str(a["recipe"]),
+                seed=int(a.get("seed", 0)),
+                kind=str(a.get("kind", "measured")),
+                dir=self.root / a["dir"],
+                model=a.get("model"),
+            )
+            for a in self.meta.get("arms", [])
+            if a.get("dir")
+        ]
+
+    @property
+    def recipes(self) -> list[str]:
+        """Measured recipes in the order given on the command line (the first is the candidate)."""
+        named = [str(r) for r in self.meta.get("recipes", [])]
+        seen = [a.recipe for a in self.arms if a.kind != "eval-only"]
+        return named + [r for r in dict.fromkeys(seen) if r not in named]
+
+    @property
+    def models(self) -> list[str]:
+        """Every row name of the leaderboard: measured recipes, then eval-only models."""
+        extra = [a.recipe for a in self.arms if a.kind == "eval-only"]
+        return self.recipes + [m for m in dict.fromkeys(extra) if m not in self.recipes]
+
+    def kind_of(self, model: str) -> str:
+        kinds = {a.kind for a in self.arms if a.recipe == model}
+        return "eval-only" if kinds == {"eval-only"} else "measured"
+
+    # -- evaluation samples ------------------------------------------------------------------------
+    @cached_property
+    def _eval(self) -> tuple[pd.DataFrame, dict[tuple[str, int, str], list[ProblemSamples]]]:
+        frames, problems = [], {}
+        for arm in self.arms:
+            eval_dir = arm.dir / "eval"
+            files = sorted(eval_dir.glob("*/samples.jsonl"))
+            if not files:
+                log.warning("%s: no evaluation samples under %s", arm.label, eval_dir)
+            for path in files:
+                rows = [{k: r.get(k) for k in SAMPLE_FIELDS} | {"sampling_seed": r.get("seed")} for r in iter_jsonl(path)]
+                if not rows:
+                    continue
+                task = str(rows[0]["task"] or path.parent.name.split("@")[0])
+                problems[(arm.recipe, arm.seed, f"{task}@{rows[0]['version']}")] = group_samples(rows)
+                df = pd.DataFrame.from_records(rows)
+                df.insert(0, "model", arm.recipe)
+                df.insert(1, "seed", arm.seed)
+                df.insert(2, "kind", arm.kind)
+                frames.append(df)
+        if not frames:
+            raise MissingData(f"{self.root}: no evaluation samples in any arm")
+        samples = pd.concat(frames, ignore_index=True)
+        samples["correct"] = samples["correct"].fillna(False).astype(bool)
+        samples["task_version"] = samples["task"].astype(str) + "@" + samples["version"].astype(str)
+        names = _task_names(samples["task_version"].unique())
+        samples["task"] = samples["task_version"].map(names)
+        problems = {(m, s, names[tv]): ps for (m, s, tv), ps in problems.items()}
+        return samples, problems
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        """One row per graded sample of every arm (no text): model, seed, kind, task, problem_id, ..."""
+        return self._eval[0]
+
+    @property
+    def problems(self) -> dict[tuple[str, int, str], list[ProblemSamples]]:
+        """``(model, seed, task) -> ProblemSamples`` (harness.metrics), the input of every statistic."""
+        return self._eval[1]
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(dict.fromkeys(self.samples["task"]))
+
+    def sample_texts(self, model: str, task: str, problem_id: str, *, limit: int = 64) -> list[dict[str, Any]]:
+        """Full records (with text) of one problem in one model's arms, for the examples a report shows."""
+        out: list[dict[str, Any]] = []
+        tv = self.samples.loc[self.samples["task"] == task, "task_version"].iloc[0]
+        for arm in self.arms:
+            path = arm.dir / "eval" / tv / "samples.jsonl"
+            if arm.recipe != model or not path.exists():
+                continue
+            out += [r | {"train_seed": arm.seed} for r in iter_jsonl(path) if str(r["problem_id"]) == problem_id]
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    # -- compute, logs, InT artifacts -------------------------------------------------------------
+    @cached_property
+    def stages(self) -> pd.DataFrame:
+        """Compute per stage: model, seed, kind, order, stage, tokens_generated, tokens_trained, wall_time."""
+        rows = []
+        for arm in self.arms:
+            for i, st in enumerate(read_json_if(arm.dir / "stages.json") or []):
+                rows.append(
+                    {
+                        "model": arm.recipe, "seed": arm.seed, "kind": arm.kind, "order": i,
+                        "stage": str(st.get("stage", "?")),
+                        "tokens_generated": int(st.get("tokens_generated") or 0),
+                        "tokens_trained": int(st.get("tokens_trained") or 0),
+                        "wall_time": float(st.get("wall_time") or 0.0),
+                    }
+                )  # fmt: skip
+        cols = ["model", "seed", "kind", "order", "stage", "tokens_generated", "tokens_trained", "wall_time"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def train_log(self, stage: str) -> pd.DataFrame:
+        """The neutral training log of every arm for ``stage`` ("sft" or "rl"), one row per step."""
+        from trainers.trainlog import read_train_log
+
+        frames = []
+        for arm in self.arms:
+            path = arm.dir / stage / "train_log.jsonl"
+            if not path.exists():
+                continue
+            recs = [r.to_dict() for r in read_train_log(path) if r.stage == stage]
+            if recs:
+                df = pd.DataFrame([{k: r.get(k) for k in TRAIN_FIELDS} for r in recs])
+                df.insert(0, "model", arm.recipe)
+                df.insert(1, "seed", arm.seed)
+                frames.append(df)
+        if not frames:
+            raise MissingData(f"no {stage} train_log.jsonl in any arm of {self.root}")
+        return pd.concat(frames, ignore_index=True)
+
+    def int_stage_dirs(self, prefix: str) -> list[tuple[Arm, Path]]:
+        """``(arm, <arm>/int/<prefix>*)`` for every InT stage folder of that kind (one per proposer)."""
+        out = []
+        for arm in self.arms:
+            out += [(arm, d) for d in sorted((arm.dir / "int").glob(f"{prefix}*")) if d.is_dir()]
+        return out
+
+    @property
+    def reported(self) -> pd.DataFrame:
+        """The paper's numbers carried in compare.json (kind "reported", never mixed with measured)."""
+        cols = ["model", "recipe", "task", "value", "source", "note"]
+        rows = [{c: r.get(c) for c in cols} for r in self.meta.get("reported") or []]
+        return pd.DataFrame(rows, columns=cols)
+
+
+def _task_names(task_versions: Any) -> dict[str, str]:
+    """Display name per ``task@version``: the bare name unless two versions of one task were evaluated."""
+    tvs = list(task_versions)
+    bare = [tv.rsplit("@", 1)[0] for tv in tvs]
+    return {tv: (b if bare.count(b) == 1 else tv) for tv, b in zip(tvs, bare, strict=True)}

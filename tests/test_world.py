@@ -1,0 +1,302 @@
+"""The embedded world: generator, splits, checker/first_error, prompts, tokenizer, task, test-preset build."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.world.corpus import NoiseSpec, expected_step_accuracy, teacher_attempt
+from harness.world.problems import (
+    WorldProblem,
+    WorldSpec,
+    corrected_step,
+    first_error,
+    generate_problems,
+    guided_prefix,
+    is_correct,
+    level_space,
+    number_substeps,
+    parse_intervention,
+    parse_problem_text,
+    random_problem,
+    render_verification_prompt,
+    render_verification_target,
+    split_of,
+    split_steps,
+    to_task_problem,
+)
+
+# start 4 mod 11: *3 -> 1, +7 -> 8, -5 -> 3, *2 -> 6
+HAND = WorldProblem(start=4, ops=(("*", 3), ("+", 7), ("-", 5), ("*", 2)), modulus=11)
+S1, S2, S3, S4 = (
+    "Step 1: v = 4 * 3 mod 11 = 1",
+    "Step 2: v = 1 + 7 mod 11 = 8",
+    "Step 3: v = 8 - 5 mod 11 = 3",
+    "Step 4: v = 3 * 2 mod 11 = 6",
+)
+
+
+def _join(*chunks: str) -> str:
+    return "\n\n".join(chunks)
+
+
+# --- generator and splits -------------------------------------------------------------------------
+
+
+def test_hand_problem_reference() -> None:
+    assert HAND.values == [4, 1, 8, 3, 6]
+    assert HAND.solution == _join(S1, S2, S3, S4, "\\boxed{6}")
+    assert parse_problem_text(HAND.text) == HAND
+
+
+def test_generator_is_deterministic_and_seeded() -> None:
+    a = generate_problems(5, 30, "train", seed=3)
+    b = generate_problems(5, 30, "train", seed=3)
+    c = generate_problems(5, 30, "train", seed=4)
+    assert a == b and len(a) == 30
+    assert [p.id for p in a] != [p.id for p in c]
+    assert all(p.level == 5 and p.modulus == 11 for p in a)
+    assert len({p.key for p in a}) == 30  # unique within a split
+    # ids are content hashes: the same problem has the same id whatever seed or order produced it
+    assert to_task_problem(a[0]).id == to_task_problem(WorldProblem(a[0].start, a[0].ops, 11)).id
+
+
+def test_splits_are_disjoint_across_seeds() -> None:
+    for level in (1, 2, 3):
+        train = {p.key for s in (0, 1) for p in generate_problems(level, 400, "train", seed=s)}
+        test = {p.key for s in (0, 1) for p in generate_problems(level, 400, "test", seed=s)}
+        assert train and test and not train & test
+    # level 1 is small enough to enumerate: the two splits partition it, about 20% test
+    spec = WorldSpec()
+    space = level_space([1], 11)[1]
+    tr, te = generate_problems(1, 10_000, "train"), generate_problems(1, 10_000, "test")
+    assert len(tr) + len(te) == space
+    assert 0.1 < len(te) / space < 0.3
+    assert all(split_of(p, spec) == "test" for p in te)
+
+
+def test_reference_solutions_are_graded_correct_and_split_on_blank_lines() -> None:
+    from harness.grading import grade
+
+    for level in (1, 4, 8):
+        for wp in generate_problems(level, 5, "test", seed=1):
+            chunks = split_steps(wp.solution)
+            assert len(chunks) == level + 1 and chunks[-1] == f"\\boxed{{{wp.answer}}}"
+            assert all(c.startswith(f"Step {i}: v = ") for i, c in enumerate(chunks[:-1], 1))
+            assert grade(wp.solution, str(wp.answer)).correct
+            assert not grade(wp.solution.replace(f"{{{wp.answer}}}", f"{{{wp.answer + 1}}}"), str(wp.answer)).correct
+            assert first_error(wp, wp.solution) is None
+
+
+# --- the checker ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [
+        (_join(S1, S2, S3, S4, "\\boxed{6}"), None),  # correct
+        (_join("Step 1:v=4*3 mod 11=1", S2, S3, S4, "\\boxed{6}"), None),  # spacing does not matter
+        (_join(S1, S2, "Step 3: v = 8 - 5 mod 11 = 4", "Step 4: v = 4 * 2 mod 11 = 8", "\\boxed{8}"), 3),
+        (_join("Step 1: v = 4 * 3 mod 11 = 2", "Step 2: v = 2 + 7 mod 11 = 9", "Step 3: v = 9 - 5 mod 11 = 4",
+               "Step 4: v = 4 * 2 mod 11 = 8", "\\boxed{8}"), 1),  # fmt: skip
+        (_join(S1, "Step 2: v = 1 + 6 mod 11 = 7", "\\boxed{7}"), 2),  # misread operand, then early stop
+        (_join(S1, "Step 2: v = 1 plus 7 is 8", S3, S4, "\\boxed{5}"), 2),  # malformed line
+        (_join(S1, S2, "\\boxed{8}"), 3),  # premature final answer
+        (_join(S1, S2), 3),  # stops without answering: the missing next substep
+        (_join(S1, S2, S3, S4, "\\boxed{5}"), 5),  # every step right, wrong final answer
+        (_join(S1, S2, S3, S4), 5),  # every step right, no final answer
+        (_join(S1, S3, S4, "\\boxed{6}"), None),  # right answer: graded correct, so no error to find
+        (_join(S1, S3, S4, "\\boxed{2}"), 2),  # skipped a step
+        ("", 1),
+    ],
+)
+def test_first_error_on_hand_made_attempts(attempt: str, expected: int | None) -> None:
+    assert first_error(HAND, attempt) == expected
+
+
+def test_first_error_accepts_task_problem_and_text() -> None:
+    bad = _join(S1, S2, "Step 3: v = 8 - 5 mod 11 = 4", "\\boxed{4}")
+    assert first_error(to_task_problem(HAND), bad) == 3
+    assert first_error(HAND.text, bad) == 3
+    assert first_error(to_task_problem(HAND).metadata | {"problem": HAND.text}, bad) == 3
+
+
+def test_corrected_step_rescues_teacher_failures() -> None:
+    """InT's mechanism holds by construction: prefix + corrected step + the rest of the reference is right."""
+    rng = random.Random(0)
+    n_failed = 0
+    for _ in range(300):
+        wp = random_problem(rng.randint(1, 8), rng, 11)
+        attempt = teacher_attempt(wp, NoiseSpec(), rng)
+        loc = first_error(wp, attempt)
+        if loc is None:
+            continue
+        n_failed += 1
+        iv = parse_intervention(render_verification_target(wp, attempt))
+        assert iv is not None and iv.location == loc and iv.content == corrected_step(wp, loc)
+        rest = split_steps(wp.solution)[loc:]
+        assert is_correct(wp, _join(guided_prefix(attempt, iv), *rest))
+        assert first_error(wp, _join(guided_prefix(attempt, iv), *rest)) is None
+    assert n_failed > 50
+
+
+def test_teacher_error_rate_matches_its_plan() -> None:
+    rng = random.Random(1)
+    q = expected_step_accuracy(11, NoiseSpec())
+    probs = generate_problems(1, 10_000, "train")
+    wins = [is_correct(wp, teacher_attempt(wp, NoiseSpec(), rng)) for wp in probs * 20]
+    assert abs(sum(wins) / len(wins) - q) < 0.03
+    assert 0.6 < q < 0.8
+
+
+# --- verification prompt and target -----------------------------------------------------------------
+
+
+def test_verification_prompt_numbers_substeps() -> None:
+    attempt = _join(S1, "Step 2: v = 1 + 7 mod 11 = 9", "\\boxed{9}")
+    prompt = render_verification_prompt(HAND, attempt)
+    assert prompt.startswith("Problem:\n" + HAND.text)
+    assert "Reference solution:\n" + HAND.solution in prompt
+    assert "**Substep 1:** " + S1 in prompt and "**Substep 3:** \\boxed{9}" in prompt
+    assert "**Substep 4:**" not in prompt
+    assert number_substeps(attempt).count("**Substep") == 3
+    target = render_verification_target(HAND, attempt)
+    assert target.startswith("Substep 1: correct\n\nSubstep 2: wrong\n\n<intervention>")
+    iv = parse_intervention(target)
+    assert iv is not None and (iv.location, iv.content) == (2, S2)
+
+
+def test_verification_prompt_matches_the_pipeline_template() -> None:
+    prompts = pytest.importorskip("harness.intervention.prompts")
+    attempt = _join(S1, "Step 2: v = 1 + 7 mod 11 = 9", "\\boxed{9}")
+    item = {"problem": HAND.text, "reference_solution": HAND.solution, "answer": "6", "attempt": attempt}
+    tset = prompts.get_template_set("compact")
+    assert prompts.verify_messages(tset, item, None)[-1]["content"] == render_verification_prompt(HAND, attempt)
+
+
+def test_pipeline_parser_reads_the_world_target() -> None:
+    parsing = pytest.importorskip("harness.intervention.parsing")
+    res = parsing.parse_intervention(render_verification_target(HAND, _join(S1, S2, "\\boxed{8}")))
+    assert res.ok and res.location == 3 and res.content == S3
+
+
+def test_parse_intervention_rejects_garbage() -> None:
+    assert parse_intervention("no block") is None
+    assert parse_intervention("<intervention>{oops</intervention>") is None
+    assert parse_intervention('<intervention>{"content": "x", "location": "Substep 4"}</intervention>').location == 4
+
+
+# --- tokenizer and task -----------------------------------------------------------------------------
+
+
+def test_tokenizer_single_token_numbers_and_lossless(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from harness.world.corpus import vocabulary_samples
+    from harness.world.model import build_tokenizer, wrap_tokenizer
+
+    tok = wrap_tokenizer(build_tokenizer(vocabulary_samples(WorldSpec())))
+    tok.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    line = "Step 12: v = 10 * 7 mod 11 = 4"
+    assert len(loaded(line).input_ids) == 12
+    for text in (HAND.solution, render_verification_prompt(HAND, HAND.solution), "ünïcode ∑ 12345 \n\n\n x"):
+        ids = loaded(text, add_special_tokens=False).input_ids
+        assert loaded.decode(ids) == text and ids == tok(text, add_special_tokens=False).input_ids
+
+
+def test_world_task_is_registered_and_loads() -> None:
+    import tasks
+
+    task = tasks.get_task("world")
+    assert set(task.splits) == {"train", "test"} and task.categories[0] == "steps-1"
+    test = tasks.load_task("world", split="test").problems
+    train = tasks.load_task("world", split="train").problems
+    assert {p.category for p in test} == set(task.categories)
+    assert not {p.id for p in test} & {p.id for p in train}
+    assert len({p.id for p in test}) == len(test)
+    p = test[-1]
+    assert p.metadata["difficulty"] == 8 and p.solution and first_error(p, p.solution) is None
+    assert tasks.render_prompt(task, p) == [{"role": "user", "content": p.problem}]
+    assert tasks.load_task("world").problems[0] == test[0]  # deterministic
+
+
+# --- the test preset build (slow) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import os
+
+    from rich.console import Console
+
+    from harness.world.build import build_world
+
+    cache = tmp_path_factory.mktemp("world-cache")
+    old = os.environ.get("HARNESS_CACHE_DIR")
+    os.environ["HARNESS_CACHE_DIR"] = str(cache)
+    try:
+        return build_world("test", console=Console(quiet=True))
+    finally:
+        if old is None:
+            os.environ.pop("HARNESS_CACHE_DIR")
+        else:
+            os.environ["HARNESS_CACHE_DIR"] = old
+
+
+@pytest.mark.slow
+def test_test_preset_builds_with_recipe_and_cache(world_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from harness.world.build import build_world, make_recipe
+
+    recipe = json.loads((world_dir / "world_recipe.json").read_text())
+    assert recipe["preset"] == "test" and recipe["seed"] == 0 and recipe["hash"] == make_recipe("test").hash
+    assert world_dir.name == recipe["hash"] and world_dir.parent.name == "world"
+    assert {"torch", "transformers", "tokenizers"} <= set(recipe["versions"])
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(world_dir.parent.parent))
+    t0 = time.time()
+    assert build_world("test", console=Console(quiet=True)) == world_dir  # cached: no retraining
+    assert time.time() - t0 < 20
+    assert make_recipe("test", seed=1).hash != recipe["hash"]
+
+
+@pytest.mark.slow
+def test_test_preset_loads_like_a_hub_model(world_dir: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(world_dir)
+    model = AutoModelForCausalLM.from_pretrained(world_dir)
+    msgs = [{"role": "user", "content": HAND.text}, {"role": "assistant", "content": S1}]
+    cont = tok.apply_chat_template(msgs, tokenize=False, continue_final_message=True)
+    assert cont.endswith("<|im_start|>assistant\n" + S1)
+    fresh = tok.apply_chat_template(msgs[:1], tokenize=False, add_generation_prompt=True)
+    assert fresh.endswith("<|im_start|>assistant\n") and cont.startswith(fresh)
+    ids = tok(cont, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=30, do_sample=False)
+    text = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert text.startswith("\n\nStep 2: v = 1 ")  # it continues the open assistant turn in the world's format
+
+
+@pytest.mark.slow
+def test_measure_abilities_table_is_well_formed(world_dir: Path) -> None:
+    from harness.world.abilities import measure_abilities
+
+    stored = json.loads((world_dir / "abilities.json").read_text())
+    ab = measure_abilities(world_dir, n_per_level=6, samples=4, verify_max=12, continuation_max=4, continuation_k=2)
+    for table in (stored, ab):
+        assert [r["category"] for r in table["solve"]] == ["steps-1", "steps-2", "steps-3"]
+        for r in table["solve"]:
+            assert all(0.0 <= r[k] <= 1.0 for k in r if re.match(r"(avg|pass)@|all_wrong", k))
+        v = table["verify"]
+        assert 0 <= v["exact_location_rate"] <= v["parse_rate"] <= 1
+        assert sum(v["off_by_k"].values()) == v["failed_attempts"]
+    assert stored["solve"][0]["avg@8"] > 0  # the test preset solves the easiest level sometimes
+    assert ab["backend"] and ab["grader"]
