@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -53,9 +52,9 @@ def tasks_list() -> None:
 @tasks_app.command("show")
 def tasks_show(
     name: str = typer.Argument(..., help="Task name, e.g. imo-answerbench."),
-    version: Optional[str] = typer.Option(None, help="Dataset version (default: the task's default)."),
-    split: Optional[str] = typer.Option(None, help="Split to load (default: test, or the task's only split)."),
-    data_dir: Optional[str] = DataDir,
+    version: str | None = typer.Option(None, help="Dataset version (default: the task's default)."),
+    split: str | None = typer.Option(None, help="Split to load (default: test, or the task's only split)."),
+    data_dir: str | None = DataDir,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load a task and show its size, categories, answer-format mix, source, license and repairs."""
@@ -92,22 +91,22 @@ def _clip(text: str, n: int = 60) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    model: Optional[str] = typer.Option(None, help="Model path or hub id."),
-    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="Task (repeatable), 'name' or 'name@version'."),
-    out: Optional[str] = typer.Option(None, help="Run directory (default runs/eval-<model>-<tasks>)."),
-    backend: Optional[str] = typer.Option(None, help="Generation backend: hf | vllm | openai."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-k", help="Samples per problem."),
-    config: Optional[Path] = typer.Option(None, help="YAML file with EvalConfig fields; flags override it."),
-    temperature: Optional[float] = typer.Option(None, help="Sampling temperature (paper: 0.7)."),
-    top_p: Optional[float] = typer.Option(None, help="Top-p (paper: 0.8)."),
-    top_k: Optional[int] = typer.Option(None, help="Top-k (paper: 20)."),
-    max_tokens: Optional[int] = typer.Option(None, help="Token budget per sample (paper: 16384)."),
-    seed: Optional[int] = typer.Option(None, help="Base sampling seed."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N problems of each task."),
-    split: Optional[str] = typer.Option(None, help="Dataset split (default test)."),
-    base_url: Optional[str] = typer.Option(None, help="Server URL for --backend openai."),
-    batch_problems: Optional[int] = typer.Option(None, help="Problems per generation/write batch."),
-    data_dir: Optional[str] = DataDir,
+    model: str | None = typer.Option(None, help="Model path or hub id."),
+    task: list[str] | None = typer.Option(None, "--task", "-t", help="Task (repeatable), 'name' or 'name@version'."),
+    out: str | None = typer.Option(None, help="Run directory (default runs/eval-<model>-<tasks>)."),
+    backend: str | None = typer.Option(None, help="Generation backend: hf | vllm | openai."),
+    samples: int | None = typer.Option(None, "--samples", "-k", help="Samples per problem."),
+    config: Path | None = typer.Option(None, help="YAML file with EvalConfig fields; flags override it."),
+    temperature: float | None = typer.Option(None, help="Sampling temperature (paper: 0.7)."),
+    top_p: float | None = typer.Option(None, help="Top-p (paper: 0.8)."),
+    top_k: int | None = typer.Option(None, help="Top-k (paper: 20)."),
+    max_tokens: int | None = typer.Option(None, help="Token budget per sample (paper: 16384)."),
+    seed: int | None = typer.Option(None, help="Base sampling seed."),
+    limit: int | None = typer.Option(None, help="Only the first N problems of each task."),
+    split: str | None = typer.Option(None, help="Dataset split (default test)."),
+    base_url: str | None = typer.Option(None, help="Server URL for --backend openai."),
+    batch_problems: int | None = typer.Option(None, help="Problems per generation/write batch."),
+    data_dir: str | None = DataDir,
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Evaluate a model on tasks; resumable (re-running skips finished samples)."""
@@ -185,7 +184,7 @@ app.add_typer(world_app, name="world")
 def world_build(
     preset: str = typer.Option("default", help="default (~10 min on 2 cores, meets the ability targets) or test (~1 min)."),
     seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
-    out: Optional[Path] = typer.Option(None, help="Folder (default: the content-hash cache)."),
+    out: Path | None = typer.Option(None, help="Folder (default: the content-hash cache)."),
     force: bool = typer.Option(False, help="Rebuild even if cached."),
 ) -> None:
     """Build (or reuse from cache) the world model and print its abilities table."""
@@ -210,7 +209,7 @@ def world_abilities(
 
 
 @app.command("recipes")
-def recipes_cmd(recipes: Optional[list[Path]] = typer.Option(None, "--recipes", help="Extra recipe folders.")) -> None:
+def recipes_cmd(recipes: list[Path] | None = typer.Option(None, "--recipes", help="Extra recipe folders.")) -> None:
     """List the recipes `harness compare` knows (built-in YAML plus --recipes folders)."""
     from harness.recipes import list_recipes
 
@@ -225,11 +224,11 @@ def recipes_cmd(recipes: Optional[list[Path]] = typer.Option(None, "--recipes", 
 @app.command("compare")
 def compare_cmd(
     recipes: list[str] = typer.Argument(..., help="Recipe names, e.g. int rl-baseline."),
-    config: Optional[Path] = typer.Option(None, help="CompareConfig YAML (default: the embedded world on CPU)."),
-    seeds: Optional[int] = typer.Option(None, help="Training seeds per recipe."),
-    out: Optional[str] = typer.Option(None, help="Comparison folder (default runs/compare-<recipes>)."),
-    base_model: Optional[str] = typer.Option(None, help="Starting model for every arm."),
-    recipe_dirs: Optional[list[str]] = typer.Option(None, "--recipes", help="Extra recipe folders."),
+    config: Path | None = typer.Option(None, help="CompareConfig YAML (default: the embedded world on CPU)."),
+    seeds: int | None = typer.Option(None, help="Training seeds per recipe."),
+    out: str | None = typer.Option(None, help="Comparison folder (default runs/compare-<recipes>)."),
+    base_model: str | None = typer.Option(None, help="Starting model for every arm."),
+    recipe_dirs: list[str] | None = typer.Option(None, "--recipes", help="Extra recipe folders."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; run nothing."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:

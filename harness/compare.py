@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.evaluate import EvalConfig, SamplingConfig, run_eval
+from harness.evaluate import SamplingConfig
 from harness.provenance import package_versions, stable_hash
 from harness.recipes import Recipe, Step, load_recipe
 from harness.rundir import atomic_write_json, read_json

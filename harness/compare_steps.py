@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare import CompareConfig
+from harness.evaluate import EvalConfig, run_eval
 from harness.rundir import atomic_write_json, read_json
 
 
@@ -129,7 +130,8 @@ class StepRunner:
         return _train_result("sft", result, config)
 
     def _rl(self, step, model, folder, seed, show_progress, int_data) -> dict[str, Any]:
-        from trainers.data import rl_rows_from_task, write_jsonl
+        from harness.rundir import write_jsonl
+        from trainers.data import rl_rows_from_task
         from trainers.presets import get_config
 
         rows = rl_rows_from_task(self.cfg.train_task, split=self.cfg.train_split, data_dir=self.cfg.data_dir)
@@ -144,8 +146,8 @@ class StepRunner:
         from transformers import AutoTokenizer
 
         from harness.intervention.build_sft import encode_example
+        from harness.rundir import write_jsonl
         from tasks import get_task, load_task, render_prompt
-        from trainers.data import write_jsonl
 
         tok = AutoTokenizer.from_pretrained(model)
         task = get_task(self.cfg.train_task)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
                 done = records.done_keys()
                 todo = [
                     (p, r, [j for j in range(config.samples) if (p.id, j) not in done])
-                    for p, r in zip(problems, requests)
+                    for p, r in zip(problems, requests, strict=True)
                 ]
                 todo = [t for t in todo if t[2]]
                 stats["reused_samples"] += sum(1 for k in done if k[0] in {p.id for p in problems})
@@ -181,18 +181,18 @@ def _run_batch(task, batch, backend: Backend, params: SamplingParams, pool, grad
     outputs: dict[int, list] = {}
     for n, idxs in by_n.items():
         gen = backend.generate([batch[i][1] for i in idxs], replace(params, n=n))
-        outputs.update(zip(idxs, gen))
+        outputs.update(zip(idxs, gen, strict=True))
     stats["generation_seconds"] += time.perf_counter() - t0
     items, meta = [], []
     for i, (problem, request, missing) in enumerate(batch):
-        for sample, j in zip(outputs[i], missing):
+        for sample, j in zip(outputs[i], missing, strict=True):
             items.append((sample.text, problem.answer))
             meta.append((problem, request, j, sample))
     t1 = time.perf_counter()
     verdicts = pool.grade_many(items)
     stats["grading_seconds"] += time.perf_counter() - t1
     rows = []
-    for (problem, request, j, sample), v in zip(meta, verdicts):
+    for (problem, request, j, sample), v in zip(meta, verdicts, strict=True):
         rows.append(
             {
                 "task": task.name,

@@ -40,7 +40,7 @@ def majority_correct(answers: Sequence[str | None], correct: Sequence[bool], k: 
     votes: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
     verdict: dict[str, bool] = {}
-    for i, (ans, ok) in enumerate(zip(answers[:k], correct[:k])):
+    for i, (ans, ok) in enumerate(zip(answers[:k], correct[:k], strict=True)):
         if ans is None:
             continue
         key = ans.strip()

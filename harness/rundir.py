@@ -49,6 +49,29 @@ def read_json(path: str | Path) -> Any:
         return json.load(fh)
 
 
+def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield one JSON object per non-empty line; a bad line raises an error naming the file and line."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: corrupt record ({exc})") from exc
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return list(iter_jsonl(path))
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write a whole derived jsonl file atomically (all rows or none)."""
+    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+    atomic_write_text(path, text)
+    return Path(path)
+
+
 class RecordLog:
     """An append-only jsonl file of records identified by a key function.
 
@@ -77,16 +100,8 @@ class RecordLog:
 
     def read(self) -> Iterator[dict[str, Any]]:
         """Yield every record; a corrupt line raises an error naming the file and line."""
-        if not self.path.exists():
-            return
-        with open(self.path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{self.path}:{lineno}: corrupt record ({exc})") from exc
+        if self.path.exists():
+            yield from iter_jsonl(self.path)
 
     def done_keys(self) -> set[Any]:
         return set(self._keys)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,19 +46,27 @@ class MissingData(LookupError):
     """The artifacts a table or figure needs are absent (e.g. no RL log in an eval-only comparison)."""
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a jsonl file; a torn last line (a crash mid-append) is skipped, other damage raises."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            if lineno == len(lines):
-                log.warning("%s: skipping a torn last line", path)
-                return
-            raise ValueError(f"{path}:{lineno}: corrupt record ({exc})") from exc
+def iter_jsonl(path: Path, keep: Callable[[str], bool] | None = None) -> Iterator[dict[str, Any]]:
+    """Records of a jsonl file, streamed (sample files reach gigabytes at paper scale).
+
+    ``keep`` is a cheap prefilter on the raw line (skips parsing most lines when few are wanted). A torn
+    last line (a crash mid-append) is skipped with a warning; damage anywhere else raises.
+    """
+    bad: tuple[int, Exception] | None = None
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if bad is not None:  # a corrupt line followed by more records: not a torn tail
+                raise ValueError(f"{path}:{bad[0]}: corrupt record ({bad[1]})")
+            if keep is not None and not keep(line):
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad = (lineno, exc)
+    if bad is not None:
+        log.warning("%s: skipping a torn last line", path)
 
 
 def read_json_if(path: Path) -> Any:
@@ -166,20 +174,32 @@ class CompareRun:
 
     @property
     def tasks(self) -> list[str]:
-        return list(dict.fromkeys(self.samples["task"]))
+        """Evaluated tasks in the protocol's order (then first-seen order)."""
+        seen = list(dict.fromkeys(self.samples["task"]))
+        order = [str(t).split("@")[0] for t in (self.meta.get("protocol") or {}).get("tasks", [])]
 
-    def sample_texts(self, model: str, task: str, problem_id: str, *, limit: int = 64) -> list[dict[str, Any]]:
-        """Full records (with text) of one problem in one model's arms, for the examples a report shows."""
-        out: list[dict[str, Any]] = []
-        tv = self.samples.loc[self.samples["task"] == task, "task_version"].iloc[0]
+        def rank(t: str) -> tuple[int, int]:
+            bare = t.split("@")[0]
+            return (order.index(bare) if bare in order else len(order), seen.index(t))
+
+        return sorted(seen, key=rank)
+
+    def sample_texts(self, wanted: Iterable[tuple[str, str, str]], *, limit: int = 64) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+        """Full records (with text) for ``(model, task, problem_id)`` triples, reading each file once."""
+        wanted = set(wanted)
+        out: dict[tuple[str, str, str], list[dict[str, Any]]] = {w: [] for w in wanted}
+        tv = dict(zip(self.samples["task"], self.samples["task_version"], strict=True))
         for arm in self.arms:
-            path = arm.dir / "eval" / tv / "samples.jsonl"
-            if arm.recipe != model or not path.exists():
-                continue
-            out += [r | {"train_seed": arm.seed} for r in iter_jsonl(path) if str(r["problem_id"]) == problem_id]
-            if len(out) >= limit:
-                break
-        return out[:limit]
+            for task in {t for m, t, _ in wanted if m == arm.recipe}:
+                path = arm.dir / "eval" / tv.get(task, task) / "samples.jsonl"
+                pids = {p for m, t, p in wanted if m == arm.recipe and t == task}
+                if not path.exists():
+                    continue
+                for r in iter_jsonl(path, keep=lambda line: any(p in line for p in pids)):
+                    key = (arm.recipe, task, str(r["problem_id"]))
+                    if key in out and len(out[key]) < limit:
+                        out[key].append(r | {"train_seed": arm.seed})
+        return out
 
     # -- compute, logs, InT artifacts -------------------------------------------------------------
     @cached_property

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.rundir import read_jsonl as _read_jsonl
 from tasks.base import LoadedTask, Problem
 from tasks.data import DataResolver
 
@@ -20,17 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read one JSON object per non-empty line; a bad line raises naming the file and line."""
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: line {lineno}: invalid JSON: {exc}") from exc
-    return rows
+    """One JSON object per line; a bad line raises naming the file and line (shared implementation)."""
+    return _read_jsonl(path)
 
 
 def read_json_array(path: Path) -> list[dict[str, Any]]:

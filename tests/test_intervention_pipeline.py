@@ -39,38 +39,7 @@ BUDGETS = {"rollout.sampling.max_tokens": 64, "continue.sampling.max_tokens": 40
 @pytest.fixture(scope="module")
 def world_model():
     build = pytest.importorskip("harness.world.build")
-    _ensure_world_task()
     return build.build_world("test")
-
-
-def _ensure_world_task() -> None:
-    """Use the registered `world` task; register a stand-in only while the task module is absent."""
-    from harness.world.problems import generate_problems, to_task_problem
-    from tasks import LoadedTask, Task, UnknownTaskError, get_task, register_task
-
-    try:
-        get_task("world")
-    except UnknownTaskError:
-
-        def load(resolver, split="train"):
-            return LoadedTask(
-                [
-                    to_task_problem(wp)
-                    for level in (1, 2, 3)
-                    for wp in generate_problems(level, 16, split, seed=0)
-                ]
-            )
-
-        register_task(
-            Task(
-                name="world",
-                version="stand-in",
-                description="embedded world (test stand-in)",
-                loader=load,
-                splits=("train", "test"),
-                answer_format="integer",
-            )
-        )
 
 
 def _lines(path: Path) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trainers.data import write_jsonl
+from harness.rundir import write_jsonl
 
 PROBLEMS = [
     ("p0", "What is 2 + 3?", "5"),

@@ -132,7 +132,8 @@ def rl_cmd(
     config = get_config(preset, "rl", **parse_set_options(sets))
     assert isinstance(config, RLConfig)
     if task is not None:
-        from trainers.data import rl_rows_from_task, write_jsonl
+        from harness.rundir import write_jsonl
+        from trainers.data import rl_rows_from_task
 
         problems = write_jsonl(out / "problems.jsonl", rl_rows_from_task(task, split=split, data_dir=data_dir))
     _report(_prepare(trainer, dry_run).rl(model, problems, config, out), out)

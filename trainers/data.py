@@ -7,32 +7,11 @@ truncate, OpenRLHF silently skips) so that "dataset size" in a report means one 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import atomic_write_text
+from harness.rundir import read_jsonl
 from trainers.base import RL_FIELDS, SFT_FIELDS
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
-    return rows
-
-
-def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
-    path = Path(path)
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return path
 
 
 def _require(row: dict[str, Any], fields: tuple[str, ...], where: str) -> None:

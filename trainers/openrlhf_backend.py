@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import atomic_write_json, atomic_write_text
+from harness.rundir import atomic_write_json, atomic_write_text, write_jsonl
 from trainers.base import RLConfig, SFTConfig, TrainerPlugin, TrainResult
-from trainers.data import drop_long, load_rl_rows, load_sft_rows, write_jsonl
+from trainers.data import drop_long, load_rl_rows, load_sft_rows
 from trainers.trainlog import TrainLogWriter
 
 log = logging.getLogger(__name__)

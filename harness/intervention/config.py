@@ -41,6 +41,11 @@ class RolloutConfig(BaseModel):
     limit: int | None = Field(
         None, ge=1, description="Only the first N problems (after dropping ones without a reference)."
     )
+    per_category: int | None = Field(
+        None,
+        ge=1,
+        description="Only the first N problems of each category (e.g. each world difficulty level).",
+    )
     k: int = Field(4, ge=1, description="Samples per problem (paper: 4).")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     batch_problems: int = Field(8, ge=1, description="Problems generated and written per batch.")
@@ -189,16 +194,26 @@ def paper_preset(out: str, model: str, task: str, **backend_options: Any) -> Int
     )
 
 
-def world_preset(out: str, model: str = "world:default", *, limit: int | None = 64) -> IntConfig:
-    """The embedded world on 2 CPU cores: same protocol, short budgets (world solutions are < 120 tokens),
-    the compact proposal prompt the world model was trained on, and a leak check that only counts
-    ``\\boxed{gold}`` (answers are residues mod 11, so any step line contains the gold as a substring)."""
+def world_preset(
+    out: str, model: str = "world:default", *, per_category: int | None = 8, limit: int | None = None
+) -> IntConfig:
+    """The embedded world on 2 CPU cores: same protocol, the first ``per_category`` training problems of
+    every difficulty level (the task lists them easiest first), short budgets (world solutions are < 120
+    tokens), 8 continuations, the compact proposal prompt the world model was trained on, and a leak check
+    that only counts ``\\boxed{gold}`` (answers are residues mod 11: every step line contains the gold as
+    a substring, so the paper's check would drop nearly everything)."""
     short = {"max_tokens": 160}
     return IntConfig(
         out=out,
         policy=ModelRef(model=model, options={"batch_size": 64}),
         grader_workers=0,
-        rollout=RolloutConfig(task="world", limit=limit, sampling=SamplingConfig(**short), batch_problems=32),
+        rollout=RolloutConfig(
+            task="world",
+            per_category=per_category,
+            limit=limit,
+            sampling=SamplingConfig(**short),
+            batch_problems=32,
+        ),
         propose=ProposeConfig(
             template="compact", n=1, sampling=SamplingConfig(seed=1000, max_tokens=200), batch_attempts=64
         ),

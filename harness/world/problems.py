@@ -31,7 +31,7 @@ _STEP_RE = re.compile(
 )
 _BOXED_RE = re.compile(r"\\boxed\{([^{}]*)\}")
 _PROBLEM_RE = re.compile(r"Start with v = (\d+)\. Working modulo (\d+),")
-_PROBLEM_OP_RE = re.compile(r"^\d+\. (add|subtract|multiply by) (\d+)$", re.M)
+_PROBLEM_OP_RE = re.compile(r"^Step \d+: (add|subtract|multiply by) (\d+)$", re.M)
 _INTERVENTION_RE = re.compile(r"<intervention>(.*?)</intervention>", re.S)
 
 
@@ -78,8 +78,9 @@ class WorldProblem:
 
     @property
     def text(self) -> str:
-        lines = [f"Start with v = {self.start}. Working modulo {self.modulus}, apply these operations in order:"]
-        lines += [f"{i}. {OP_WORDS[op]} {c}" for i, (op, c) in enumerate(self.ops, 1)]
+        # "Step i:" as in the solution lines, so the solver finds operation i by matching identical tokens.
+        lines = [f"Start with v = {self.start}. Working modulo {self.modulus}, apply these steps in order:"]
+        lines += [f"Step {i}: {OP_WORDS[op]} {c}" for i, (op, c) in enumerate(self.ops, 1)]
         lines.append("What is the final value of v?")
         return "\n".join(lines)
 

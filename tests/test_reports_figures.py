@@ -1,0 +1,107 @@
+"""Figures: the registry, vector PDF + PNG output, what each figure draws, and reproducible regeneration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from reports_support import make_compare
+
+from reports import artifacts
+from reports.figures import (
+    FIGURES,
+    OKABE_ITO,
+    STYLE,
+    accuracy_bars,
+    first_error_hist,
+    palette,
+    plot,
+    rl_dynamics,
+)
+from reports.load import CompareRun
+
+EXPECTED = {"accuracy", "rl_dynamics", "first_error", "pass_at_k", "intervention_length", "sft_nll_entropy", "counterfactual"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> CompareRun:
+    return CompareRun(make_compare(tmp_path_factory.mktemp("fig"), tasks=("imo-answerbench", "amo-bench"), n_problems=16))
+
+
+@pytest.fixture(scope="module")
+def drawn(run: CompareRun, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return plot(run, out_dir=tmp_path_factory.mktemp("figs"))
+
+
+def test_registry_names_every_paper_figure() -> None:
+    assert set(FIGURES) == EXPECTED
+    assert all(caption for _, caption in FIGURES.values())
+
+
+def test_every_figure_is_a_vector_pdf_and_a_png(drawn: dict) -> None:
+    assert set(drawn) == EXPECTED
+    for name, (pdf, png) in drawn.items():
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF"), name
+        assert b"/Subtype /Image" not in data, f"{name}: raster content in the PDF"
+        assert b"/FontFile2" in data, f"{name}: fonts not embedded as TrueType"
+        h, w = imread(png).shape[:2]
+        assert w >= 600 and h >= 250, (name, w, h)
+
+
+def test_regenerating_a_figure_is_byte_identical(run: CompareRun, tmp_path: Path) -> None:
+    a = plot(run, "rl_dynamics", out_dir=tmp_path / "a")["rl_dynamics"][0].read_bytes()
+    b = plot(run, "rl_dynamics", out_dir=tmp_path / "b")["rl_dynamics"][0].read_bytes()
+    assert a == b
+
+
+def test_accuracy_bars_tell_measured_and_reported_apart(run: CompareRun) -> None:
+    from matplotlib import rc_context
+
+    with rc_context(STYLE):
+        fig = accuracy_bars(run)
+    imo, amo = fig.axes
+    hatches = [p.get_hatch() for p in imo.patches]
+    rep = run.reported
+    assert hatches.count("xxx") == rep[rep["task"] == "imo-answerbench"]["value"].nunique()
+    assert hatches.count("//") == 1  # the eval-only model
+    labels = [t.get_text() for t in imo.get_yticklabels()]
+    assert "int" in labels and "+ InT + RL (reported)" in labels and "gpt-oss-20b (reported)" in labels
+    assert amo.get_title() == "amo-bench (avg@8)"
+
+
+def test_colours_follow_the_model_across_figures(run: CompareRun) -> None:
+    colours = palette(run)
+    assert colours["int"] == OKABE_ITO[0] and colours["rl-baseline"] == OKABE_ITO[1]
+    fig = rl_dynamics(run)
+    lines = {ln.get_label(): ln.get_color() for ln in fig.axes[0].get_lines()}
+    assert lines == {"int": colours["int"], "rl-baseline": colours["rl-baseline"]}
+
+
+def test_first_error_histogram_is_in_percent(run: CompareRun) -> None:
+    fig = first_error_hist(run)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert sum(heights) == pytest.approx(100.0)
+    located = artifacts.first_error_locations(run)
+    assert (located["location"] >= 1).all() and located["location_rel"].between(0, 1).all()
+
+
+def test_intervention_lengths_use_base_model_tokens_when_available(tiny_model_dir: Path, tmp_path: Path) -> None:
+    with_tok = CompareRun(make_compare(tmp_path / "a", tasks=("alpha",), seeds=(0,), base_model=str(tiny_model_dir)))
+    df, unit = artifacts.intervention_lengths(with_tok)
+    assert unit == "tokens" and set(df["what"]) == {"intervention", "rollout"}
+    without = CompareRun(make_compare(tmp_path / "b", tasks=("alpha",), seeds=(0,)))
+    df2, unit2 = artifacts.intervention_lengths(without)
+    assert unit2 == "characters"
+    assert np.median(df2[df2["what"] == "intervention"]["length"]) > np.median(df[df["what"] == "intervention"]["length"])
+
+
+def test_counterfactual_summary_matches_table1_json(run: CompareRun) -> None:
+    t = artifacts.table1_summary(run)
+    raw = artifacts.table1_frame(run)
+    row = t[t["condition"] == "intervention"].iloc[0]
+    sub = raw[raw["condition"] == "intervention"]
+    assert row["accuracy_pct"] == pytest.approx(100 * sub["correct"].sum() / sub["samples"].sum())
+    assert row["n_seeds"] == 3 and row["coverage"] == f"{sub['covered'].sum()}/{sub['problems'].sum()}"
