@@ -20,8 +20,11 @@ app.add_typer(tasks_app, name="tasks")
 def _mount_subcommands() -> None:
     """Sub-apps live next to the code they drive; each module keeps its import free of torch."""
     from harness.intervention.cli import int_app
+    from reports.cli import plot_cmd, report_cmd
     from trainers.cli import trainers_app
 
+    app.command("plot")(plot_cmd)
+    app.command("report")(report_cmd)
     app.add_typer(int_app, name="int", help="The InT protocol: rollout, propose, continue, build-sft, run.")
     app.add_typer(trainers_app, name="trainers")
 

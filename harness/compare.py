@@ -144,13 +144,16 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
     summary["base_model"] = runner.base_model_path()
     for arm in arms:
         arm_dir = out / "arms" / arm["recipe"] / f"seed-{arm['seed']}"
-        model, stages, int_data = runner.base_model_path(), [], None
+        model, stages, int_data, sft_steps = runner.base_model_path(), [], None, []
         for step in arm["steps"]:
             result = runner.run_step(step, model, seed=arm["seed"], show_progress=show_progress, int_data=int_data)
             stages.append(result["stage"])
+            if step["kind"] == "sft":
+                sft_steps.append(result)
             _link(arm_dir / step["kind"], Path(result["dir"]))
             model = result.get("model", model)
             int_data = result.get("sft_data", int_data)
+        runner.sft_stats(arm_dir, sft_steps)
         ev = runner.run_eval(model, arm["model_key"], protocol, show_progress=show_progress)
         stages.append(ev["stage"])
         _link(arm_dir / "eval", Path(ev["dir"]))

@@ -125,9 +125,10 @@ class StepRunner:
             data = self._reference_sft_data(model, folder)
         config = get_config(self.cfg.trainer_preset, "sft", **{**self.cfg.sft, **options, "seed": seed})
         if not _has_rows(data):
-            return {"model": model, "skipped": f"no SFT rows in {data}", "stage": {"stage": "sft", "tokens_generated": 0, "tokens_trained": 0}}
+            return {"model": model, "skipped": f"no SFT rows in {data}", "data": str(data), "data_source": source,
+                    "stage": {"stage": "sft", "tokens_generated": 0, "tokens_trained": 0}}
         result = self._trainer().sft(model, data, config, folder)
-        return _train_result("sft", result, config)
+        return {**_train_result("sft", result, config), "data": str(data), "data_source": source}
 
     def _rl(self, step, model, folder, seed, show_progress, int_data) -> dict[str, Any]:
         from harness.rundir import write_jsonl
@@ -161,6 +162,19 @@ class StepRunner:
             ex["loss_mask"].append(1)
             rows.append({"id": f"ref-{p.id}", "problem_id": p.id, **ex})
         return write_jsonl(folder / "reference_sft.jsonl", rows)
+
+    def sft_stats(self, arm_dir: Path, sft_steps: list[dict[str, Any]]) -> None:
+        """NLL and entropy of each SFT data source under the base model (paper Figs. 8-9), once per arm."""
+        target = arm_dir / "analysis" / "sft_stats.json"
+        if target.exists() or not sft_steps:
+            return
+        from reports.stats_nll import sft_data_stats
+
+        stats = {}
+        for st in sft_steps:
+            if _has_rows(Path(st["data"])):
+                stats[st["data_source"]] = sft_data_stats(self.base_model_path(), st["data"], source=st["data_source"])
+        atomic_write_json(target, stats)
 
     # -- evaluation ----------------------------------------------------------------------------------
     def run_eval(self, model: str, model_key: str, protocol: dict[str, Any], *, backend: str | None = None,

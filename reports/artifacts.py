@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.intervention.analytics import CONDITION_LABELS
 from reports.load import CompareRun, MissingData, iter_jsonl, read_json_if
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def table1_summary(run: CompareRun) -> pd.DataFrame:
     out["accuracy_pct"] = 100 * out["correct"] / out["samples"].where(out["samples"] > 0)
     out["coverage"] = out["covered"].astype(int).astype(str) + "/" + out["problems"].astype(int).astype(str)
     out["n_seeds"] = g.size().values
-    return out
+    order = {c: i for i, c in enumerate(CONDITION_LABELS)}  # the paper's row order: controls first
+    return out.sort_values(["model", "proposer", "condition"], key=lambda c: c.map(order) if c.name == "condition" else c, kind="stable")
 
 
 def sft_stats_frame(run: CompareRun) -> pd.DataFrame:

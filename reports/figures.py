@@ -67,9 +67,11 @@ def accuracy_bars(run: CompareRun) -> Figure:
     board = leaderboard(run, n_boot=2000)
     tasks = list(run.tasks)
     board = board[board["task"].isin(tasks) & (board["scope"] == "task")]
-    rep = board[board["kind"] == "reported"].drop_duplicates(["task", "accuracy_pct"])
+    rep_recipe = {m: r for m, r in zip(run.reported["model"], run.reported["recipe"], strict=True) if r}
+    rep = board[board["kind"] == "reported"]
+    # Tables 3 and 4 repeat two rows (base and InT on IMO-AnswerBench): draw each (recipe, value) once
+    rep = rep.assign(who=rep["model"].map(lambda m: rep_recipe.get(m, m))).drop_duplicates(["task", "who", "accuracy_pct"])
     meas = board[board["kind"] != "reported"]
-    rep_recipe = {m: r for m, r in zip(run.reported["model"], run.reported["recipe"], strict=True)}
     rows = list(dict.fromkeys([*meas["model"], *(f"{m} (reported)" for m in rep["model"])]))
     colours = palette(run)
     fig, axes = _new(min(FULL, 2.0 + 1.9 * len(tasks)), 0.9 + 0.22 * len(rows), len(tasks), sharey=True)
@@ -200,7 +202,8 @@ def intervention_length(run: CompareRun) -> Figure:
         ax.axvline(np.median(x), color=colour, linestyle="--", linewidth=0.9)
     ax.set_xscale("log")
     ax.set(xlabel=f"length ({unit})", ylabel="% of items")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, 1.0))
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # headroom for the legend
+    ax.legend(loc="upper left")
     return fig
 
 
@@ -247,7 +250,7 @@ def counterfactual(run: CompareRun) -> Figure:
             for yi, v, txt in zip(y, vals, texts, strict=True):
                 ax.text(v, yi, f" {txt}", va="center", fontsize=6)
     axes[0].set(title="continuation accuracy (%)", xlabel="% correct continuations")
-    axes[1].set(title="coverage", xlabel="% problems with >= 1 correct continuation")
+    axes[1].set(title="coverage", xlabel="% problems with ≥ 1 correct")
     for ax in axes:
         ax.margins(x=0.25)
         ax.grid(axis="y", visible=False)

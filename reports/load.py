@@ -195,7 +195,7 @@ class CompareRun:
                 pids = {p for m, t, p in wanted if m == arm.recipe and t == task}
                 if not path.exists():
                     continue
-                for r in iter_jsonl(path, keep=lambda line: any(p in line for p in pids)):
+                for r in iter_jsonl(path, keep=lambda line, pids=pids: any(p in line for p in pids)):
                     key = (arm.recipe, task, str(r["problem_id"]))
                     if key in out and len(out[key]) < limit:
                         out[key].append(r | {"train_seed": arm.seed})
@@ -249,7 +249,7 @@ class CompareRun:
     @property
     def reported(self) -> pd.DataFrame:
         """The paper's numbers carried in compare.json (kind "reported", never mixed with measured)."""
-        cols = ["model", "recipe", "task", "value", "source", "note"]
+        cols = ["model", "recipe", "task", "value", "source", "note", "budget"]
         rows = [{c: r.get(c) for c in cols} for r in self.meta.get("reported") or []]
         return pd.DataFrame(rows, columns=cols)
 

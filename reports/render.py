@@ -26,6 +26,7 @@ from reports import artifacts
 from reports.leaderboard import compute_totals, leaderboard, pivot
 from reports.load import CompareRun, MissingData
 from reports.paired import paired_tables
+from reports.reported import AVERAGE_NOTE
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXAMPLES_PER_PAIR = 6  # changed problems shown with sample excerpts (all are in problems_changed.csv)
@@ -112,6 +113,19 @@ def _leaderboard_view(run: CompareRun, board: pd.DataFrame) -> pd.DataFrame:
                        ("train_wall_time_s", "train wall time (s)"), ("eval_tokens_generated", "eval tokens")):  # fmt: skip
         view[label] = [_fmt(compute.loc[m, col], 0) if m in compute.index else "" for m in view.index]
     view.index.name = "model"
+    return view
+
+
+def _reported_view(board: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
+    """The paper's rows as models x benchmarks, each model with the table it comes from."""
+    view = pivot(board, ["reported"])
+    if view.empty:
+        return view
+    rep = board[board["kind"] == "reported"]
+    budget = reported.dropna(subset=["budget"]).groupby("model")["budget"].first()
+    view["token budget"] = [budget.get(m, "") for m in view.index]
+    view["source"] = [", ".join(dict.fromkeys(rep.loc[rep["model"] == m, "source"])) for m in view.index]
+    view.index.name = "model (reported)"
     return view
 
 
@@ -203,7 +217,7 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     categories = board[(board["scope"] == "category")][["model", "task", "category", "n_problems", "accuracy_pct", "ci95_low_pct", "ci95_high_pct", "seed_std_pct"]]
     categories = categories.astype({"n_problems": int}).rename(columns={
         "n_problems": "problems", "accuracy_pct": "avg@k (%)", "ci95_low_pct": "CI low", "ci95_high_pct": "CI high", "seed_std_pct": "seed std"})
-    reported = board[board["kind"] == "reported"][["model", "task", "accuracy_pct", "source", "note"]].rename(columns={"accuracy_pct": "value (%)"})
+    reported = _reported_view(board, run.reported)
     t1 = _optional(artifacts.table1_summary, run)
     sft = _optional(artifacts.sft_stats_frame, run)
     meta = run.meta
@@ -220,9 +234,11 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
         "examples": _examples(run, changed) if not changed.empty else [],
         "categories": table(categories, "Per category (avg@k %, 95% CI, seed std).") if not categories.empty else None,
         "stages": table(_stage_view(run), "Compute per stage, mean over seeds.", digits=1),
-        "table1": table(t1[["model", "proposer", "label", "coverage", "accuracy_pct", "samples", "n_seeds"]], "Continuations per conditioning (paper Table 1); seeds pooled.", digits=3) if not t1.empty else None,
-        "sft_stats": table(sft[["source", "rows", "tokens", "nll_mean", "entropy_mean"]], "SFT data under the base model (mean over rows, nats).", digits=3) if not sft.empty else None,
-        "reported": table(reported, "Numbers reported in the InT paper -- not measured here.") if not reported.empty else None,
+        "table1": table(t1[["model", "proposer", "label", "coverage", "accuracy_pct", "samples", "n_seeds"]].rename(columns={"label": "conditioning", "accuracy_pct": "accuracy (%)", "n_seeds": "seeds"}),
+                        "Continuations per conditioning (paper Table 1); seeds pooled.", digits=3) if not t1.empty else None,
+        "sft_stats": table(sft[["source", "model", "seed", "rows", "tokens", "nll_mean", "entropy_mean"]].rename(columns={"nll_mean": "NLL / token", "entropy_mean": "entropy / token"}),
+                           "SFT data under the base model (mean over rows, nats).", digits=3) if not sft.empty else None,
+        "reported": table(reported, "Numbers reported in the InT paper, pass@1 (%) from 128 samples -- not measured here. " + AVERAGE_NOTE, index=True) if not reported.empty else None,
         "figures": figures,
         "missing_figures": missing,
         "sort_script": SORT_SCRIPT,
