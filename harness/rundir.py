@@ -49,16 +49,37 @@ def read_json(path: str | Path) -> Any:
         return json.load(fh)
 
 
-def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield one JSON object per non-empty line; a bad line raises an error naming the file and line."""
+def iter_jsonl(
+    path: str | Path, *, keep: Callable[[str], bool] | None = None, allow_torn_tail: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Stream one JSON object per non-empty line; a bad line raises an error naming the file and line.
+
+    Args:
+        keep: a cheap prefilter on the raw line, so readers that want few records skip most parsing.
+        allow_torn_tail: skip (with a warning) a corrupt *last* line -- a crash mid-append -- instead of
+            raising; damage anywhere else still raises.
+    """
+    bad: tuple[int, Exception] | None = None
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            if bad is not None:
+                break
+            if keep is not None and not keep(line):
+                continue
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: corrupt record ({exc})") from exc
+                bad = (lineno, exc)
+                if not allow_torn_tail:
+                    break
+        else:
+            if bad is not None:
+                log.warning("%s: skipping a torn last line", path)
+                return
+    if bad is not None:
+        raise ValueError(f"{path}:{bad[0]}: corrupt record ({bad[1]})")
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from harness.metrics import ProblemSamples, group_samples
+from harness.rundir import iter_jsonl as _iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +48,9 @@ class MissingData(LookupError):
 
 
 def iter_jsonl(path: Path, keep: Callable[[str], bool] | None = None) -> Iterator[dict[str, Any]]:
-    """Records of a jsonl file, streamed (sample files reach gigabytes at paper scale).
-
-    ``keep`` is a cheap prefilter on the raw line (skips parsing most lines when few are wanted). A torn
-    last line (a crash mid-append) is skipped with a warning; damage anywhere else raises.
-    """
-    bad: tuple[int, Exception] | None = None
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            if bad is not None:  # a corrupt line followed by more records: not a torn tail
-                raise ValueError(f"{path}:{bad[0]}: corrupt record ({bad[1]})")
-            if keep is not None and not keep(line):
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad = (lineno, exc)
-    if bad is not None:
-        log.warning("%s: skipping a torn last line", path)
+    """Records of a jsonl file, streamed (sample files reach gigabytes at paper scale); a torn last line
+    from a crash mid-append is skipped, damage anywhere else raises."""
+    return _iter_jsonl(path, keep=keep, allow_torn_tail=True)
 
 
 def read_json_if(path: Path) -> Any:

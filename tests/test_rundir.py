@@ -54,3 +54,17 @@ def test_manifest_protocol_guard(tmp_path):
     with pytest.raises(ValueError, match="protocol abc"):
         m2.check_protocol("def")
     assert m2.data["status"] == "running" and "created_at" in m2.data
+
+
+def test_iter_jsonl_torn_tail_prefilter_and_corruption(tmp_path):
+    from harness.rundir import iter_jsonl
+
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"a": 1}\n{"a": 2}\n{"a"')  # crash mid-append
+    assert [r["a"] for r in iter_jsonl(p, allow_torn_tail=True)] == [1, 2]
+    with pytest.raises(ValueError, match=r"a\.jsonl:3"):
+        list(iter_jsonl(p))
+    p.write_text('{"a": 1}\nbad\n{"a": 2}\n')  # damage in the middle is never a torn tail
+    with pytest.raises(ValueError, match=r"a\.jsonl:2"):
+        list(iter_jsonl(p, allow_torn_tail=True))
+    assert [r["a"] for r in iter_jsonl(p, keep=lambda line: "1" in line)] == [1]
