@@ -138,7 +138,7 @@ def print_results(results: dict) -> None:
     """A terminal table of avg@k with CI, pass@k and maj@k at the largest k, per task."""
     table = Table(title="Results")
     for col in ("task", "problems", "k", "avg@k", "95% CI", "pass@k", "maj@k", "no answer"):
-        table.add_column(col, justify="right" if col != "task" else "left")
+        table.add_column(col, justify="right" if col != "task" else "left", no_wrap=col == "task")
     for name, res in results["tasks"].items():
         m = res["metrics"]
         if not m.get("n_problems"):
@@ -158,12 +158,13 @@ def serve_cmd(
     model: str = typer.Option(..., help="Local model path (served through the hf backend)."),
     host: str = typer.Option("127.0.0.1", help="Bind address."),
     port: int = typer.Option(8000, help="Port."),
+    served_model_name: str | None = typer.Option(None, help="Model name clients must send (default: the path)."),
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API (for tests and the openai backend)."""
     from harness.serve import serve
 
-    console.print(f"serving {model} on http://{host}:{port}/v1")
-    serve(model, host=host, port=port)
+    console.print(f"serving {model} as {served_model_name or model!r} on http://{host}:{port}/v1")
+    serve(model, host=host, port=port, served_model_name=served_model_name)
 
 
 @app.command("tiny-model")
@@ -252,11 +253,13 @@ def compare_cmd(
 
 def main() -> None:
     """Console entry point: expected failures (missing data, bad config) print one clear line, no traceback."""
+    from openai import OpenAIError
+
     from tasks.data import DataNotFoundError
 
     try:
         app()
-    except (DataNotFoundError, LookupError, ValueError, FileNotFoundError, ImportError) as exc:
+    except (DataNotFoundError, LookupError, ValueError, FileNotFoundError, ImportError, OpenAIError) as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise SystemExit(1) from None
 

@@ -205,7 +205,7 @@ def world_preset(
     short = {"max_tokens": 160}
     return IntConfig(
         out=out,
-        policy=ModelRef(model=model, options={"batch_size": 64}),
+        policy=ModelRef(model=model, options={"batch_size": 256}),  # a 1M-parameter model: per-step overhead dominates
         grader_workers=0,
         rollout=RolloutConfig(
             task="world",
@@ -218,5 +218,5 @@ def world_preset(
             template="compact", n=1, sampling=SamplingConfig(seed=1000, max_tokens=200), batch_attempts=64
         ),
         select=SelectConfig(leak_match="boxed"),
-        continuation=ContinueConfig(n=8, sampling=SamplingConfig(seed=2000, **short), batch_units=32),
+        continuation=ContinueConfig(n=8, sampling=SamplingConfig(seed=2000, **short), batch_units=64),
     )
