@@ -1,0 +1,59 @@
+"""`harness compare` end to end on the embedded world (test preset): real InT stages, real TRL SFT and
+GRPO steps, real evaluation, a report with both recipes; a warm re-run only rebuilds the report."""
+
+import csv
+import json
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.compare import CompareConfig, run_compare
+
+
+def test_dry_run_prints_plan_for_the_paper_config():
+    result = CliRunner().invoke(app, ["compare", "int", "rl-baseline", "--config", "configs/paper.yaml", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    for text in ("Qwen/Qwen3-4B-Instruct-2507", "imo-answerbench@v1", "gpt-oss-20b", "rl config valid", "eval-only"):
+        assert text in result.output
+
+
+def tiny_config(out) -> CompareConfig:
+    return CompareConfig(
+        out=str(out),
+        base_model="world:test",
+        train_limit=12,
+        eval_limit=8,
+        eval_samples=2,
+        eval_sampling={"max_tokens": 96},
+        sft={"num_epochs": 1},
+        rl={"max_steps": 2},
+        int_overrides={"continue.n": 2},
+    )
+
+
+@pytest.mark.slow
+def test_compare_int_vs_rl_on_the_world(tmp_path):
+    out = tmp_path / "cmp"
+    summary = run_compare(["int", "rl-baseline"], tiny_config(out), show_progress=False)
+    report = out / "report"
+    for name in ("leaderboard.csv", "report.md", "index.html", "samples.parquet"):
+        assert (report / name).is_file(), name
+    rows = list(csv.DictReader(open(report / "leaderboard.csv")))
+    assert {"int", "rl-baseline"} <= {r.get("recipe") or r.get("name") for r in rows}
+    assert any(f.suffix == ".pdf" for f in (report / "figures").iterdir())
+    compare = json.loads((out / "compare.json").read_text())
+    assert compare["protocol_hash"] == summary["protocol_hash"]
+    int_stages = json.loads((out / "arms" / "int" / "seed-0" / "stages.json").read_text())
+    assert [s["stage"] for s in int_stages] == ["int", "sft", "rl", "eval"]
+    assert all(s["wall_time"] >= 0 for s in int_stages)
+    assert (out / "arms" / "int" / "seed-0" / "rl" / "train_log.jsonl").is_file()
+    assert (out / "arms" / "int" / "seed-0" / "int" / "rollout" / "attempts.jsonl").is_file()
+
+    t0 = time.perf_counter()
+    again = run_compare(["int", "rl-baseline"], tiny_config(out), show_progress=False)
+    assert time.perf_counter() - t0 < 120  # only the report is rebuilt (generous bound for a loaded CI box)
+    assert again["protocol_hash"] == summary["protocol_hash"]
+    steps = sorted(p.parent.name for p in (out / "cache").glob("*/step.json"))
+    assert len(steps) == len(set(steps)) == 6  # int, sft, rl (int arm) + rl (baseline) + two evals
