@@ -41,7 +41,10 @@ def test_compare_int_vs_rl_on_the_world(tmp_path):
     for name in ("leaderboard.csv", "report.md", "index.html", "samples.parquet"):
         assert (report / name).is_file(), name
     rows = list(csv.DictReader(open(report / "leaderboard.csv")))
-    assert {"int", "rl-baseline"} <= {r.get("recipe") or r.get("name") for r in rows}
+    measured = {r["model"] for r in rows if r["kind"] == "measured"}
+    assert {"int", "rl-baseline"} <= measured
+    assert any(r["kind"] == "reported" for r in rows)  # the paper's numbers, labelled
+    assert (report / "paired.csv").is_file()
     assert any(f.suffix == ".pdf" for f in (report / "figures").iterdir())
     compare = json.loads((out / "compare.json").read_text())
     assert compare["protocol_hash"] == summary["protocol_hash"]

@@ -15,25 +15,13 @@ from trainers.base import SFT_FIELDS
 
 # Small enough for 2 shared cores; big enough that every stage runs several batches.
 # The test-preset world model rarely stops on its own, so budgets are cut to what a 3-step solution needs.
-SMALL = [
-    "--set",
-    "rollout.k=2",
-    "--set",
-    "rollout.batch_problems=4",
-    "--set",
-    "rollout.sampling.max_tokens=64",
-    "--set",
-    "propose.batch_attempts=6",
-    "--set",
-    "propose.max_attempts=8",
-    "--set",
-    "continue.n=2",
-    "--set",
-    "continue.batch_units=12",
-    "--set",
-    "continue.sampling.max_tokens=40",
-]
-BUDGETS = {"rollout.sampling.max_tokens": 64, "continue.sampling.max_tokens": 40}
+SETTINGS = {
+    "rollout.k": 2, "rollout.batch_problems": 4, "rollout.sampling.max_tokens": 64,
+    "propose.batch_attempts": 6, "propose.max_attempts": 8, "propose.sampling.max_tokens": 48,
+    "continue.n": 2, "continue.batch_units": 12, "continue.sampling.max_tokens": 40,
+}  # fmt: skip
+SMALL = [arg for key, value in SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+BUDGETS = {key: value for key, value in SETTINGS.items() if key.endswith("max_tokens")}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +80,9 @@ def test_run_all_stages_on_the_world(world_model, tmp_path):
         t1 = summary["proposers"][label]["table1"]["conditions"]
         if f["selected"] or label == "oracle":
             assert set(t1) == {"scratch", "prefix", "original", "intervention"}
-            assert len({row["problems"] for row in t1.values()}) == 1  # the same problems under every condition
+            assert (
+                len({row["problems"] for row in t1.values()}) == 1
+            )  # the same problems under every condition
         rows = _lines(out / f"build-sft-{label}" / "sft.jsonl")
         assert len(rows) == f["kept"]
         for row in rows:

@@ -154,7 +154,12 @@ def test_ablation_switches_write_side_by_side(tmp_path, tiny_model_dir, tokenize
     row = json.loads((tmp_path / "build-sft-self-suffix" / "sft.jsonl").read_text().splitlines()[0])
     assert row["target_text"].endswith("Divide 42 by 3. so n = 14.\n\n\\boxed{14} [1]")
     names = sorted(p.name for p in tmp_path.glob("build-sft-*"))
-    assert names == ["build-sft-self", "build-sft-self-nofilter", "build-sft-self-noprefix", "build-sft-self-suffix"]
+    assert names == [
+        "build-sft-self",
+        "build-sft-self-nofilter",
+        "build-sft-self-noprefix",
+        "build-sft-self-suffix",
+    ]
     (tmp_path / "continue-self" / "manifest.json").unlink()
     with pytest.raises(StageNotReady):
         run_build_sft(cfg.with_overrides({"build_sft.min_correct": 2}), tokenizer=tokenizer)
