@@ -151,7 +151,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
                     for start in range(0, len(todo), config.batch_problems):
                         batch = todo[start : start + config.batch_problems]
                         assert backend is not None
-                        _run_batch(task, batch, backend, params, pool, grader_id, records, stats)
+                        run_batch(task, batch, backend, params, pool, grader_id, records, stats)
                         advance(len(batch))
                 results["tasks"][f"{task.name}@{task.version}"] = _task_results(records, problems)
     finally:
@@ -171,8 +171,11 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     return results
 
 
-def _run_batch(task, batch, backend: Backend, params: SamplingParams, pool, grader_id: str, records: RecordLog, stats) -> None:
-    """Generate the missing samples of a batch of problems, grade them, append durably."""
+def run_batch(task, batch, backend: Backend, params: SamplingParams, pool, grader_id: str, records: RecordLog, stats) -> None:
+    """Generate the missing samples of a batch of problems, grade them, append durably.
+
+    The one generate-grade-append step: `harness eval` and the InT rollout and continue stages all use it,
+    so they share record fields, seeding and crash semantics."""
     t0 = time.perf_counter()
     # Problems missing every sample go in one call with n=k; partially done ones (rare) ask for what is missing.
     by_n: dict[int, list[int]] = {}

@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from backend_support import KillAfter
 from typer.testing import CliRunner
 
-from harness.backends import Backend, get_backend
+from harness.backends import get_backend
 from harness.cli import app
 from harness.evaluate import EvalConfig, run_eval
 from harness.rundir import RecordLog
@@ -54,27 +55,11 @@ def test_changed_protocol_is_refused(tiny_model_dir, tmp_path):
         run_eval(EvalConfig(**{**base, "sampling": {"max_tokens": 4, "temperature": 1.0}}), show_progress=False)
 
 
-class CrashAfter(Backend):
-    """Delegates to a real backend, then dies on the n-th call, like a killed process."""
-
-    name = "crash-after"
-
-    def __init__(self, inner: Backend, calls: int):
-        super().__init__(inner.model)
-        self.inner, self.calls = inner, calls
-
-    def generate(self, requests, params):
-        if self.calls == 0:
-            raise KeyboardInterrupt("simulated kill")
-        self.calls -= 1
-        return self.inner.generate(requests, params)
-
-
 def test_crash_mid_run_loses_only_the_inflight_batch(tiny_model_dir, tmp_path):
     cfg = EvalConfig(model=str(tiny_model_dir), tasks=["amc23"], samples=2, limit=6, batch_problems=2, out=str(tmp_path / "r"), sampling={"max_tokens": 6})
     inner = get_backend("hf", str(tiny_model_dir))
     with pytest.raises(KeyboardInterrupt):
-        run_eval(cfg, backend=CrashAfter(inner, calls=2), show_progress=False)
+        run_eval(cfg, backend=KillAfter(inner, calls=2), show_progress=False)
     log = RecordLog(tmp_path / "r" / "amc23@default" / "samples.jsonl", key=lambda r: (r["problem_id"], r["sample_index"]))
     assert len(log) == 8  # two finished batches of 2 problems x 2 samples
     res = run_eval(cfg, backend=inner, show_progress=False)

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from backend_support import KillAfter
 from typer.testing import CliRunner
 
-from harness.backends import Backend
 from harness.intervention.cli import int_app
 from harness.intervention.config import world_preset
 from harness.intervention.pipeline import run_all
@@ -96,22 +96,6 @@ def test_run_all_stages_on_the_world(world_model, tmp_path):
     again = CliRunner().invoke(int_app, ["run", "--run-dir", str(out), "--no-progress"])
     assert again.exit_code == 0, again.output
     assert {p: p.stat().st_mtime_ns for p in out.rglob("samples.jsonl")} == before
-
-
-class KillAfter(Backend):
-    """Delegates to a real backend, then dies on the n-th generate call, like a killed process."""
-
-    name = "kill-after"
-
-    def __init__(self, inner: Backend, calls: int):
-        super().__init__(inner.model)
-        self.inner, self.calls = inner, calls
-
-    def generate(self, requests, params):
-        if self.calls == 0:
-            raise KeyboardInterrupt("simulated kill")
-        self.calls -= 1
-        return self.inner.generate(requests, params)
 
 
 def test_kill_in_every_stage_then_rerun_loses_and_duplicates_nothing(world_model, tmp_path):

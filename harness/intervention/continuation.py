@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.backends import Backend, GenerationRequest
-from harness.evaluate import _run_batch
+from harness.evaluate import run_batch
 from harness.intervention.analytics import table1
 from harness.intervention.config import IntConfig
 from harness.intervention.filters import select_interventions
@@ -164,7 +164,7 @@ def run_continue(
         ):
             for batch in batched(todo, cc.batch_units):
                 assert backend is not None
-                _run_batch(
+                run_batch(
                     task, batch, backend, sampling_params(cc.sampling, cc.n), pool, grader, records, stats
                 )
                 advance(len(batch))

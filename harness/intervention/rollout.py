@@ -1,7 +1,7 @@
 """Stage 1, rollout: K graded samples per training problem; the failed ones become attempts.
 
 A rollout *is* an evaluation on the training split, so the generate-grade-append step is the eval
-runner's (`harness.evaluate._run_batch`): same sample records, same seeding, same crash semantics
+runner's (`harness.evaluate.run_batch`): same sample records, same seeding, same crash semantics
 (a kill loses at most the batch in flight). What is InT-specific happens around it: problems without
 a reference solution are dropped *before* sampling (the proposer could not use them) and counted, and
 every failed sample is written to ``attempts.jsonl`` with its problem, gold answer and reference.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.backends import Backend, GenerationRequest, SamplingParams
-from harness.evaluate import _run_batch
+from harness.evaluate import run_batch
 from harness.intervention.config import IntConfig
 from harness.intervention.stages import (
     batched,
@@ -88,7 +88,7 @@ def run_rollout(
         with grading as pool, progress_bar("rollout", total=len(todo), enabled=show_progress) as advance:
             for batch in batched(todo, rc.batch_problems):
                 assert backend is not None
-                _run_batch(
+                run_batch(
                     task, batch, backend, sampling_params(rc.sampling, rc.k), pool, grader, records, stats
                 )
                 advance(len(batch))
