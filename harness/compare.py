@@ -54,10 +54,12 @@ class CompareConfig(BaseModel):
     backend_options: dict[str, Any] = Field(default_factory=lambda: {"batch_size": 64})
     train_task: str = Field("world", description="Training problems for InT and RL.")
     train_split: str | None = Field("train")
-    train_limit: int | None = Field(64, ge=1, description="Training problems used (None: all).")
+    train_per_category: int | None = Field(8, ge=1, description="Training problems per category (None: all).")
+    train_limit: int | None = Field(None, ge=1, description="Then at most this many training problems (None: all).")
     eval_tasks: list[str] = Field(default_factory=lambda: ["world"], min_length=1)
     eval_split: str | None = Field("test")
-    eval_limit: int | None = Field(96, ge=1)
+    eval_per_category: int | None = Field(16, ge=1, description="Evaluation problems per category (None: all).")
+    eval_limit: int | None = Field(None, ge=1, description="Then at most this many evaluation problems.")
     eval_samples: int = Field(8, ge=1, description="k samples per problem.")
     eval_sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(max_tokens=192))
     data_dir: str | None = None
@@ -86,6 +88,7 @@ def eval_protocol(cfg: CompareConfig) -> dict[str, Any]:
     return {
         "tasks": cfg.eval_tasks,
         "split": cfg.eval_split,
+        "per_category": cfg.eval_per_category,
         "limit": cfg.eval_limit,
         "k": cfg.eval_samples,
         "sampling": cfg.eval_sampling.model_dump(),
@@ -110,8 +113,10 @@ def plan(recipes: list[Recipe], cfg: CompareConfig) -> list[dict[str, Any]]:
 def _step_settings(step: Step, cfg: CompareConfig) -> dict[str, Any]:
     """The global settings a step depends on (part of its cache key)."""
     if step.kind == "int":
-        return {"preset": cfg.int_preset, "overrides": cfg.int_overrides, "task": cfg.train_task, "limit": cfg.train_limit, "backend": cfg.backend}
-    common = {"trainer": cfg.trainer, "preset": cfg.trainer_preset, "task": cfg.train_task, "limit": cfg.train_limit}
+        return {"preset": cfg.int_preset, "overrides": cfg.int_overrides, "task": cfg.train_task,
+                "per_category": cfg.train_per_category, "limit": cfg.train_limit, "backend": cfg.backend}
+    common = {"trainer": cfg.trainer, "preset": cfg.trainer_preset, "task": cfg.train_task,
+              "per_category": cfg.train_per_category, "limit": cfg.train_limit}
     return {**common, "overrides": cfg.sft if step.kind == "sft" else cfg.rl}
 
 

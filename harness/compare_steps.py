@@ -72,7 +72,7 @@ class StepRunner:
 
         cfg = self.cfg
         if cfg.int_preset == "world":
-            icfg = world_preset(str(folder), model=model, limit=cfg.train_limit)
+            icfg = world_preset(str(folder), model=model, per_category=cfg.train_per_category, limit=cfg.train_limit)
         elif cfg.int_preset == "paper":
             icfg = paper_preset(str(folder), model=model, task=cfg.train_task, **cfg.backend_options)
         else:
@@ -81,6 +81,7 @@ class StepRunner:
             "policy": ModelRef(backend=cfg.backend, model=model, options=cfg.backend_options).model_dump(),
             "rollout.task": cfg.train_task,
             "rollout.split": cfg.train_split or "train",
+            "rollout.per_category": cfg.train_per_category,
             "rollout.limit": cfg.train_limit,
             "rollout.data_dir": cfg.data_dir,
             "rollout.sampling.seed": icfg.rollout.sampling.seed + seed,
@@ -135,8 +136,9 @@ class StepRunner:
         from trainers.data import rl_rows_from_task
         from trainers.presets import get_config
 
-        rows = rl_rows_from_task(self.cfg.train_task, split=self.cfg.train_split, data_dir=self.cfg.data_dir)
-        rows = rows[: self.cfg.train_limit] if self.cfg.train_limit else rows
+        cfg = self.cfg
+        rows = rl_rows_from_task(cfg.train_task, split=cfg.train_split, data_dir=cfg.data_dir,
+                                 per_category=cfg.train_per_category, limit=cfg.train_limit)
         problems = write_jsonl(folder / "problems.jsonl", rows)
         config = get_config(self.cfg.trainer_preset, "rl", **{**self.cfg.rl, **step["options"], "seed": seed})
         result = self._trainer().rl(model, problems, config, folder)
@@ -148,12 +150,12 @@ class StepRunner:
 
         from harness.intervention.build_sft import encode_example
         from harness.rundir import write_jsonl
-        from tasks import get_task, load_task, render_prompt
+        from tasks import get_task, load_task, render_prompt, subset
 
         tok = AutoTokenizer.from_pretrained(model)
         task = get_task(self.cfg.train_task)
         problems = load_task(task.name, task.version, data_dir=self.cfg.data_dir, split=self.cfg.train_split).problems
-        problems = [p for p in problems if p.solution][: self.cfg.train_limit or None]
+        problems = subset([p for p in problems if p.solution], self.cfg.train_per_category, self.cfg.train_limit)
         rows = []
         for p in problems:
             ex = encode_example(tok, render_prompt(task, p), "", p.solution)
@@ -189,7 +191,8 @@ class StepRunner:
         cfg = self.cfg
         ecfg = EvalConfig(
             model=model, backend=backend or cfg.backend, backend_options=options if options is not None else cfg.backend_options,
-            tasks=cfg.eval_tasks, split=cfg.eval_split, samples=cfg.eval_samples, limit=cfg.eval_limit,
+            tasks=cfg.eval_tasks, split=cfg.eval_split, samples=cfg.eval_samples,
+            per_category=cfg.eval_per_category, limit=cfg.eval_limit,
             sampling=cfg.eval_sampling, data_dir=cfg.data_dir, out=str(folder), grader_workers=1, batch_problems=32,
         )
         results = run_eval(ecfg, show_progress=show_progress)

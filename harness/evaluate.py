@@ -54,6 +54,7 @@ class EvalConfig(BaseModel):
     tasks: list[str] = Field(..., min_length=1, description="Task names, optionally 'name@version'.")
     split: str | None = Field(None, description="Dataset split (default: test, or the task's only split).")
     samples: int = Field(8, ge=1, description="k: samples per problem.")
+    per_category: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each category.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each task.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     grader: str = Field("math-verify", description="Grader name (see harness.grading).")
@@ -85,7 +86,7 @@ def _sample_key(r: dict[str, Any]) -> tuple[str, int]:
 def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progress: bool = True) -> dict[str, Any]:
     """Run (or resume) an evaluation and return the results dict also written to ``results.json``."""
     from harness.grading import GradingPool, get_grader
-    from tasks import get_task, load_task, render_prompt
+    from tasks import get_task, load_task, render_prompt, subset
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
         name, version = _split_task_spec(spec)
         task = get_task(name, version)
         loaded = load_task(task.name, task.version, data_dir=config.data_dir, split=config.split)
-        problems = loaded.problems[: config.limit] if config.limit else loaded.problems
+        problems = subset(loaded.problems, config.per_category, config.limit)
         requests = [GenerationRequest(messages=tuple(render_prompt(task, p))) for p in problems]
         plans.append((task, problems, requests))
     protocol = {

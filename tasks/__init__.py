@@ -3,7 +3,7 @@
 Importing this package is cheap (no ``datasets``/``pandas``); benchmark modules load on first lookup.
 """
 
-from tasks.base import LoadedTask, Problem, Repair, Task
+from tasks.base import LoadedTask, Problem, Repair, Task, subset
 from tasks.data import DataNotFoundError, DataResolver
 from tasks.registry import (
     UnknownTaskError,
@@ -27,4 +27,5 @@ __all__ = [
     "load_task",
     "register_task",
     "render_prompt",
+    "subset",
 ]

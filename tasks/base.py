@@ -44,6 +44,22 @@ class LoadedTask:
     origin: str = ""  # the file path or hub id actually read
 
 
+def subset(problems: list[Problem], per_category: int | None = None, limit: int | None = None) -> list[Problem]:
+    """The first ``per_category`` problems of each category (order kept), then the first ``limit``.
+
+    WHY per category: tasks list problems grouped (the world easiest level first), so a bare ``limit``
+    would silently evaluate or train on the easiest category only."""
+    if per_category:
+        seen: dict[str, int] = {}
+        kept = []
+        for p in problems:
+            seen[p.category] = seen.get(p.category, 0) + 1
+            if seen[p.category] <= per_category:
+                kept.append(p)
+        problems = kept
+    return problems[:limit] if limit else list(problems)
+
+
 @dataclass(frozen=True)
 class Task:
     """A registered benchmark.

@@ -23,7 +23,9 @@ def tiny_config(out) -> CompareConfig:
     return CompareConfig(
         out=str(out),
         base_model="world:test",
+        train_per_category=4,
         train_limit=12,
+        eval_per_category=2,
         eval_limit=8,
         eval_samples=2,
         eval_sampling={"max_tokens": 96},

@@ -31,13 +31,13 @@ from harness.world.problems import (
     to_task_problem,
 )
 
-# start 4 mod 11: *3 -> 1, +7 -> 8, -5 -> 3, *2 -> 6
-HAND = WorldProblem(start=4, ops=(("*", 3), ("+", 7), ("-", 5), ("*", 2)), modulus=11)
+# start 4 mod 11: +9 -> 2, +7 -> 9, -5 -> 4, -6 -> 9
+HAND = WorldProblem(start=4, ops=(("+", 9), ("+", 7), ("-", 5), ("-", 6)), modulus=11)
 S1, S2, S3, S4 = (
-    "Step 1: v = 4 * 3 mod 11 = 1",
-    "Step 2: v = 1 + 7 mod 11 = 8",
-    "Step 3: v = 8 - 5 mod 11 = 3",
-    "Step 4: v = 3 * 2 mod 11 = 6",
+    "Step 1: +9 on 4 = 13 ≡ 2",
+    "Step 2: +7 on 2 = 9 ≡ 9",
+    "Step 3: -5 on 9 = 4 ≡ 4",
+    "Step 4: -6 on 4 = -2 ≡ 9",
 )
 
 
@@ -49,8 +49,8 @@ def _join(*chunks: str) -> str:
 
 
 def test_hand_problem_reference() -> None:
-    assert HAND.values == [4, 1, 8, 3, 6]
-    assert HAND.solution == _join(S1, S2, S3, S4, "\\boxed{6}")
+    assert HAND.values == [4, 2, 9, 4, 9]
+    assert HAND.solution == _join(S1, S2, S3, S4, "\\boxed{9}")
     assert parse_problem_text(HAND.text) == HAND
 
 
@@ -60,7 +60,7 @@ def test_generator_is_deterministic_and_seeded() -> None:
     c = generate_problems(5, 30, "train", seed=4)
     assert a == b and len(a) == 30
     assert [p.id for p in a] != [p.id for p in c]
-    assert all(p.level == 5 and p.modulus == 11 for p in a)
+    assert all(p.level == 5 and p.modulus == WorldSpec().modulus for p in a)
     assert len({p.key for p in a}) == 30  # unique within a split
     # ids are content hashes: the same problem has the same id whatever seed or order produced it
     assert to_task_problem(a[0]).id == to_task_problem(WorldProblem(a[0].start, a[0].ops, 11)).id
@@ -73,7 +73,7 @@ def test_splits_are_disjoint_across_seeds() -> None:
         assert train and test and not train & test
     # level 1 is small enough to enumerate: the two splits partition it, about 20% test
     spec = WorldSpec()
-    space = level_space([1], 11)[1]
+    space = level_space([1], spec.modulus)[1]
     tr, te = generate_problems(1, 10_000, "train"), generate_problems(1, 10_000, "test")
     assert len(tr) + len(te) == space
     assert 0.1 < len(te) / space < 0.3
@@ -99,18 +99,19 @@ def test_reference_solutions_are_graded_correct_and_split_on_blank_lines() -> No
 @pytest.mark.parametrize(
     ("attempt", "expected"),
     [
-        (_join(S1, S2, S3, S4, "\\boxed{6}"), None),  # correct
-        (_join("Step 1:v=4*3 mod 11=1", S2, S3, S4, "\\boxed{6}"), None),  # spacing does not matter
-        (_join(S1, S2, "Step 3: v = 8 - 5 mod 11 = 4", "Step 4: v = 4 * 2 mod 11 = 8", "\\boxed{8}"), 3),
-        (_join("Step 1: v = 4 * 3 mod 11 = 2", "Step 2: v = 2 + 7 mod 11 = 9", "Step 3: v = 9 - 5 mod 11 = 4",
-               "Step 4: v = 4 * 2 mod 11 = 8", "\\boxed{8}"), 1),  # fmt: skip
-        (_join(S1, "Step 2: v = 1 + 6 mod 11 = 7", "\\boxed{7}"), 2),  # misread operand, then early stop
-        (_join(S1, "Step 2: v = 1 plus 7 is 8", S3, S4, "\\boxed{5}"), 2),  # malformed line
+        (_join(S1, S2, S3, S4, "\\boxed{9}"), None),  # correct
+        (_join("Step 1:+9 on 4=13≡2", S2, S3, S4, "\\boxed{9}"), None),  # spacing does not matter
+        (_join(S1, S2, "Step 3: -5 on 9 = 4 ≡ 5", "Step 4: -6 on 5 = -1 ≡ 10", "\\boxed{10}"), 3),
+        (_join("Step 1: +9 on 4 = 13 ≡ 3", "Step 2: +7 on 3 = 10 ≡ 10", "Step 3: -5 on 10 = 5 ≡ 5",
+               "Step 4: -6 on 5 = -1 ≡ 10", "\\boxed{10}"), 1),  # fmt: skip
+        (_join(S1, "Step 2: +7 on 2 = 10 ≡ 10", S3, S4, "\\boxed{9}"), None),  # lucky: right answer wins
+        (_join(S1, "Step 2: +6 on 2 = 8 ≡ 8", "\\boxed{8}"), 2),  # misread operand, then early stop
+        (_join(S1, "Step 2: +7 on 2 is 9", S3, S4, "\\boxed{5}"), 2),  # malformed line
         (_join(S1, S2, "\\boxed{8}"), 3),  # premature final answer
         (_join(S1, S2), 3),  # stops without answering: the missing next substep
         (_join(S1, S2, S3, S4, "\\boxed{5}"), 5),  # every step right, wrong final answer
         (_join(S1, S2, S3, S4), 5),  # every step right, no final answer
-        (_join(S1, S3, S4, "\\boxed{6}"), None),  # right answer: graded correct, so no error to find
+        (_join(S1, S3, S4, "\\boxed{9}"), None),  # right answer: graded correct, so no error to find
         (_join(S1, S3, S4, "\\boxed{2}"), 2),  # skipped a step
         ("", 1),
     ],
@@ -120,7 +121,7 @@ def test_first_error_on_hand_made_attempts(attempt: str, expected: int | None) -
 
 
 def test_first_error_accepts_task_problem_and_text() -> None:
-    bad = _join(S1, S2, "Step 3: v = 8 - 5 mod 11 = 4", "\\boxed{4}")
+    bad = _join(S1, S2, "Step 3: -5 on 9 = 4 ≡ 5", "\\boxed{5}")
     assert first_error(to_task_problem(HAND), bad) == 3
     assert first_error(HAND.text, bad) == 3
     assert first_error(to_task_problem(HAND).metadata | {"problem": HAND.text}, bad) == 3
@@ -131,7 +132,7 @@ def test_corrected_step_rescues_teacher_failures() -> None:
     rng = random.Random(0)
     n_failed = 0
     for _ in range(300):
-        wp = random_problem(rng.randint(1, 8), rng, 11)
+        wp = random_problem(rng.randint(1, 8), rng, WorldSpec().modulus)
         attempt = teacher_attempt(wp, NoiseSpec(), rng)
         loc = first_error(wp, attempt)
         if loc is None:
@@ -147,7 +148,7 @@ def test_corrected_step_rescues_teacher_failures() -> None:
 
 def test_teacher_error_rate_matches_its_plan() -> None:
     rng = random.Random(1)
-    q = expected_step_accuracy(11, NoiseSpec())
+    q = expected_step_accuracy(WorldSpec().modulus, NoiseSpec())
     probs = generate_problems(1, 10_000, "train")
     wins = [is_correct(wp, teacher_attempt(wp, NoiseSpec(), rng)) for wp in probs * 20]
     assert abs(sum(wins) / len(wins) - q) < 0.03
@@ -158,7 +159,7 @@ def test_teacher_error_rate_matches_its_plan() -> None:
 
 
 def test_verification_prompt_numbers_substeps() -> None:
-    attempt = _join(S1, "Step 2: v = 1 + 7 mod 11 = 9", "\\boxed{9}")
+    attempt = _join(S1, "Step 2: +7 on 2 = 9 ≡ 10", "\\boxed{10}")
     prompt = render_verification_prompt(HAND, attempt)
     assert prompt.startswith("Problem:\n" + HAND.text)
     assert "Reference solution:\n" + HAND.solution in prompt
@@ -166,14 +167,15 @@ def test_verification_prompt_numbers_substeps() -> None:
     assert "**Substep 4:**" not in prompt
     assert number_substeps(attempt).count("**Substep") == 3
     target = render_verification_target(HAND, attempt)
-    assert target.startswith("Substep 1: correct\n\nSubstep 2: wrong\n\n<intervention>")
+    assert target.startswith("Substep 1: -2 on 2 = 0, correct\n\nSubstep 2: -9 on 10 = 1, wrong\n\n<intervention>")
+    assert '"content": "Step 2: +7 on 2 = 9 ≡ 9"' in target  # readable JSON, as the model writes it
     iv = parse_intervention(target)
     assert iv is not None and (iv.location, iv.content) == (2, S2)
 
 
 def test_verification_prompt_matches_the_pipeline_template() -> None:
     prompts = pytest.importorskip("harness.intervention.prompts")
-    attempt = _join(S1, "Step 2: v = 1 + 7 mod 11 = 9", "\\boxed{9}")
+    attempt = _join(S1, "Step 2: +7 on 2 = 9 ≡ 10", "\\boxed{10}")
     item = {"problem": HAND.text, "reference_solution": HAND.solution, "answer": "6", "attempt": attempt}
     tset = prompts.get_template_set("compact")
     assert prompts.verify_messages(tset, item, None)[-1]["content"] == render_verification_prompt(HAND, attempt)
@@ -203,8 +205,9 @@ def test_tokenizer_single_token_numbers_and_lossless(tmp_path: Path) -> None:
     tok = wrap_tokenizer(build_tokenizer(vocabulary_samples(WorldSpec())))
     tok.save_pretrained(tmp_path)
     loaded = AutoTokenizer.from_pretrained(tmp_path)
-    line = "Step 12: v = 10 * 7 mod 11 = 4"
-    assert len(loaded(line).input_ids) == 12
+    line = "Step 12: -7 on 3 = -4 ≡ 7"  # label, operation, "on", value, "=", integer, "≡", residue
+    assert len(loaded(line).input_ids) == 8
+    assert len(loaded("**Substep 12:** Substep 3: \\boxed{7}").input_ids) == 5
     for text in (HAND.solution, render_verification_prompt(HAND, HAND.solution), "ünïcode ∑ 12345 \n\n\n x"):
         ids = loaded(text, add_special_tokens=False).input_ids
         assert loaded.decode(ids) == text and ids == tok(text, add_special_tokens=False).input_ids
@@ -273,18 +276,20 @@ def test_test_preset_loads_like_a_hub_model(world_dir: Path) -> None:
 
     tok = AutoTokenizer.from_pretrained(world_dir)
     model = AutoModelForCausalLM.from_pretrained(world_dir)
-    msgs = [{"role": "user", "content": HAND.text}, {"role": "assistant", "content": S1}]
+    wp = generate_problems(3, 1, "test")[0]
+    first = wp.steps[0]
+    msgs = [{"role": "user", "content": wp.text}, {"role": "assistant", "content": first}]
     cont = tok.apply_chat_template(msgs, tokenize=False, continue_final_message=True)
-    assert cont.endswith("<|im_start|>assistant\n" + S1)
+    assert cont.endswith("<|im_start|>assistant\n" + first)
     fresh = tok.apply_chat_template(msgs[:1], tokenize=False, add_generation_prompt=True)
     assert fresh.endswith("<|im_start|>assistant\n") and cont.startswith(fresh)
     ids = tok(cont, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=30, do_sample=False)
     text = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
-    assert text.startswith("\n\n")  # it continues the open assistant turn with a new step, not a new turn
-    if not text.startswith("\n\nStep 2: v = 1 "):  # quality, not plumbing: tracked by issue 3
-        pytest.xfail(f"issue 3 open: the test-preset world model does not yet compute (continued {text[:24]!r})")
+    # it continues the open assistant turn in the world's format: the right operation on the right value
+    op, c = wp.ops[1]
+    assert text.startswith(f"\n\nStep 2: {op}{c} on {wp.values[1]} = "), text
 
 
 @pytest.mark.slow

@@ -61,13 +61,20 @@ def load_rl_rows(path: str | Path) -> list[dict[str, Any]]:
 
 
 def rl_rows_from_task(
-    task: str, *, split: str | None = None, version: str | None = None, data_dir: str | Path | None = None
+    task: str,
+    *,
+    split: str | None = None,
+    version: str | None = None,
+    data_dir: str | Path | None = None,
+    per_category: int | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """RL problems from a registered task, rendered with the task's own prompt template (as in evaluation)."""
-    from tasks import get_task, load_task, render_prompt
+    from tasks import get_task, load_task, render_prompt, subset
 
     t = get_task(task, version)
     loaded = load_task(t.name, t.version, data_dir=data_dir, split=split)
     return [
-        {"problem_id": p.id, "messages": render_prompt(t, p), "answer": p.answer} for p in loaded.problems
+        {"problem_id": p.id, "messages": render_prompt(t, p), "answer": p.answer}
+        for p in subset(loaded.problems, per_category, limit)
     ]

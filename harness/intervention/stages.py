@@ -118,24 +118,14 @@ def split_task_spec(spec: str) -> tuple[str, str | None]:
 def load_task_problems(cfg: IntConfig) -> tuple[Any, list[Any], list[str], int]:
     """(task, problems with a reference solution, ids dropped for lacking one, problems loaded);
     ``per_category`` then ``limit`` apply after the drop."""
-    from tasks import get_task, load_task
+    from tasks import get_task, load_task, subset
 
     name, version = split_task_spec(cfg.rollout.task)
     task = get_task(name, version)
     loaded = load_task(task.name, task.version, data_dir=cfg.rollout.data_dir, split=cfg.rollout.split)
     usable = [p for p in loaded.problems if p.solution and str(p.solution).strip()]
     dropped = [p.id for p in loaded.problems if not (p.solution and str(p.solution).strip())]
-    if cfg.rollout.per_category:
-        seen: dict[Any, int] = {}
-        kept = []
-        for p in usable:
-            seen[p.category] = seen.get(p.category, 0) + 1
-            if seen[p.category] <= cfg.rollout.per_category:
-                kept.append(p)
-        usable = kept
-    if cfg.rollout.limit:
-        usable = usable[: cfg.rollout.limit]
-    return task, usable, dropped, len(loaded.problems)
+    return task, subset(usable, cfg.rollout.per_category, cfg.rollout.limit), dropped, len(loaded.problems)
 
 
 def batched(items: list[Any], size: int) -> Iterator[list[Any]]:

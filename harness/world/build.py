@@ -212,7 +212,7 @@ def _save_and_reload_tokenizer(tok: Any, folder: Path) -> Any:
 
     tok.save_pretrained(folder)
     loaded = AutoTokenizer.from_pretrained(folder)
-    probe = "Step 1: v = 4 * 3 mod 11 = 1\n\n\\boxed{1}<|im_end|> **Substep 2:** 250"
+    probe = "Step 1: +9 on 4 = 13 ≡ 2\n\n\\boxed{2}<|im_end|> **Substep 2:** -7 on 250"
     if loaded(probe).input_ids != tok(probe).input_ids or type(loaded).__name__ != "TokenizersBackend":
         raise RuntimeError(f"AutoTokenizer reloads the world tokenizer differently ({type(loaded).__name__})")
     return loaded

@@ -3,9 +3,10 @@
 WHY a noisy teacher: InT needs a base model that solves imperfectly, with errors that (1) appear at a
 controllable per-step rate, so a k-step problem succeeds with about q^k and levels 1..L span easy to
 nearly hopeless, and (2) propagate consistently, so a single error really dooms the attempt and a
-corrected step really rescues it. The teacher is sloppy in a *systematic* way (wrap-around and large
-products are "hard facts" with a fact-specific misconception), so errors are not uniform noise:
-greedy decoding still fails on hard facts, and the first-error location depends on the content.
+corrected step really rescues it. The teacher is sloppy in a *systematic* way (results that need
+reducing mod p are "hard facts", with an off-by-one misconception more likely than the right answer),
+so errors are not uniform noise: greedy decoding fails on hard facts too, and the first-error
+location depends on the content.
 
 The verification transcripts teach the second ability InT relies on: given the reference and a failed
 attempt (drawn from the same teacher, i.e. the same error distribution as the model's own attempts),
@@ -18,6 +19,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from harness.world.problems import (
+    OPS,
     STEP_SEP,
     WorldProblem,
     WorldSpec,
@@ -25,6 +27,7 @@ from harness.world.problems import (
     boxed_line,
     first_error,
     generate_problems,
+    integer_result,
     operand_choices,
     random_problem,
     render_verification_prompt,
@@ -38,10 +41,10 @@ from harness.world.problems import (
 class NoiseSpec:
     """How the teacher errs. Per-step accuracy is q_easy on easy facts and q_hard on hard ones."""
 
-    q_easy: float = 0.97
-    q_hard: float = 0.5
-    misconception: float = 0.8  # share of wrong results that are the fact's systematic misconception
-    operand_slip: float = 0.02  # misread the operand (the line uses another c, computed correctly)
+    q_easy: float = 0.95
+    q_hard: float = 0.40  # below 1/2: on a hard fact the teacher's most likely answer is its misconception
+    misconception: float = 1.0  # share of wrong results that are the misconception (the rest: uniform)
+    operand_slip: float = 0.01  # misread the operand (the line uses another c, computed correctly)
     early_stop: float = 0.01  # box the current value instead of doing the step
 
     def to_dict(self) -> dict[str, float]:
@@ -49,22 +52,16 @@ class NoiseSpec:
 
 
 def is_hard_fact(v: int, op: str, c: int, p: int) -> bool:
-    """Wrap-around additions, borrowing subtractions and products of at least 3p are 'hard'."""
-    if op == "+":
-        return v + c >= p
-    if op == "-":
-        return v < c
-    return v * c >= 3 * p
+    """Facts whose integer result must be reduced (wrap-around additions, borrowing subtractions)."""
+    return not 0 <= integer_result(v, op, c) < p
 
 
 def misconception(v: int, op: str, c: int, p: int) -> int:
-    """The teacher's fact-specific wrong answer: an off-by-one carry/borrow, sign fixed per fact."""
-    r = apply_op(v, op, c, p)
-    if op == "+":
-        return (r + 1) % p
-    if op == "-":
-        return (r - 1) % p
-    return (r + (1 if (v * c // p) % 2 else -1)) % p
+    """The teacher's wrong reduction: one more than the residue (13 ≡ 3 mod 11 instead of 2).
+
+    Always +1: two misconceptions never cancel (it would take p of them), so a failed attempt really
+    fails, and errors are content-dependent rather than uniform noise."""
+    return (apply_op(v, op, c, p) + 1) % p
 
 
 def teacher_step(v: int, op: str, c: int, p: int, noise: NoiseSpec, rng: random.Random) -> int:
@@ -87,7 +84,7 @@ def teacher_attempt(wp: WorldProblem, noise: NoiseSpec, rng: random.Random) -> s
         if rng.random() < noise.operand_slip:
             c = rng.choice([x for x in operand_choices(op, p) if x != c])
         r = teacher_step(v, op, c, p, noise, rng)
-        lines.append(step_line(i, v, op, c, p, r))
+        lines.append(step_line(i, v, op, c, r))
         v = r
     return STEP_SEP.join([*lines, boxed_line(v)])
 
@@ -95,11 +92,11 @@ def teacher_attempt(wp: WorldProblem, noise: NoiseSpec, rng: random.Random) -> s
 def expected_step_accuracy(p: int, noise: NoiseSpec) -> float:
     """Mean per-step teacher accuracy under uniform running values (a planning aid, not a promise)."""
     tot, n = 0.0, 0
-    for op in ("+", "-", "*"):
+    for op in OPS:
         for c in operand_choices(op, p):
             for v in range(p):
                 q = noise.q_hard if is_hard_fact(v, op, c, p) else noise.q_easy
-                tot += q / 3 / len(operand_choices(op, p))
+                tot += q / len(OPS) / len(operand_choices(op, p))
             n += 1
     return (1 - noise.early_stop) * (1 - noise.operand_slip) * tot / p
 
@@ -108,8 +105,8 @@ def expected_step_accuracy(p: int, noise: NoiseSpec) -> float:
 class CorpusSpec:
     """How many training conversations of each kind, and which levels they cover."""
 
-    solve_examples: int = 16000
-    verify_examples: int = 8000
+    solve_examples: int = 36000
+    verify_examples: int = 18000
     solve_levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     verify_levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
 

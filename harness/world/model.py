@@ -20,8 +20,16 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-# \boxed{ is one token; newline runs, words, numbers (with their leading space) and punctuation runs.
-SPLIT_PATTERN = r"\\boxed\{|\n+| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+| +|\s+"
+# Step labels ("Step 3:", "**Substep 3:**", "Substep 3:") are ONE token each, so finding operation i in
+# the prompt (or substep i in an attempt) is a one-token match: the classic induction head, which a tiny
+# transformer learns in a few hundred steps. An operation with its operand ("+5") and \boxed{ are one
+# token each; then newline runs, words, numbers
+# (with their leading space) and punctuation runs.
+SPLIT_PATTERN = (
+    r" ?(?:\*\*)?Substep \d+:(?:\*\*)?| ?Step \d+:| ?\\boxed\{| ?[-+]\d+|\n+| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+| +|\s+"
+)
+MAX_STEP_LABEL = 64  # step labels up to this number are single tokens (longer runaway attempts use bytes)
+MAX_OPERAND = 31  # operations "+c" and "-c" are single tokens up to this operand
 MAX_NUMBER = 255  # every integer 0..MAX_NUMBER is a single token, with and without a leading space
 
 # ChatML, as in Qwen2 (no default system prompt). `continue_final_message` is handled by transformers,
@@ -69,6 +77,11 @@ def build_tokenizer(texts: Iterable[str]) -> Tokenizer:
         words.update(w for w, _ in pre.pre_tokenize_str(t))
     for n in range(MAX_NUMBER + 1):
         words.update(w for w, _ in pre.pre_tokenize_str(f"{n} {n}"))
+    for n in range(1, MAX_STEP_LABEL + 1):
+        words.update(w for w, _ in pre.pre_tokenize_str(f"Step {n}: Step {n}: **Substep {n}:** Substep {n}: Substep {n}:"))
+    for n in range(MAX_OPERAND + 1):
+        for op in "+-":
+            words.update(w for w, _ in pre.pre_tokenize_str(f"{op}{n} {op}{n}"))
     for extra in ("system", "user", "assistant", "tool"):  # ChatML role names
         words.update(w for w, _ in pre.pre_tokenize_str(f"{extra} {extra}"))
     vocab: dict[str, int] = {s: i for i, s in enumerate(SPECIAL_TOKENS)}

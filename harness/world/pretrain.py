@@ -21,13 +21,13 @@ import torch
 class TrainSpec:
     """Optimiser and batching. `tokens_per_batch` counts padded tokens."""
 
-    lr: float = 3e-3
+    lr: float = 1e-3
     min_lr_ratio: float = 0.05
     warmup_ratio: float = 0.03
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.98)
     grad_clip: float = 1.0
-    tokens_per_batch: int = 8192
+    tokens_per_batch: int = 2048  # small batches, many steps: the induction and arithmetic circuits need steps
     epochs: int = 1
     bf16: bool = True
     threads: int = 2

@@ -3,8 +3,10 @@
 WHY this task family: InT needs problems whose reference solutions are exact step by step, and it
 needs to know the TRUE first error of an attempt to score how well a proposer localises errors.
 A running value modulo a small prime, updated by one operation per step, gives both: every step line
-can be checked, and since every operation (+c, -c, *c with c != 0) is a bijection mod p, an error
-propagates to a wrong final answer unless a second error happens to cancel it.
+can be checked, and since every operation (+c, -c) is a bijection mod p, an error propagates to a
+wrong final answer unless a second error happens to cancel it. (Multiplication would scramble error
+offsets so that later errors cancel earlier ones about 1/p of the time: long problems would never get
+much harder than chance.)
 
 Steps are separated by blank lines ("\\n\\n"), exactly like the InT step splitter expects.
 """
@@ -20,18 +22,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-WORLD_VERSION = "world-v1"
+WORLD_VERSION = "world-v2"
+OPS = ("+", "-")
 STEP_SEP = "\n\n"
-OP_WORDS = {"+": "add", "-": "subtract", "*": "multiply by"}
-_WORD_OPS = {v: k for k, v in OP_WORDS.items()}
 VERIFY_INSTRUCTION = "Check each substep of the attempt against the reference. Find the first wrong substep and correct it."
 
+# "Step 3: +5 on 4 = 9 ≡ 2": step number, operation, operand, the value it acts on, the integer result,
+# its residue (the new running value).
 _STEP_RE = re.compile(
-    r"^\s*Step\s+(\d+)\s*:\s*v\s*=\s*(-?\d+)\s*([-+*])\s*(-?\d+)\s*mod\s+(\d+)\s*=\s*(-?\d+)\s*$"
+    r"^\s*Step\s+(\d+)\s*:\s*([-+])\s*(\d+)\s+on\s+(-?\d+)\s*=\s*(-?\d+)\s*≡\s*(-?\d+)\s*$"
 )
 _BOXED_RE = re.compile(r"\\boxed\{([^{}]*)\}")
 _PROBLEM_RE = re.compile(r"Start with v = (\d+)\. Working modulo (\d+),")
-_PROBLEM_OP_RE = re.compile(r"^Step \d+: (add|subtract|multiply by) (\d+)$", re.M)
+_PROBLEM_OP_RE = re.compile(r"^Step \d+: ([-+])(\d+)$", re.M)
 _INTERVENTION_RE = re.compile(r"<intervention>(.*?)</intervention>", re.S)
 
 
@@ -78,9 +81,10 @@ class WorldProblem:
 
     @property
     def text(self) -> str:
-        # "Step i:" as in the solution lines, so the solver finds operation i by matching identical tokens.
+        # "Step i: +5" exactly as the solution line starts: the solver finds operation i by the classic
+        # induction pattern (same label token, copy the token after it).
         lines = [f"Start with v = {self.start}. Working modulo {self.modulus}, apply these steps in order:"]
-        lines += [f"Step {i}: {OP_WORDS[op]} {c}" for i, (op, c) in enumerate(self.ops, 1)]
+        lines += [f"Step {i}: {op}{c}" for i, (op, c) in enumerate(self.ops, 1)]
         lines.append("What is the final value of v?")
         return "\n".join(lines)
 
@@ -88,25 +92,34 @@ class WorldProblem:
     def steps(self) -> list[str]:
         """Reference step lines (without the final boxed line)."""
         vals = self.values
-        return [step_line(i, vals[i - 1], op, c, self.modulus, vals[i]) for i, (op, c) in enumerate(self.ops, 1)]
+        return [step_line(i, vals[i - 1], op, c, vals[i]) for i, (op, c) in enumerate(self.ops, 1)]
 
     @property
     def solution(self) -> str:
         return STEP_SEP.join([*self.steps, boxed_line(self.answer)])
 
 
-def apply_op(v: int, op: str, c: int, p: int) -> int:
+def integer_result(v: int, op: str, c: int) -> int:
+    """The operation before reduction (4 + 9 = 13)."""
     if op == "+":
-        return (v + c) % p
+        return v + c
     if op == "-":
-        return (v - c) % p
-    if op == "*":
-        return (v * c) % p
+        return v - c
     raise ValueError(f"unknown op {op!r}")
 
 
-def step_line(i: int, v: int, op: str, c: int, p: int, result: int) -> str:
-    return f"Step {i}: v = {v} {op} {c} mod {p} = {result}"
+def apply_op(v: int, op: str, c: int, p: int) -> int:
+    return integer_result(v, op, c) % p
+
+
+def step_line(i: int, v: int, op: str, c: int, result: int) -> str:
+    """One solution step, "Step 3: +5 on 4 = 9 ≡ 2" (`result` is the residue the solver claims).
+
+    The operation comes right after the label, as in the problem (finding it is a one-token match).
+    The integer result comes before its residue: WHY: a residue alone is independent of the value and
+    of the operation taken one at a time (like parity), which gradient descent learns only after a long
+    plateau; the integer result depends on each of them, and its residue on it alone."""
+    return f"Step {i}: {op}{c} on {v} = {integer_result(v, op, c)} ≡ {result}"
 
 
 def boxed_line(value: int) -> str:
@@ -114,8 +127,10 @@ def boxed_line(value: int) -> str:
 
 
 def operand_choices(op: str, p: int) -> list[int]:
-    """Operands that keep every operation a bijection mod p (no multiply by 0 or 1)."""
-    return list(range(2, p)) if op == "*" else list(range(1, p))
+    """Operands of `op` (no +0 / -0: every step changes the value)."""
+    if op not in OPS:
+        raise ValueError(f"unknown op {op!r}")
+    return list(range(1, p))
 
 
 def split_of(problem: WorldProblem, spec: WorldSpec) -> str:
@@ -127,7 +142,7 @@ def split_of(problem: WorldProblem, spec: WorldSpec) -> str:
 def random_problem(level: int, rng: random.Random, p: int) -> WorldProblem:
     ops = []
     for _ in range(level):
-        op = rng.choice(("+", "-", "*"))
+        op = rng.choice(OPS)
         ops.append((op, rng.choice(operand_choices(op, p))))
     return WorldProblem(start=rng.randrange(p), ops=tuple(ops), modulus=p)
 
@@ -198,7 +213,7 @@ def parse_problem_text(text: str) -> WorldProblem:
     m = _PROBLEM_RE.search(text)
     if not m:
         raise ValueError("not a world problem text")
-    ops = tuple((_WORD_OPS[w], int(c)) for w, c in _PROBLEM_OP_RE.findall(text))
+    ops = tuple((op, int(c)) for op, c in _PROBLEM_OP_RE.findall(text))
     return WorldProblem(int(m.group(1)), ops, int(m.group(2)))
 
 
@@ -229,8 +244,8 @@ def step_is_right(chunk: str, i: int, wp: WorldProblem) -> bool:
         return False
     vals = wp.values
     op, c = wp.ops[i - 1]
-    got = (int(m[1]), int(m[2]), m[3], int(m[4]), int(m[5]), int(m[6]))
-    return got == (i, vals[i - 1], op, c, wp.modulus, vals[i])
+    got = (int(m[1]), m[2], int(m[3]), int(m[4]), int(m[5]), int(m[6]))
+    return got == (i, op, c, vals[i - 1], integer_result(vals[i - 1], op, c), vals[i])
 
 
 def first_error(problem: Any, attempt_text: str) -> int | None:
@@ -275,13 +290,36 @@ def render_verification_prompt(problem: Any, attempt_text: str, reference: str |
     )
 
 
+def stated_value(chunk: str) -> str:
+    """The running value a substep claims: a step line's residue or a boxed answer; "?" otherwise."""
+    m = _STEP_RE.match(chunk)
+    if m:
+        return m[6]
+    boxed = boxed_answer(chunk)
+    return boxed if boxed is not None else "?"
+
+
 def render_verification_target(problem: Any, attempt_text: str) -> str:
-    """Teacher output: a compact verification log up to the first error, then the intervention."""
-    loc = first_error(problem, attempt_text)
+    """Teacher output: a compact verification log up to the first error, then the intervention.
+
+    Each log line subtracts the reference value at that step from the value the substep states, in the
+    world's own step syntax ("Substep 3: -2 on 5 = 3, wrong"; "= 0, correct" when they agree; "?" for a
+    substep without a value). WHY: "are these two tokens equal?" is, like a residue, independent of
+    each token taken alone, and gradient descent learns it only after a long plateau; the difference
+    reuses the subtraction the model already knows from solving, and the verdict then reads one token."""
+    wp = as_world_problem(problem)
+    loc = first_error(wp, attempt_text)
     if loc is None:
         return '<intervention>{"content": "", "location": 0}</intervention>'
-    log = [f"Substep {i}: correct" for i in range(1, loc)] + [f"Substep {loc}: wrong"]
-    payload = json.dumps({"content": corrected_step(problem, loc), "location": loc})
+    chunks = split_steps(attempt_text)
+    vals = wp.values
+    log = []
+    for i in range(1, loc + 1):
+        said = stated_value(chunks[i - 1]) if i <= len(chunks) else "?"
+        ref = vals[i] if i <= wp.level else wp.answer
+        diff = str(int(said) - ref) if said.lstrip("-").isdigit() else "?"
+        log.append(f"Substep {i}: -{ref} on {said} = {diff}, {'wrong' if i == loc else 'correct'}")
+    payload = json.dumps({"content": corrected_step(wp, loc), "location": loc}, ensure_ascii=False)
     return STEP_SEP.join([*log, f"<intervention>{payload}</intervention>"])
 
 
@@ -326,5 +364,5 @@ def guided_prefix(attempt_text: str, intervention: Intervention) -> str:
 
 def level_space(levels: Sequence[int], p: int) -> dict[int, int]:
     """Size of the problem space per level (for documentation and sanity checks)."""
-    per_step = sum(len(operand_choices(op, p)) for op in ("+", "-", "*"))
+    per_step = sum(len(operand_choices(op, p)) for op in OPS)
     return {k: p * per_step**k for k in levels}
