@@ -52,9 +52,11 @@ class CompareConfig(BaseModel):
     base_model: str = Field("world:default", description="Starting model for every arm (path, hub id or world:<preset>).")
     backend: str = Field("hf", description="Generation backend for InT stages and evaluation.")
     backend_options: dict[str, Any] = Field(default_factory=lambda: {"batch_size": 64})
-    train_task: str = Field("world", description="Training problems for InT and RL.")
+    train_task: str = Field(
+        "world@hard", description="Training problems for InT and RL (the world's hard levels, like the paper's hard set)."
+    )
     train_split: str | None = Field("train")
-    train_per_category: int | None = Field(8, ge=1, description="Training problems per category (None: all).")
+    train_per_category: int | None = Field(16, ge=1, description="Training problems per category (None: all).")
     train_limit: int | None = Field(None, ge=1, description="Then at most this many training problems (None: all).")
     eval_tasks: list[str] = Field(default_factory=lambda: ["world"], min_length=1)
     eval_split: str | None = Field("test")

@@ -109,8 +109,15 @@ def _known() -> str:
 
 
 def get_task(name: str, version: str | None = None) -> Task:
-    """Look up a task; ``version=None`` means the version marked default (or the only one)."""
+    """Look up a task; ``version=None`` means the version marked default (or the only one).
+
+    ``name`` may carry the version as ``name@version`` (the spelling configs and the CLI use)."""
     _ensure_loaded()
+    if "@" in name:
+        name, _, at_version = name.partition("@")
+        if version is not None and version != at_version:
+            raise UnknownTaskError(f"task {name!r}: version given twice ({at_version!r} and {version!r})")
+        version = at_version or None
     versions = _versions(name)
     if not versions:
         close = difflib.get_close_matches(name, sorted({n for n, _ in _REGISTRY}), n=3)

@@ -372,3 +372,15 @@ def test_explicit_data_dir_beats_env(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"amc23/test.jsonl: expected 40 problems, found 1"):
         tasks.load_task("amc23", data_dir=tmp_path)
+
+
+def test_name_at_version_and_per_category_subset() -> None:
+    import tasks
+
+    assert tasks.get_task("world@hard").version == "hard" and tasks.get_task("world@hard", "hard").version == "hard"
+    with pytest.raises(tasks.UnknownTaskError, match="given twice"):
+        tasks.get_task("world@hard", "default")
+    hard = tasks.load_task("world@hard", split="test").problems
+    assert {p.category for p in hard} == {"steps-5", "steps-6", "steps-7", "steps-8"}
+    picked = tasks.subset(tasks.load_task("world", split="test").problems, per_category=2, limit=15)
+    assert [p.category for p in picked] == [f"steps-{k}" for k in range(1, 9) for _ in range(2)][:15]

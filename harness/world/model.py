@@ -78,7 +78,8 @@ def build_tokenizer(texts: Iterable[str]) -> Tokenizer:
     for n in range(MAX_NUMBER + 1):
         words.update(w for w, _ in pre.pre_tokenize_str(f"{n} {n}"))
     for n in range(1, MAX_STEP_LABEL + 1):
-        words.update(w for w, _ in pre.pre_tokenize_str(f"Step {n}: Step {n}: **Substep {n}:** Substep {n}: Substep {n}:"))
+        for label in (f"Step {n}:", f"**Substep {n}:**", f"Substep {n}:"):  # at a line start and after a space
+            words.update(w for text in (label, f" {label}") for w, _ in pre.pre_tokenize_str(text))
     for n in range(MAX_OPERAND + 1):
         for op in "+-":
             words.update(w for w, _ in pre.pre_tokenize_str(f"{op}{n} {op}{n}"))
