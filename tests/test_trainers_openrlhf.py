@@ -122,7 +122,8 @@ def test_openrlhf_prompt_reader_gets_rendered_prompts_and_labels(tiny_model_dir:
     from openrlhf.datasets.utils import blending_datasets
 
     problems = ts.write_rl(tmp_path / "rl.jsonl")
-    _dry().rl(str(tiny_model_dir), problems, get_config("embedded", "rl"), tmp_path / "out")
+    _dry().rl(str(tiny_model_dir), problems, get_config("embedded", "rl", prompts_per_step=4, mini_batch_prompts=4),
+              tmp_path / "out")
     args = _args(json.loads((tmp_path / "out/openrlhf/rl_launch.json").read_text())["command"], "train_ppo_ray")
     strategy = SimpleNamespace(args=args, print=lambda *a: None, is_rank_0=lambda: True)
     raw = blending_datasets(args.data.prompt_dataset, None, strategy, args.train.seed, max_count=args.data.max_samples)

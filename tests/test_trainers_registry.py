@@ -72,7 +72,7 @@ def test_cli_list_and_show(toy_installed: None) -> None:
     res = runner.invoke(trainers_app, ["show", "trl", "--preset", "embedded", "--json"])
     assert res.exit_code == 0, res.output
     shown = json.loads(res.output)
-    assert shown["configs"]["rl"]["group_size"] == 4 and shown["configs"]["sft"]["max_length"] == 512
+    assert shown["configs"]["rl"]["group_size"] == 8 and shown["configs"]["sft"]["max_length"] == 512
     res = runner.invoke(trainers_app, ["sft", "--trainer", "trl", "--dry-run", "--model", "m",
                                        "--data", __file__, "--out", "x"])
     assert res.exit_code != 0 and "no dry run" in res.output

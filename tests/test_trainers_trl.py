@@ -90,8 +90,11 @@ def test_trl_metric_names_map_to_the_neutral_schema() -> None:
 
 @pytest.mark.slow
 def test_grpo_runs_on_cpu_with_the_harness_grader(tiny_model_dir: Path, tmp_path: Path) -> None:
-    problems = ts.write_rl(tmp_path / "rl.jsonl")
-    config = get_config("embedded", "rl", max_steps=2, max_new_tokens=16)
+    problems = ts.write_rl(tmp_path / "rl.jsonl")  # 4 problems
+    with pytest.raises(ValueError, match="4 problems cannot fill one step of 8 prompts"):
+        TRLTrainer().rl(str(tiny_model_dir), problems, get_config("embedded", "rl"), tmp_path / "too-few")
+    config = get_config("embedded", "rl", max_steps=2, max_new_tokens=16, group_size=4, prompts_per_step=4,
+                        mini_batch_prompts=4, per_device_batch_size=16)
     result = TRLTrainer().rl(str(tiny_model_dir), problems, config, tmp_path / "out")
     log = read_train_log(result.log_path)
     assert [r.step for r in log] == [1, 2] and all(r.stage == "rl" for r in log)

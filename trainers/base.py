@@ -114,6 +114,11 @@ class RLConfig:
         """Optimizer updates made from one rollout batch."""
         return self.prompts_per_step // self.mini_batch_prompts
 
+    def require_problems(self, n_problems: int) -> None:
+        """Fail before training when the problems cannot fill one RL step (TRL would train zero steps)."""
+        if n_problems < self.prompts_per_step:
+            raise ValueError(f"{n_problems} problems cannot fill one step of {self.prompts_per_step} prompts")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -164,8 +164,7 @@ class OpenRLHFTrainer(TrainerPlugin):
 
     def rl_plan(self, n_rows: int, config: RLConfig) -> dict[str, int]:
         """Episodes/max_samples that give ``max_steps`` rollout batches (OpenRLHF counts in episodes)."""
-        if n_rows < config.prompts_per_step:
-            raise ValueError(f"{n_rows} problems cannot fill one step of {config.prompts_per_step} prompts")
+        config.require_problems(n_rows)
         needed = config.max_steps * config.prompts_per_step
         if needed <= n_rows:
             return {"num_episodes": 1, "max_samples": needed, "steps": config.max_steps}

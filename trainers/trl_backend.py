@@ -221,6 +221,7 @@ class TRLTrainer(TrainerPlugin):
         from trainers.reward import RewardCounters, make_trl_reward
 
         rows = load_rl_rows(problems)
+        config.require_problems(len(rows))
         train = Dataset.from_list(
             [{"prompt": r["messages"], "answer": str(r["answer"]), "problem_id": str(r["problem_id"])} for r in rows]
         )
