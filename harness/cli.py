@@ -205,7 +205,7 @@ def world_abilities(
     samples: int = typer.Option(8, help="Samples per problem (avg@k at temperature 1)."),
 ) -> None:
     """Measure solving by difficulty and verification of own failed attempts on any world checkpoint."""
-    from harness.intervention.stages import resolve_model
+    from harness.world import resolve_model
     from harness.world.abilities import measure_abilities
     from harness.world.report import abilities_table
 

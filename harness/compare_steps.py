@@ -40,7 +40,7 @@ class StepRunner:
 
     def base_model_path(self) -> str:
         if self._base is None:
-            from harness.intervention.stages import resolve_model
+            from harness.world import resolve_model
 
             self._base = resolve_model(self.cfg.base_model)
         return self._base

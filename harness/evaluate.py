@@ -29,6 +29,7 @@ from harness.metrics import group_samples, summarize
 from harness.provenance import package_versions, stable_hash
 from harness.rundir import Manifest, RecordLog, atomic_write_json
 from harness.ui import progress_bar
+from harness.world import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
                 todo = [t for t in todo if t[2]]
                 stats["reused_samples"] += sum(1 for k in done if k[0] in {p.id for p in problems})
                 if todo and backend is None:
-                    backend = get_backend(config.backend, config.model, **config.backend_options)
+                    backend = get_backend(config.backend, resolve_model(config.model), **config.backend_options)
                 with progress_bar(f"{task.name}@{task.version}", total=len(todo), enabled=show_progress) as advance:
                     for start in range(0, len(todo), config.batch_problems):
                         batch = todo[start : start + config.batch_problems]

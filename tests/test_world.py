@@ -87,7 +87,7 @@ def test_reference_solutions_are_graded_correct_and_split_on_blank_lines() -> No
         for wp in generate_problems(level, 5, "test", seed=1):
             chunks = split_steps(wp.solution)
             assert len(chunks) == level + 1 and chunks[-1] == f"\\boxed{{{wp.answer}}}"
-            assert all(c.startswith(f"Step {i}: {op}{k} on ") for i, (c, (op, k)) in enumerate(zip(chunks, wp.ops), 1))
+            assert all(c.startswith(f"Step {i}: {op}{k} on ") for i, (c, (op, k)) in enumerate(zip(chunks, wp.ops, strict=False), 1))
             assert grade(wp.solution, str(wp.answer)).correct
             assert not grade(wp.solution.replace(f"{{{wp.answer}}}", f"{{{wp.answer + 1}}}"), str(wp.answer)).correct
             assert first_error(wp, wp.solution) is None

@@ -209,7 +209,8 @@ class HFBackend(Backend):
             # vLLM rejects these too; failing here beats silently degraded text past the trained positions
             raise ValueError(
                 f"prompt ({longest} tokens) + max_tokens ({params.max_tokens}) exceeds the context window of "
-                f"{self.model!r} ({context} tokens)"
+                f"{self.model!r} ({context} tokens); lower the token budget (e.g. --max-tokens "
+                f"{max(1, context - longest)})"
             )
         base_seed = params.seed if params.seed is not None else secrets.randbits(31)
         rows = sorted(

@@ -24,12 +24,12 @@ from harness.intervention.stages import (
     StageNotReady,
     begin,
     read_jsonl,
-    resolve_model,
     stage_dir,
     write_jsonl,
 )
 from harness.intervention.steps import format_intervention, prefix_before
 from harness.rundir import Manifest
+from harness.world import resolve_model
 
 CASCADE = (
     "proposals",

@@ -25,6 +25,7 @@ from typing import Any
 from harness.intervention.config import IntConfig, ModelRef
 from harness.provenance import package_versions, stable_hash
 from harness.rundir import Manifest, atomic_write_text
+from harness.world import resolve_model
 
 
 class StageNotReady(RuntimeError):
@@ -77,18 +78,6 @@ def begin(
         started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     return manifest, phash, False
-
-
-def resolve_model(model: str) -> str:
-    """``world:<preset>`` -> the cached embedded-world model directory (built on first use)."""
-    if model.startswith("world:"):
-        try:
-            from harness.world import build_world  # type: ignore[attr-defined]
-        except ImportError:
-            from harness.world.build import build_world
-
-        return str(build_world(preset=model.split(":", 1)[1] or "default"))
-    return model
 
 
 def open_backend(ref: ModelRef) -> Any:

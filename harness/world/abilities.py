@@ -28,7 +28,6 @@ from harness.world.problems import (
     first_error,
     generate_problems,
     guided_prefix,
-    is_correct,
     parse_intervention,
     render_verification_prompt,
     split_steps,
@@ -124,10 +123,10 @@ def measure_abilities(
             n=samples, temperature=1.0, top_p=1.0, top_k=0, max_tokens=16 * level + 24, seed=seed,
         )
         scores = []
-        for wp, texts in zip(probs, outs):
+        for wp, texts in zip(probs, outs, strict=True):
             ok = [grade(t, str(wp.answer)) for t in texts]
             scores.append(ok)
-            failures += [(wp, t) for t, good in zip(texts, ok) if not good]
+            failures += [(wp, t) for t, good in zip(texts, ok, strict=True) if not good]
         flat = [s for row in scores for s in row]
         solve_rows.append(
             {
@@ -164,7 +163,7 @@ def measure_abilities(
     off: Counter[str] = Counter()
     true_locs: Counter[int] = Counter()
     good_interventions = []
-    for (wp, attempt, t_star), texts in zip(chosen, v_outs):
+    for (wp, attempt, t_star), texts in zip(chosen, v_outs, strict=True):
         true_locs[t_star] += 1
         iv = parse_intervention(texts[0])
         if iv is None:
@@ -229,7 +228,7 @@ def _continuations(
             msgs.append(({"role": "user", "content": wp.text}, {"role": "assistant", "content": prefix}))
         outs = _generate(be, msgs, True, n=k, temperature=1.0, top_p=1.0, top_k=0,
                          max_tokens=16 * max(wp.level for wp, _, _ in items) + 24, seed=seed)
-        for (wp, _, _), prefix, texts in zip(items, prefixes, outs):
+        for (wp, _, _), prefix, texts in zip(items, prefixes, outs, strict=True):
             rows[kind] += [float(grade(prefix + t, str(wp.answer))) for t in texts]
     a = sum(rows["intervention"]) / len(rows["intervention"])
     b = sum(rows["original_step"]) / len(rows["original_step"])

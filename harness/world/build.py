@@ -19,8 +19,21 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.world.corpus import CorpusSpec, NoiseSpec, build_corpus, expected_step_accuracy, vocabulary_samples
-from harness.world.model import ModelSpec, build_model, build_tokenizer, count_parameters, save_dir_is_complete, wrap_tokenizer
+from harness.world.corpus import (
+    CorpusSpec,
+    NoiseSpec,
+    build_corpus,
+    expected_step_accuracy,
+    vocabulary_samples,
+)
+from harness.world.model import (
+    ModelSpec,
+    build_model,
+    build_tokenizer,
+    count_parameters,
+    save_dir_is_complete,
+    wrap_tokenizer,
+)
 from harness.world.pretrain import TrainSpec, train
 from harness.world.problems import WORLD_VERSION, WorldSpec
 

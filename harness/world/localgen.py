@@ -61,7 +61,7 @@ class LocalHFBackend(Backend):
                 pad_token_id=self.tok.pad_token_id,
             )
             new = gen[:, enc["input_ids"].shape[1] :]
-            for (i, j), row in zip(chunk, new):
+            for (i, j), row in zip(chunk, new, strict=True):
                 ids = row.tolist()
                 stop = next((k for k, t in enumerate(ids) if t in (eos if isinstance(eos, list) else [eos])), None)
                 kept = ids if stop is None else ids[:stop]
