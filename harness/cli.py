@@ -186,7 +186,7 @@ app.add_typer(world_app, name="world")
 
 @world_app.command("build")
 def world_build(
-    preset: str = typer.Option("default", help="default (~7.5 min on 2 cores, meets the ability targets) or test (~1 min)."),
+    preset: str = typer.Option("default", help="default (~7.5 min on 2 cores, meets the ability targets) or test (~30 s)."),
     seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
     out: Path | None = typer.Option(None, help="Folder (default: the content-hash cache)."),
     force: bool = typer.Option(False, help="Rebuild even if cached."),

@@ -75,11 +75,6 @@ class EvalConfig(BaseModel):
         return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}, "sampling": sampling})
 
 
-def _split_task_spec(spec: str) -> tuple[str, str | None]:
-    name, _, version = spec.partition("@")
-    return name, (version or None)
-
-
 def _sample_key(r: dict[str, Any]) -> tuple[str, int]:
     return (str(r["problem_id"]), int(r["sample_index"]))
 
@@ -105,8 +100,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     # Freeze the protocol: which problems, which exact prompts, how sampled, how graded.
     plans = []
     for spec in config.tasks:
-        name, version = _split_task_spec(spec)
-        task = get_task(name, version)
+        task = get_task(spec)  # "name" or "name@version"
         loaded = load_task(task.name, task.version, data_dir=config.data_dir, split=config.split)
         problems = subset(loaded.problems, config.per_category, config.limit)
         requests = [GenerationRequest(messages=tuple(render_prompt(task, p))) for p in problems]

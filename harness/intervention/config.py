@@ -205,9 +205,7 @@ def world_preset(
     short = {"max_tokens": 160}
     return IntConfig(
         out=out,
-        policy=ModelRef(
-            model=model, options={"batch_size": 256}
-        ),  # a 1M-parameter model: per-step overhead dominates
+        policy=ModelRef(model=model, options={"batch_size": 256}),  # a 1M-parameter model: per-step overhead dominates
         grader_workers=0,
         rollout=RolloutConfig(
             task="world",

@@ -99,18 +99,12 @@ def grader_id(grader: Any) -> str:
     return f"{grader.name}=={grader.version}"
 
 
-def split_task_spec(spec: str) -> tuple[str, str | None]:
-    name, _, version = spec.partition("@")
-    return name, (version or None)
-
-
 def load_task_problems(cfg: IntConfig) -> tuple[Any, list[Any], list[str], int]:
     """(task, problems with a reference solution, ids dropped for lacking one, problems loaded);
     ``per_category`` then ``limit`` apply after the drop."""
     from tasks import get_task, load_task, subset
 
-    name, version = split_task_spec(cfg.rollout.task)
-    task = get_task(name, version)
+    task = get_task(cfg.rollout.task)  # "name" or "name@version"
     loaded = load_task(task.name, task.version, data_dir=cfg.rollout.data_dir, split=cfg.rollout.split)
     usable = [p for p in loaded.problems if p.solution and str(p.solution).strip()]
     dropped = [p.id for p in loaded.problems if not (p.solution and str(p.solution).strip())]

@@ -7,9 +7,8 @@
 3. (mechanism check) Continuations from prefix + the model's own correct intervention vs from prefix +
    the original erroneous step: InT works only if the first succeed far more often.
 
-Generation goes through `harness.backends.get_backend("hf", ...)` and grading through
-`harness.grading.grade` when those modules exist; otherwise a local batched `generate` and the
-world's own integer check stand in (the result records which was used).
+Generation goes through `harness.backends.get_backend("hf", ...)` (or a backend passed in) and
+grading through `harness.grading.grade`, exactly as in evaluation.
 """
 
 from __future__ import annotations
@@ -37,37 +36,18 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 def _grader() -> tuple[Callable[[str, str], bool], str]:
-    try:
-        from harness.grading import grade  # type: ignore[attr-defined]
+    from harness.grading import grade
 
-        return (lambda text, gold: bool(grade(text, gold).correct)), "harness.grading.grade"
-    except ImportError:
-        return (lambda text, gold: is_correct_text(text, gold)), "world-local-integer-check"
-
-
-def is_correct_text(text: str, gold: str) -> bool:
-    from harness.world.problems import boxed_answer
-
-    got = boxed_answer(text)
-    try:
-        return got is not None and int(got) == int(gold)
-    except ValueError:
-        return False
+    return (lambda text, gold: bool(grade(text, gold).correct)), "harness.grading.grade"
 
 
 def open_backend(model_dir: str | Path, backend: Any = None, batch_size: int = 256) -> tuple[Any, str]:
-    """The harness HF backend if available, else the world's local batched generator."""
+    """The backend passed in, else the harness HF backend on ``model_dir``."""
     if backend is not None:
         return backend, getattr(backend, "name", type(backend).__name__)
-    try:
-        from harness.backends import get_backend
+    from harness.backends import get_backend
 
-        b = get_backend("hf", model=str(model_dir), batch_size=batch_size)
-        return b, "harness.backends:hf"
-    except (ImportError, ModuleNotFoundError, AttributeError):
-        from harness.world.localgen import LocalHFBackend
-
-        return LocalHFBackend(str(model_dir), batch_size=batch_size), "world-local-hf"
+    return get_backend("hf", model=str(model_dir), batch_size=batch_size), "harness.backends:hf"
 
 
 def _generate(backend: Any, messages: Sequence[tuple[dict[str, str], ...]], cont: bool, **sp: Any) -> list[list[str]]:

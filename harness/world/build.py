@@ -78,7 +78,7 @@ class Recipe:
 
 
 PRESETS: dict[str, Recipe] = {
-    # ~7.5 min on 2 idle cores (446 s measured): meets both ability targets (see README / abilities.json).
+    # ~7.5 min on 2 idle cores (421 s measured): meets both ability targets (see README / abilities.json).
     "default": Recipe(preset="default", seed=0),
     # ~30 s: the same pipeline at toy size, for tests of the plumbing. It writes the world's format but
     # does not learn the arithmetic (that takes ~2,000 steps of the default model); no ability targets.
