@@ -8,17 +8,24 @@ import logging
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from harness.ui import console
 
-app = typer.Typer(help="Evaluation-first harness for Intervention Training (InT) on math reasoning.", no_args_is_help=True)
-tasks_app = typer.Typer(help="List and inspect benchmark tasks.", no_args_is_help=True)
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(help="Evaluation-first harness for Intervention Training (InT) on math reasoning.", no_args_is_help=True,
+                  context_settings=CONTEXT)
+tasks_app = typer.Typer(help="List and inspect benchmark tasks.", no_args_is_help=True, context_settings=CONTEXT)
 app.add_typer(tasks_app, name="tasks")
+COMMANDS_GROUP = "harness.commands"
 
 
 def _mount_subcommands() -> None:
-    """Sub-apps live next to the code they drive; each module keeps its import free of torch."""
+    """Sub-apps live next to the code they drive; each module keeps its import free of torch. Packages
+    (the embedded world, plugins) add command groups through the ``harness.commands`` entry points."""
+    from importlib.metadata import entry_points
+
     from harness.intervention.cli import int_app
     from reports.cli import plot_cmd, report_cmd
     from trainers.cli import trainers_app
@@ -27,6 +34,13 @@ def _mount_subcommands() -> None:
     app.command("report")(report_cmd)
     app.add_typer(int_app, name="int", help="The InT protocol: rollout, propose, continue, build-sft, run.")
     app.add_typer(trainers_app, name="trainers")
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            sub = ep.load()
+        except Exception as exc:  # a broken plugin must not break the whole CLI
+            logging.getLogger(__name__).warning("command group %r (%s) failed to load: %s", ep.name, ep.value, exc)
+            continue
+        app.add_typer(sub, name=ep.name)
 
 
 _mount_subcommands()
@@ -34,9 +48,26 @@ _mount_subcommands()
 DataDir = typer.Option(None, "--data-dir", envvar="HARNESS_DATA_DIR", help="Local benchmark data directory.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"int-harness {version('int-harness')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        from harness.ui import quiet_libraries
+
+        quiet_libraries()
+        for noisy in ("httpx", "httpcore", "datasets", "transformers", "accelerate"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @tasks_app.command("list")
@@ -87,51 +118,72 @@ def tasks_show(
     console.print(table)
 
 
+def _default_eval(field: str) -> str:
+    from harness.evaluate import EvalConfig
+
+    return _default(EvalConfig, field)
+
+
 def _clip(text: str, n: int = 60) -> str:
     text = str(text).replace("\n", "\\n")
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _default(model: type, field: str) -> str:
+    """``[default: X]`` for a config field, so --help shows what an omitted flag means."""
+    f = model.model_fields[field]
+    value = f.default_factory() if f.default_factory is not None else f.default
+    return f"[default: {value}]"
+
+
 @app.command("eval")
 def eval_cmd(
-    model: str | None = typer.Option(None, help="Model path or hub id."),
+    model: str | None = typer.Option(None, help="Model path, hub id or <scheme>:<name> (e.g. world:default)."),
     task: list[str] | None = typer.Option(None, "--task", "-t", help="Task (repeatable), 'name' or 'name@version'."),
-    out: str | None = typer.Option(None, help="Run directory (default runs/eval-<model>-<tasks>)."),
-    backend: str | None = typer.Option(None, help="Generation backend: hf | vllm | openai."),
-    samples: int | None = typer.Option(None, "--samples", "-k", help="Samples per problem."),
+    out: str | None = typer.Option(None, help="Run directory [default: runs/eval-<model>-<model hash>-<tasks>]."),
+    backend: str | None = typer.Option(None, help=f"Generation backend: hf | vllm | openai | a plugin. {_default_eval('backend')}"),
+    samples: int | None = typer.Option(None, "--samples", "-k", help=f"Samples per problem. {_default_eval('samples')}"),
     config: Path | None = typer.Option(None, help="YAML file with EvalConfig fields; flags override it."),
-    temperature: float | None = typer.Option(None, help="Sampling temperature (paper: 0.7)."),
-    top_p: float | None = typer.Option(None, help="Top-p (paper: 0.8)."),
-    top_k: int | None = typer.Option(None, help="Top-k (paper: 20)."),
-    max_tokens: int | None = typer.Option(None, help="Token budget per sample (paper: 16384)."),
-    seed: int | None = typer.Option(None, help="Base sampling seed."),
-    limit: int | None = typer.Option(None, help="Only the first N problems of each task."),
-    split: str | None = typer.Option(None, help="Dataset split (default test)."),
-    base_url: str | None = typer.Option(None, help="Server URL for --backend openai."),
-    batch_problems: int | None = typer.Option(None, help="Problems per generation/write batch."),
+    temperature: float | None = typer.Option(None, help="Sampling temperature [default: 0.7, the paper's]."),
+    top_p: float | None = typer.Option(None, help="Top-p [default: 0.8]."),
+    top_k: int | None = typer.Option(None, help="Top-k [default: 20]."),
+    max_tokens: int | None = typer.Option(None, help="Token budget per sample [default: 16384]."),
+    seed: int | None = typer.Option(None, help="Base sampling seed [default: 0]."),
+    limit: int | None = typer.Option(None, help="Only the first N problems of each task [default: all]."),
+    split: str | None = typer.Option(None, help="Dataset split [default: test, or the task's only split]."),
+    grader: str | None = typer.Option(None, help=f"Grader: math-verify | llm-judge | a registered one. {_default_eval('grader')}"),
+    judge_model: str | None = typer.Option(None, help="Judge model for --grader llm-judge."),
+    judge_backend: str = typer.Option("openai", help="Judge backend for --grader llm-judge."),
+    judge_base_url: str | None = typer.Option(None, help="Judge server URL (--judge-backend openai)."),
+    base_url: str | None = typer.Option(None, help="Server URL for --backend openai, e.g. http://127.0.0.1:8000/v1."),
+    batch_problems: int | None = typer.Option(None, help=f"Problems per generation/write batch. {_default_eval('batch_problems')}"),
     data_dir: str | None = DataDir,
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    progress: bool = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log)."),
 ) -> None:
     """Evaluate a model on tasks; resumable (re-running skips finished samples)."""
+    from harness.configs import build
     from harness.evaluate import EvalConfig, run_eval
 
     sampling = {k: v for k, v in dict(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed).items() if v is not None}
-    fields = dict(model=model, tasks=task or None, backend=backend, samples=samples, limit=limit, split=split, batch_problems=batch_problems, data_dir=data_dir, out=out)
+    fields = dict(model=model, tasks=task or None, backend=backend, samples=samples, limit=limit, split=split,
+                  batch_problems=batch_problems, data_dir=data_dir, out=out, grader=grader)
     fields = {k: v for k, v in fields.items() if v is not None}
     if base_url:
         fields["backend_options"] = {"base_url": base_url}
+    if judge_model:
+        fields["judge"] = {"backend": judge_backend, "model": judge_model,
+                           "options": {"base_url": judge_base_url} if judge_base_url else {}}
     if config is not None:
         cfg = EvalConfig.from_yaml(config, sampling=sampling, **fields)
     else:
         if "model" not in fields or "tasks" not in fields:
             raise typer.BadParameter("give --model and --task (or --config)")
-        fields.setdefault("out", str(Path("runs") / f"eval-{Path(fields['model']).name}-{'-'.join(t.replace('@', '_') for t in fields['tasks'])}"))
-        cfg = EvalConfig(**fields, sampling=sampling)
+        cfg = build(EvalConfig, {**fields, "sampling": sampling}, source="harness eval")
     results = run_eval(cfg, show_progress=progress)
     print_results(results)
     stats = results["run_stats"]
     console.print(f"new generations: {stats['new_generations']}   reused samples: {stats['reused_samples']}   protocol: {results['protocol_hash']}")
-    console.print(f"run directory: {cfg.out}")
+    console.print(f"run directory: {results['out']}", markup=False)
 
 
 def print_results(results: dict) -> None:
@@ -180,67 +232,54 @@ def tiny_model_cmd(
     console.print(f"tiny {arch} model written to {path}")
 
 
-world_app = typer.Typer(help="The embedded world: a synthetic task family and a tiny model built on CPU.", no_args_is_help=True)
-app.add_typer(world_app, name="world")
-
-
-@world_app.command("build")
-def world_build(
-    preset: str = typer.Option("default", help="default (~7.5 min on 2 cores, meets the ability targets) or test (~30 s)."),
-    seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
-    out: Path | None = typer.Option(None, help="Folder (default: the content-hash cache)."),
-    force: bool = typer.Option(False, help="Rebuild even if cached."),
-) -> None:
-    """Build (or reuse from cache) the world model and print its abilities table."""
-    from harness.world.build import build_world
-
-    path = build_world(preset=preset, out_dir=out, seed=seed, force=force, console=console)
-    typer.echo(str(path))
-
-
-@world_app.command("abilities")
-def world_abilities(
-    model: str = typer.Argument(..., help="A world-model checkpoint (after build, SFT or RL) or world:<preset>."),
-    n_per_level: int = typer.Option(32, help="Test problems per difficulty level."),
-    samples: int = typer.Option(8, help="Samples per problem (avg@k at temperature 1)."),
-) -> None:
-    """Measure solving by difficulty and verification of own failed attempts on any world checkpoint."""
-    from harness.world import resolve_model
-    from harness.world.abilities import measure_abilities
-    from harness.world.report import abilities_table
-
-    console.print(abilities_table(measure_abilities(resolve_model(model), n_per_level=n_per_level, samples=samples)))
-
-
 @app.command("recipes")
 def recipes_cmd(recipes: list[Path] | None = typer.Option(None, "--recipes", help="Extra recipe folders.")) -> None:
-    """List the recipes `harness compare` knows (built-in YAML plus --recipes folders)."""
+    """List the recipes `harness compare` knows (built-in YAML plus --recipes folders) and the step kinds
+    they are made of, with every option."""
+    from rich.markup import escape
+
+    from harness.compare.steps import describe_options, get_step_kind, step_kind_names
     from harness.recipes import list_recipes
 
     table = Table(title="Recipes")
     for col in ("name", "steps", "description", "file"):
         table.add_column(col, overflow="fold")
     for r in list_recipes(recipes).values():
-        table.add_row(r.name, " -> ".join(st.kind for st in r.steps) or "(eval only)", r.description, r.source)
+        steps = " -> ".join(st.kind + (f" {st.options}" if st.options else "") for st in r.steps) or "(eval only)"
+        table.add_row(r.name, escape(steps), escape(r.description), r.source)
     console.print(table)
+    for name in step_kind_names():
+        kind = get_step_kind(name)
+        kt = Table(title=f"step kind {name!r}: {kind.description}")
+        for col in ("option", "default", "description"):
+            kt.add_column(col, overflow="fold")
+        for opt, default, desc in describe_options(kind):
+            kt.add_row(opt, escape(default), escape(desc))
+        console.print(kt)
 
 
 @app.command("compare")
 def compare_cmd(
-    recipes: list[str] = typer.Argument(..., help="Recipe names, e.g. int rl-baseline."),
-    config: Path | None = typer.Option(None, help="CompareConfig YAML (default: the embedded world on CPU)."),
-    seeds: int | None = typer.Option(None, help="Training seeds per recipe."),
-    out: str | None = typer.Option(None, help="Comparison folder (default runs/compare-<recipes>)."),
-    base_model: str | None = typer.Option(None, help="Starting model for every arm."),
+    recipes: list[str] = typer.Argument(..., help="Recipe names, e.g. int rl-baseline (see `harness recipes`)."),
+    config: Path | None = typer.Option(None, help="CompareConfig YAML [default: the embedded world on CPU]."),
+    seeds: int | None = typer.Option(None, help="Training seeds per recipe [default: 1]."),
+    out: str | None = typer.Option(None, help="Comparison folder [default: runs/compare-<recipes>]."),
+    base_model: str | None = typer.Option(None, help="Starting model for every arm [default: world:default]."),
+    match_compute: bool | None = typer.Option(None, "--match-compute/--no-match-compute", help="Also run compute-matched arms (docs/methodology.md) [default: off]."),
+    allow_overlap: bool | None = typer.Option(None, "--allow-overlap", help="Run although training and evaluation problems overlap (reported first)."),
     recipe_dirs: list[str] | None = typer.Option(None, "--recipes", help="Extra recipe folders."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; run nothing."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan, preflight and overlap check; run nothing."),
+    progress: bool = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log)."),
 ) -> None:
     """Train each recipe from the same base model, evaluate on one frozen protocol, write a paired report."""
-    from harness.compare import CompareConfig, run_compare
+    from harness.compare.config import CompareConfig
+    from harness.compare.run import run_compare
+    from harness.configs import build
 
-    over = dict(seeds=seeds, out=out, base_model=base_model, recipes_dirs=recipe_dirs or None)
-    cfg = CompareConfig.from_yaml(config, **over) if config else CompareConfig(**{k: v for k, v in over.items() if v is not None})
+    over = dict(seeds=seeds, out=out, base_model=base_model, recipes_dirs=recipe_dirs or None, match_compute=match_compute,
+                allow_overlap=allow_overlap)
+    over = {k: v for k, v in over.items() if v is not None}
+    cfg = CompareConfig.from_yaml(config, **over) if config else build(CompareConfig, over, source="harness compare")
     summary = run_compare(recipes, cfg, dry_run=dry_run, show_progress=progress)
     if dry_run:
         return
@@ -248,20 +287,31 @@ def compare_cmd(
 
     print_leaderboard(summary["report_dir"])
     console.print(f"compute: {summary['wall_time']:.0f}s training+eval, report {summary['report_seconds']:.1f}s")
-    console.print(f"report: {summary['report_dir']}/index.html")
+    console.print(f"report: {summary['report_dir']}/index.html", markup=False)
 
 
 def main() -> None:
-    """Console entry point: expected failures (missing data, bad config) print one clear line, no traceback."""
+    """Console entry point: expected failures (missing data, bad config or input, a failed step) print one
+    clear line and exit 1, no traceback; an interrupt exits 130. Anything else is a bug: traceback."""
     from openai import OpenAIError
+    from pydantic import ValidationError
 
+    from harness.compare.worker import StepFailed
+    from harness.configs import describe_validation_error
     from tasks.data import DataNotFoundError
 
     try:
         app()
-    except (DataNotFoundError, LookupError, ValueError, FileNotFoundError, ImportError, OpenAIError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+    except ValidationError as exc:
+        console.print(f"[bold red]error:[/] {escape(describe_validation_error(exc))}")
         raise SystemExit(1) from None
+    except (DataNotFoundError, LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        console.print(f"[bold red]error:[/] {escape(message)}")
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/] (finished work is kept; re-run the same command to resume)")
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -2,34 +2,35 @@
 
 Layout of ``<out>/``::
 
-    manifest.json                 config, protocol, versions, seeds, counts, status
+    manifest.json                 config, protocol, generator, versions, seeds, per-invocation stats, status
     <task>@<version>/samples.jsonl  one record per (problem, sample): text, extracted answer, verdict, tokens
+    <task>@<version>/prompts.jsonl  each distinct prompt once (records carry its hash)
     results.json                  metrics per task (avg@k + CI, pass@k, maj@k, per category) + provenance
 
-Work is done in batches of problems: generate every missing sample of the batch, grade it, append the
-batch durably. Re-running the same command skips finished samples, so a crash costs at most one batch.
-The *protocol* (task versions, rendered prompts, sampling, k, grader version) is hashed; a directory is
-never resumed under a different protocol.
+Generation, grading and appending go through `harness.sampling.sample_and_grade` (the loop the InT stages
+use too), with the configured grader: what is recorded as the grader is what graded.
+
+The *protocol* is hashed: the model (name, resolved path, weights hash or hub revision, backend), task
+versions, rendered prompts, sampling, k and grader. A directory is never resumed under a different
+protocol, so two checkpoints that happen to share a folder name can never mix their samples. Everything
+is validated before anything is written: a bad task, backend, grader, budget or model path leaves no
+folder behind, and a run that stopped before writing a single record may be replaced by a corrected one.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.backends import Backend, GenerationRequest, SamplingParams, get_backend
+from harness.backends import Backend, GenerationRequest, SamplingParams
+from harness.configs import read_yaml_mapping
 from harness.metrics import group_samples, summarize
 from harness.provenance import package_versions, stable_hash
 from harness.rundir import Manifest, RecordLog, atomic_write_json
-from harness.ui import progress_bar
-from harness.world import resolve_model
+from harness.sampling import RunStats, Unit, open_records, sample_and_grade
 
 log = logging.getLogger(__name__)
 
@@ -44,179 +45,220 @@ class SamplingConfig(BaseModel):
     max_tokens: int = Field(16384, gt=0, description="Token budget per sample.")
     seed: int = Field(0, description="Base seed; sample j of a prompt uses seed + j where supported.")
 
+    def params(self, n: int) -> SamplingParams:
+        """The backend's `SamplingParams` for ``n`` samples per prompt."""
+        return SamplingParams(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+                              max_tokens=self.max_tokens, seed=self.seed)
 
-class EvalConfig(BaseModel):
-    """Everything that defines an evaluation run. Loadable from YAML; CLI flags override fields."""
+
+class EvalSettings(BaseModel):
+    """The frozen evaluation protocol minus the model: which problems, how prompted, sampled and graded.
+
+    `harness compare` measures every checkpoint under one `EvalSettings`; `EvalConfig` adds the model,
+    the backend and where to write."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str = Field(..., description="Model path or hub id.")
-    backend: str = Field("hf", description="Generation backend: hf, vllm, openai, or a plugin name.")
-    backend_options: dict[str, Any] = Field(default_factory=dict, description="Extra backend kwargs.")
     tasks: list[str] = Field(..., min_length=1, description="Task names, optionally 'name@version'.")
     split: str | None = Field(None, description="Dataset split (default: test, or the task's only split).")
     samples: int = Field(8, ge=1, description="k: samples per problem.")
     per_category: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each category.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each task.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    grader: str = Field("math-verify", description="Grader name (see harness.grading).")
-    grader_timeout: float = Field(10.0, gt=0, description="Hard per-answer grading timeout, seconds.")
-    grader_workers: int = Field(2, ge=1, description="Grading worker processes.")
-    batch_problems: int = Field(8, ge=1, description="Problems generated and written per batch.")
+    grader: str = Field("math-verify", description="Grader name (`harness.grading.available_graders()`).")
+    judge: dict[str, Any] | None = Field(
+        None, description="For grader llm-judge: the judge model as {backend, model, options} (a ModelRef)."
+    )
     data_dir: str | None = Field(None, description="Local benchmark data directory (else HARNESS_DATA_DIR).")
-    out: str = Field(..., description="Run directory.")
+    exclude: dict[str, list[str]] = Field(
+        default_factory=dict, description="Problem ids left out per task (as named in `tasks`), e.g. held out by decontamination.",
+    )
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _one_task(cls, value: Any) -> Any:
+        """``tasks: aime25`` (a single name) means ``[aime25]``."""
+        return [value] if isinstance(value, str) else value
+
+    def problem_sets(self) -> list[Any]:
+        """One `tasks.ProblemSet` per task."""
+        from tasks import ProblemSet
+
+        return [ProblemSet(task=t, split=self.split, per_category=self.per_category, limit=self.limit,
+                           exclude_ids=tuple(self.exclude.get(t, ())), data_dir=self.data_dir) for t in self.tasks]
+
+    def protocol(self) -> dict[str, Any]:
+        """The model-independent protocol (problem rules, sampling, k, grader id), hashed by `compare`."""
+        from harness.grading import available_graders
+
+        if self.grader not in available_graders():
+            raise ValueError(f"unknown grader {self.grader!r}; choose one of {available_graders()}")
+        return {
+            "problems": [ps.identity() for ps in self.problem_sets()],
+            "sampling": self.sampling.model_dump(),
+            "k": self.samples,
+            "grader": self.grader,
+            "judge": self.judge,
+        }
+
+
+class EvalConfig(EvalSettings):
+    """Everything that defines an evaluation run. Loadable from YAML; CLI flags override fields."""
+
+    model: str = Field(..., description="Model path, hub id or <scheme>:<name> (e.g. world:default).")
+    backend: str = Field("hf", description="Generation backend: hf, vllm, openai, or a plugin name.")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="Extra backend kwargs.")
+    answer_after: str | None = Field(
+        None, description="Grade only the text after the last occurrence of this marker (a reasoning model's final "
+        "channel, e.g. '</think>'); a response without it has no answer. The full text is recorded.",
+    )
+    grader_timeout: float = Field(10.0, gt=0, description="Hard per-answer grading timeout, seconds.")
+    grader_workers: int = Field(2, ge=0, description="Grading worker processes (0: in-process).")
+    batch_problems: int = Field(8, ge=1, description="Problems generated and written per batch.")
+    out: str | None = Field(None, description="Run directory (default runs/eval-<model>-<model hash>-<tasks>).")
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> EvalConfig:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of EvalConfig fields at top level")
-        sampling = {**data.get("sampling", {}), **overrides.pop("sampling", {})}
+        data = read_yaml_mapping(path, what="EvalConfig")
+        sampling = {**(data.get("sampling") or {}), **overrides.pop("sampling", {})}
         return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}, "sampling": sampling})
 
 
-def _sample_key(r: dict[str, Any]) -> tuple[str, int]:
-    return (str(r["problem_id"]), int(r["sample_index"]))
+def default_out(model: str, tasks: list[str], identity: dict[str, Any]) -> str:
+    """``runs/eval-<model name>-<8 hex of its identity>-<tasks>``: two checkpoints named alike never share
+    a folder, and the name carries no ':' (world:default -> world-default)."""
+    from harness.models import safe_name
+
+    spec = "-".join(t.replace("@", "_") for t in tasks)
+    return str(Path("runs") / f"eval-{safe_name(model)}-{stable_hash(identity, length=8)}-{safe_name(spec)}")
+
+
+def generator_identity(config: EvalConfig, *, checked: bool = True) -> dict[str, Any]:
+    """The model as the protocol sees it: the configured backend + what identifies the weights (see
+    `harness.models.model_identity`); for a remote server, its served name and (redacted) URL."""
+    from harness.backends import check_model, get_backend_class
+    from harness.models import model_identity
+    from harness.redact import redact_options
+
+    if checked:
+        check_model(config.backend, config.model)
+    if not getattr(get_backend_class(config.backend), "loads_weights", True):  # a served name: the server owns the weights
+        return {"backend": config.backend, "name": config.model,
+                "base_url": redact_options(config.backend_options).get("base_url")}
+    return {"backend": config.backend, **model_identity(config.model)}
+
+
+def _plan(config: EvalConfig) -> list[tuple[Any, list[Any], list[Unit]]]:
+    """(task, problems, units) per task: loads data and renders every prompt (all validation)."""
+    from tasks import render_prompt
+
+    plans = []
+    for ps in config.problem_sets():
+        task, problems = ps.load()
+        units = [
+            Unit(id=p.id, request=GenerationRequest(messages=tuple(render_prompt(task, p))), gold=p.answer,
+                 category=p.category, problem=p.problem, fields={"task": task.name, "version": task.version})
+            for p in problems
+        ]
+        plans.append((task, problems, units))
+    return plans
+
+
+def open_grader(settings: EvalSettings, *, workers: int, timeout: float) -> Any:
+    """The configured grader; ``llm-judge`` gets its judge backend from ``settings.judge``."""
+    from harness.grading import get_grader
+
+    if settings.grader == "llm-judge":
+        from harness.backends import get_backend
+
+        if not settings.judge or "model" not in settings.judge:
+            raise ValueError("grader llm-judge needs judge: {backend, model, options} (CLI: --judge-model)")
+        judge = settings.judge
+        return get_grader("llm-judge", backend=get_backend(judge.get("backend", "openai"), judge["model"],
+                                                              **(judge.get("options") or {})))
+    return get_grader(settings.grader, workers=workers, timeout=timeout)
 
 
 def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) an evaluation and return the results dict also written to ``results.json``."""
-    from harness.grading import GradingPool, get_grader
-    from tasks import get_task, load_task, render_prompt, subset
+    """Run (or resume) an evaluation and return the results dict also written to ``results.json``.
 
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    grader_info = get_grader(config.grader)
-    grader_id = f"{grader_info.name}=={grader_info.version}"
-    params = SamplingParams(
-        n=config.samples,
-        temperature=config.sampling.temperature,
-        top_p=config.sampling.top_p,
-        top_k=config.sampling.top_k,
-        max_tokens=config.sampling.max_tokens,
-        seed=config.sampling.seed,
-    )
+    ``backend``: an already open backend to generate with (tests, `compare`); it must serve
+    ``config.model`` through ``config.backend``, which is what the protocol records."""
+    from harness.backends import get_backend
+    from harness.redact import redact_config
 
-    # Freeze the protocol: which problems, which exact prompts, how sampled, how graded.
-    plans = []
-    for spec in config.tasks:
-        task = get_task(spec)  # "name" or "name@version"
-        loaded = load_task(task.name, task.version, data_dir=config.data_dir, split=config.split)
-        problems = subset(loaded.problems, config.per_category, config.limit)
-        requests = [GenerationRequest(messages=tuple(render_prompt(task, p))) for p in problems]
-        plans.append((task, problems, requests))
+    # Validate everything first: nothing is written before this block succeeds.
+    params = config.sampling.params(config.samples)
+    plans = _plan(config)
+    generator = generator_identity(config, checked=backend is None)
+    out = Path(config.out or default_out(config.model, config.tasks, generator))
+    grading = open_grader(config, workers=config.grader_workers, timeout=config.grader_timeout)
     protocol = {
+        "generator": generator,
         "tasks": [
-            {"task": t.name, "version": t.version, "split": config.split, "prompts": stable_hash([r.key() for r in rs])}
-            for t, _, rs in plans
+            {"task": t.name, "version": t.version, "split": ps.resolved_split(), "problems": ps.identity(),
+             "prompts": stable_hash([u.request.key() for u in units])}
+            for ps, (t, _, units) in zip(config.problem_sets(), plans, strict=True)
         ],
         "sampling": config.sampling.model_dump(),
         "k": config.samples,
-        "grader": grader_id,
+        "grader": f"{grading.name}=={grading.version}",
+        **({"answer_after": config.answer_after} if config.answer_after else {}),
     }
     protocol_hash = stable_hash(protocol)
     manifest = Manifest(out / "manifest.json")
-    manifest.check_protocol(protocol_hash, what="eval")
-    manifest.update(
-        kind="eval",
-        status="running",
-        config=config.model_dump(),
-        protocol=protocol,
-        protocol_hash=protocol_hash,
-        versions=package_versions(),
-        seeds={"sampling": config.sampling.seed},
-    )
+    paths = [out / f"{t.name}@{t.version}" / "samples.jsonl" for t, _, _ in plans]
+    manifest.check_protocol(protocol_hash, what="eval", has_records=any(p.exists() and p.stat().st_size for p in paths))
+    records = [open_records(p) for p in paths]  # a corrupt record fails here, before anything is written
+    missing = any(len(r) < config.samples * len(units) for r, (_, _, units) in zip(records, plans, strict=True))
 
-    owns_backend = backend is None
-    stats = {"new_generations": 0, "reused_samples": 0, "generation_seconds": 0.0, "grading_seconds": 0.0}
-    results: dict[str, Any] = {"tasks": {}}
+    stats = RunStats()
+    if missing or manifest.data.get("status") != "complete":
+        manifest.begin(kind="eval", config=redact_config(config.model_dump()), protocol=protocol,
+                       protocol_hash=protocol_hash, versions=package_versions(),
+                       seeds={"sampling": config.sampling.seed}, generator=generator)
+    opened: list[Backend] = []
+
+    def lazy_backend() -> Backend:
+        if not opened:
+            opened.append(get_backend(config.backend, config.model, **config.backend_options))
+        return opened[0]
+
     try:
-        with GradingPool(workers=config.grader_workers, timeout=config.grader_timeout) as pool:
-            for task, problems, requests in plans:
-                records = RecordLog(out / f"{task.name}@{task.version}" / "samples.jsonl", key=_sample_key)
-                done = records.done_keys()
-                todo = [
-                    (p, r, [j for j in range(config.samples) if (p.id, j) not in done])
-                    for p, r in zip(problems, requests, strict=True)
-                ]
-                todo = [t for t in todo if t[2]]
-                stats["reused_samples"] += sum(1 for k in done if k[0] in {p.id for p in problems})
-                if todo and backend is None:
-                    backend = get_backend(config.backend, resolve_model(config.model), **config.backend_options)
-                with progress_bar(f"{task.name}@{task.version}", total=len(todo), enabled=show_progress) as advance:
-                    for start in range(0, len(todo), config.batch_problems):
-                        batch = todo[start : start + config.batch_problems]
-                        assert backend is not None
-                        run_batch(task, batch, backend, params, pool, grader_id, records, stats)
-                        advance(len(batch))
-                results["tasks"][f"{task.name}@{task.version}"] = _task_results(records, problems)
+        for (task, _, units), recs in zip(plans, records, strict=True):
+            sample_and_grade(
+                units, k=config.samples, params=params, records=recs, backend=backend or lazy_backend,
+                grader=grading, batch_size=config.batch_problems, label=f"{task.name}@{task.version}",
+                show_progress=show_progress, stats=stats, answer_after=config.answer_after,
+            )
+    except BaseException as exc:
+        manifest.fail(exc, stats.to_dict())
+        raise
     finally:
-        if owns_backend and backend is not None:
-            backend.close()
+        grading.close()
+        if opened:
+            manifest.data["backend"] = opened[0].describe()
+            opened[0].close()
 
+    results: dict[str, Any] = {
+        "tasks": {f"{t.name}@{t.version}": _task_results(recs, problems)
+                  for (t, problems, _), recs in zip(plans, records, strict=True)}
+    }
+    manifest.finish(stats.to_dict())
     results.update(
         protocol=protocol,
         protocol_hash=protocol_hash,
-        config=config.model_dump(),
-        versions=package_versions(),
-        generator=backend.describe() if backend is not None else {"backend": config.backend, "model": config.model},
-        run_stats=stats,
+        config=redact_config(config.model_dump()),
+        versions=manifest.data.get("versions") or package_versions(),
+        generator={**generator, "backend_describe": manifest.data.get("backend")},
+        run_stats=stats.to_dict(),
+        run_stats_total=manifest.data.get("run_stats_total", {}),
+        out=str(out),
     )
     atomic_write_json(out / "results.json", results)
-    manifest.update(status="complete", run_stats=stats)
     return results
 
 
-def run_batch(task, batch, backend: Backend, params: SamplingParams, pool, grader_id: str, records: RecordLog, stats) -> None:
-    """Generate the missing samples of a batch of problems, grade them, append durably.
-
-    The one generate-grade-append step: `harness eval` and the InT rollout and continue stages all use it,
-    so they share record fields, seeding and crash semantics."""
-    t0 = time.perf_counter()
-    # Problems missing every sample go in one call with n=k; partially done ones (rare) ask for what is missing.
-    by_n: dict[int, list[int]] = {}
-    for i, (_, _, missing) in enumerate(batch):
-        by_n.setdefault(len(missing), []).append(i)
-    outputs: dict[int, list] = {}
-    for n, idxs in by_n.items():
-        gen = backend.generate([batch[i][1] for i in idxs], replace(params, n=n))
-        outputs.update(zip(idxs, gen, strict=True))
-    stats["generation_seconds"] += time.perf_counter() - t0
-    items, meta = [], []
-    for i, (problem, request, missing) in enumerate(batch):
-        for sample, j in zip(outputs[i], missing, strict=True):
-            items.append((sample.text, problem.answer))
-            meta.append((problem, request, j, sample))
-    t1 = time.perf_counter()
-    verdicts = pool.grade_many(items)
-    stats["grading_seconds"] += time.perf_counter() - t1
-    rows = []
-    for (problem, request, j, sample), v in zip(meta, verdicts, strict=True):
-        rows.append(
-            {
-                "task": task.name,
-                "version": task.version,
-                "problem_id": problem.id,
-                "category": problem.category,
-                "sample_index": j,
-                "prompt_hash": request.key(),
-                "seed": params.seed,
-                "text": sample.text,
-                "gold": problem.answer,
-                "extracted": v.extracted,
-                "correct": v.correct,
-                "status": v.status,
-                "reason": v.reason,
-                "grader": v.grader or grader_id,
-                "prompt_tokens": sample.prompt_tokens,
-                "completion_tokens": sample.completion_tokens,
-                "finish_reason": sample.finish_reason,
-            }
-        )
-    stats["new_generations"] += records.append_many(rows)
-
-
-def _task_results(records: RecordLog, problems: Sequence) -> dict[str, Any]:
+def _task_results(records: RecordLog, problems: list[Any]) -> dict[str, Any]:
     wanted = {p.id for p in problems}
     rows = [r for r in records.read() if r["problem_id"] in wanted]
     metrics = summarize(group_samples(rows))
@@ -225,7 +267,9 @@ def _task_results(records: RecordLog, problems: Sequence) -> dict[str, Any]:
         "no_answer": sum(r["status"] == "no_answer" for r in rows),
         "timeout": sum(r["status"] == "timeout" for r in rows),
         "error": sum(r["status"] == "error" for r in rows),
+        "skipped": sum(r["status"] == "skipped" for r in rows),
         "truncated": sum(r["finish_reason"] == "length" for r in rows),
         "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in rows),
     }
     return {"metrics": metrics, "counts": counts}
+

@@ -6,10 +6,14 @@ Conventions (stated because harnesses disagree, see anchors.md §D items 1-3):
   pass@1 *estimate* from k samples (the InT paper's "pass@1 with 128 samples").
 * ``pass@k`` is the unbiased estimator of Chen et al. (2021) in its numerically stable product form,
   computed per problem from its n samples and c correct ones, for every k <= n.
-* ``maj@k`` is majority voting over the extracted answers of the first k samples; ties go to the answer
-  seen first; samples with no extracted answer do not vote.
+* ``maj@k`` is majority voting over extracted answers grouped by *grader equivalence* (every correct
+  answer is one group -- the grader said each equals the gold; wrong answers are merged when the grader
+  finds them equal, e.g. ``1/2`` and ``0.5``), estimated from *all* n samples: the expected vote of a
+  random size-k subset (exact when C(n, k) <= 2,000 subsets, else 2,000 seeded draws); a tie among the
+  top groups scores the share of correct groups in it; samples with no extracted answer do not vote.
 * Confidence intervals are percentile bootstraps over *problems* (the unit that was sampled from the
-  population of problems), never over samples.
+  population of problems), never over samples. With several training seeds, `hierarchical_bootstrap`
+  resamples seeds and then problems, so the interval also covers seed-to-seed variation.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,22 +40,77 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-def majority_correct(answers: Sequence[str | None], correct: Sequence[bool], k: int) -> bool:
-    """maj@k for one problem: is the most frequent extracted answer among the first k samples correct?"""
-    votes: Counter[str] = Counter()
-    first_seen: dict[str, int] = {}
-    verdict: dict[str, bool] = {}
-    for i, (ans, ok) in enumerate(zip(answers[:k], correct[:k], strict=True)):
-        if ans is None:
-            continue
-        key = ans.strip()
-        votes[key] += 1
-        first_seen.setdefault(key, i)
-        verdict[key] = verdict.get(key, False) or ok
+def answer_groups(answers: Sequence[str | None], correct: Sequence[bool], *, equivalent: Any = None,
+                  max_compare: int = 32) -> list[int | None]:
+    """A group label per sample: all correct samples are group 0; wrong answers are grouped by exact
+    (stripped) text, then merged when ``equivalent(a, b)`` holds (at most ``max_compare`` distinct wrong
+    answers are compared pairwise, bounding the cost); no answer -> None."""
+    labels: list[int | None] = []
+    wrong: dict[str, int] = {}
+    for ans, ok in zip(answers, correct, strict=True):
+        if ok:
+            labels.append(0)
+        elif ans is None or not str(ans).strip():
+            labels.append(None)
+        else:
+            labels.append(wrong.setdefault(str(ans).strip(), len(wrong) + 1))
+    if equivalent is not None and 1 < len(wrong) <= max_compare:
+        reps = list(wrong)
+        parent = {g: g for g in wrong.values()}
+
+        def find(g: int) -> int:
+            while parent[g] != g:
+                g = parent[g]
+            return g
+
+        for i, a in enumerate(reps):
+            for b in reps[i + 1 :]:
+                ga, gb = find(wrong[a]), find(wrong[b])
+                if ga != gb and equivalent(a, b):
+                    parent[max(ga, gb)] = min(ga, gb)
+        labels = [None if g is None else (0 if g == 0 else find(g)) for g in labels]
+    return labels
+
+
+def _vote(labels: Sequence[int | None]) -> float:
+    """1/0 for a clear winner (correct group or not); a tie scores the share of correct groups in it."""
+    votes = Counter(g for g in labels if g is not None)
     if not votes:
-        return False
-    winner = max(votes, key=lambda a: (votes[a], -first_seen[a]))
-    return verdict[winner]
+        return 0.0
+    top = max(votes.values())
+    winners = [g for g, v in votes.items() if v == top]
+    return sum(g == 0 for g in winners) / len(winners)
+
+
+def majority_at_k(labels: Sequence[int | None], k: int, *, max_subsets: int = 2000, seed: int = 0) -> float:
+    """Expected maj@k over size-k subsets of all n samples (exact or ``max_subsets`` seeded draws)."""
+    import itertools
+    import math
+
+    n = len(labels)
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
+    if k == n:
+        return _vote(labels)
+    if math.comb(n, k) <= max_subsets:
+        subsets: Iterable[Sequence[int]] = itertools.combinations(range(n), k)
+    else:
+        rng = np.random.default_rng(seed)
+        subsets = (rng.choice(n, size=k, replace=False) for _ in range(max_subsets))
+    scores = [_vote([labels[i] for i in idx]) for idx in subsets]
+    return float(np.mean(scores))
+
+
+def majority_correct(answers: Sequence[str | None], correct: Sequence[bool], k: int, *, equivalent: Any = None) -> float:
+    """maj@k for one problem from all its samples (see the module docstring)."""
+    return majority_at_k(answer_groups(answers, correct, equivalent=equivalent), k)
+
+
+def grader_equivalent(a: str, b: str) -> bool:
+    """Two extracted answers are the same answer under the harness grader (bounded by its timeout)."""
+    from harness.grading import grade
+
+    return bool(grade(f"\\boxed{{{a}}}", b).correct)
 
 
 def bootstrap_ci(
@@ -87,6 +147,54 @@ def paired_bootstrap(
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     p = 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0)))
     return {"diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_value": min(1.0, p), "n": int(d.size)}
+
+
+def hierarchical_bootstrap(
+    per_seed: Sequence[Sequence[float]], *, n_boot: int = 10_000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile CI of the mean accuracy when several training seeds evaluated the same problems.
+
+    ``per_seed[s][i]`` is problem i's accuracy under seed s (problems aligned across seeds). Each draw
+    resamples seeds with replacement, then problems with replacement (the same problems for every drawn
+    seed), and averages -- so the interval covers both problem and seed-to-seed variation. With one seed
+    it is the ordinary bootstrap over problems."""
+    m = np.asarray(per_seed, dtype=float)
+    if m.ndim != 2 or m.size == 0:
+        return (float("nan"), float("nan"))
+    n_seeds, n_probs = m.shape
+    if np.all(m == m.flat[0]):
+        return (float(m.flat[0]), float(m.flat[0]))
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(n_boot):
+        s = rng.integers(0, n_seeds, size=n_seeds)
+        p = rng.integers(0, n_probs, size=n_probs)
+        means[i] = m[np.ix_(s, p)].mean()
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+def paired_hierarchical_bootstrap(
+    a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *, n_boot: int = 10_000, alpha: float = 0.05, seed: int = 0
+) -> dict[str, float]:
+    """`paired_bootstrap` of mean(b - a) with seeds resampled too: ``a[s][i]``, ``b[s][i]`` are problem i's
+    accuracy under training seed s (seeds paired by index: both arms of seed s share the seed's data
+    order). Each draw resamples seed indices, then problems; the p-value is as in `paired_bootstrap`."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 2 or x.size == 0:
+        raise ValueError(f"paired_hierarchical_bootstrap needs two equal (seeds x problems) arrays, got {x.shape} and {y.shape}")
+    d = y - x
+    n_seeds, n_probs = d.shape
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(n_boot):
+        s = rng.integers(0, n_seeds, size=n_seeds)
+        p = rng.integers(0, n_probs, size=n_probs)
+        means[i] = d[np.ix_(s, p)].mean()
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    p_value = 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0)))
+    return {"diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_value": min(1.0, p_value),
+            "n": int(n_probs), "n_seeds": int(n_seeds)}
 
 
 @dataclass(frozen=True)
@@ -133,7 +241,7 @@ def ks_for(n: int) -> list[int]:
     return ks + ([n] if n not in ks else [])
 
 
-def summarize(problems: Sequence[ProblemSamples], *, n_boot: int = 10_000, seed: int = 0) -> dict:
+def summarize(problems: Sequence[ProblemSamples], *, n_boot: int = 10_000, seed: int = 0, equivalent: Any = grader_equivalent) -> dict:
     """Headline metrics for one task: avg@k with CI, pass@k and maj@k for every reported k, per category.
 
     Problems with fewer samples than the most common count are reported (``incomplete``) and pass@k uses
@@ -154,10 +262,11 @@ def summarize(problems: Sequence[ProblemSamples], *, n_boot: int = 10_000, seed:
         "maj@k": {},
     }
     if n_min >= 1:
+        labels = [answer_groups(p.answers, p.correct, equivalent=equivalent) for p in problems]
         for k in ks_for(n_min):
             vals = [pass_at_k(n_min, sum(p.correct[:n_min]), k) for p in problems]
             result["pass@k"][str(k)] = float(np.mean(vals))
-            result["maj@k"][str(k)] = float(np.mean([majority_correct(p.answers, p.correct, k) for p in problems]))
+            result["maj@k"][str(k)] = float(np.mean([majority_at_k(lab[:n_min], k) for lab in labels]))
     cats: dict[str, list[ProblemSamples]] = defaultdict(list)
     for p in problems:
         if p.category is not None:

@@ -148,24 +148,67 @@ class RecordLog:
 
 
 class Manifest:
-    """``manifest.json`` of a stage: config, protocol hash, versions, counts and status, rewritten atomically."""
+    """``manifest.json`` of a stage: config, protocol hash, versions, counts and status, rewritten atomically.
+
+    Lifecycle: `check_protocol` (refuses a different protocol once records exist), `begin` (status
+    ``running``, one entry per invocation), then `finish` (``complete``) or `fail` (``failed`` with the
+    error in one line). Stats of every invocation are summed into ``run_stats_total``, so a resumed run
+    reports what the whole run cost, not only its last piece. Nothing here ever downgrades a manifest
+    before the caller has validated its inputs (a refused resume leaves the file as it was)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.data: dict[str, Any] = read_json(self.path) if self.path.exists() else {}
 
-    def check_protocol(self, protocol_hash: str, *, what: str = "run") -> None:
-        """Refuse to resume a directory created under a different protocol (prompts, sampling, grader)."""
+    def check_protocol(self, protocol_hash: str, *, what: str = "run", has_records: bool = True) -> None:
+        """Refuse to resume a directory created under a different protocol (prompts, sampling, grader,
+        model). A directory whose earlier start wrote no record at all (a failed start) is taken over."""
         old = self.data.get("protocol_hash")
-        if old is not None and old != protocol_hash:
-            raise ValueError(
-                f"{self.path}: this {what} directory was written with protocol {old}, but the current "
-                f"settings hash to {protocol_hash}. Use a new --out directory, or restore the settings "
-                f"(see 'protocol' in the manifest for what they were)."
-            )
+        if old is None or old == protocol_hash:
+            return
+        if not has_records and self.data.get("status") != "complete":
+            log.info("%s: replacing the manifest of a start that wrote no records (protocol %s)", self.path, old)
+            self.data = {}
+            return
+        raise ValueError(
+            f"{self.path}: this {what} directory was written with protocol {old}, but the current "
+            f"settings hash to {protocol_hash}. Use a new --out directory, or restore the settings "
+            f"(see 'protocol' in the manifest for what they were)."
+        )
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
         self.data["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.data.setdefault("created_at", self.data["updated_at"])
         atomic_write_json(self.path, self.data)
+
+    def begin(self, **fields: Any) -> None:
+        """Mark the start of an invocation (status ``running``); ``fields`` are recorded (config, protocol...)."""
+        self._t0 = time.perf_counter()
+        self.data.pop("error", None)
+        self.update(**fields, status="running", started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def _close_invocation(self, status: str, stats: Mapping[str, Any] | None) -> None:
+        seconds = round(time.perf_counter() - getattr(self, "_t0", time.perf_counter()), 3)
+        entry = {"status": status, "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": seconds, **(stats or {})}
+        invocations = [*self.data.get("invocations", []), entry]
+        totals: dict[str, Any] = {}
+        for inv in invocations:
+            for k, v in inv.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    totals[k] = round(totals.get(k, 0) + v, 3)
+        self.data.update(invocations=invocations, run_stats_total=totals)
+
+    def finish(self, stats: Mapping[str, Any] | None = None, **fields: Any) -> None:
+        """The stage is complete: status ``complete``, this invocation's stats summed into the totals."""
+        if self.data.get("status") == "running":
+            self._close_invocation("complete", stats)
+        self.update(**fields, status="complete", run_stats=dict(stats or {}))
+
+    def fail(self, exc: BaseException, stats: Mapping[str, Any] | None = None) -> None:
+        """An invocation stopped with an error: status ``failed`` and the error's first line."""
+        if self.data.get("status") != "running":
+            return
+        self._close_invocation("failed", stats)
+        first = (str(exc).strip().splitlines() or [""])[0][:500]
+        self.update(status="failed", error=f"{type(exc).__name__}: {first}")

@@ -1,7 +1,13 @@
-"""Terminal output shared by every command: one progress-bar helper, one console."""
+"""Terminal output shared by every command: one progress helper, one status-line helper, one console.
+
+On a terminal, progress is a rich bar. Redirected to a file or a CI log (no TTY), a bar would print
+nothing until the end, so progress becomes plain lines instead: one at the start, one at least every
+``HEARTBEAT_SECONDS`` while work goes on, one at the end -- a user tailing a log always sees it move.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -16,13 +22,85 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)
+HEARTBEAT_SECONDS = 30.0
+
+
+# Library deprecation noise that says nothing to a user of the harness (fixed upstream in TRL's next release).
+_NOISE = (r".*is_gradient_checkpointing.*is deprecated.*",)
+
+
+def quiet_libraries() -> None:
+    """Keep the console to our own lines: Hugging Face progress bars off (unless the user set the
+    variables), known library deprecation warnings filtered. Children inherit the environment."""
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    for pattern in _NOISE:
+        warnings.filterwarnings("ignore", message=pattern, category=FutureWarning)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def status_line(text: str) -> None:
+    """One timestamped line (what a step is doing, what it cost); markup-free, so user text is safe."""
+    console.print(f"[{time.strftime('%H:%M:%S')}] {text}", markup=False, highlight=False)
+
+
+class Heartbeat:
+    """Plain progress lines for non-interactive output: ``label: done/total (elapsed, ~remaining)``."""
+
+    def __init__(self, label: str, total: int | None, every: float = HEARTBEAT_SECONDS) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.done, self.t0 = 0, time.perf_counter()
+        self.last = self.t0
+        self._line("started")
+
+    def _line(self, note: str = "") -> None:
+        elapsed = time.perf_counter() - self.t0
+        if self.total:
+            eta = f", ~{_hms(elapsed / self.done * (self.total - self.done))} left" if self.done and self.done < self.total else ""
+            where = f"{self.done}/{self.total}"
+        else:
+            eta, where = "", f"{self.done}"
+        status_line(f"{self.label}: {where} ({_hms(elapsed)} elapsed{eta}){' ' + note if note else ''}")
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            self._line()
+
+    def update(self, done: int, total: int | None = None, note: str = "") -> None:
+        """Set absolute progress (for loops that know their position); prints at most every ``every`` s."""
+        self.done, self.total = done, total if total is not None else self.total
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            self._line(note)
+
+    def close(self) -> None:
+        self._line("done")
 
 
 @contextmanager
 def progress_bar(description: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; draws a rich bar on the terminal, or nothing when disabled or total is 0."""
+    """Yield ``advance(n)``: a rich bar on a terminal, heartbeat lines otherwise, nothing when disabled or
+    total is 0."""
     if not enabled or total <= 0:
         yield lambda n=1: None
+        return
+    if not console.is_terminal:
+        beat = Heartbeat(description, total)
+        try:
+            yield beat.advance
+        finally:
+            beat.close()
         return
     with Progress(
         TextColumn("[bold]{task.description}"),

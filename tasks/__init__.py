@@ -5,6 +5,7 @@ Importing this package is cheap (no ``datasets``/``pandas``); benchmark modules 
 
 from tasks.base import LoadedTask, Problem, Repair, Task, subset
 from tasks.data import DataNotFoundError, DataResolver
+from tasks.problemset import ProblemSet, Selection
 from tasks.registry import (
     UnknownTaskError,
     get_task,
@@ -19,7 +20,9 @@ __all__ = [
     "DataResolver",
     "LoadedTask",
     "Problem",
+    "ProblemSet",
     "Repair",
+    "Selection",
     "Task",
     "UnknownTaskError",
     "get_task",

@@ -7,7 +7,7 @@ benchmark is one short file (see `tasks/aime.py`), in the spirit of lm-eval's ta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,10 @@ class Task:
         hub_only: True when no GitHub copy exists, so the Hugging Face Hub is the only online source.
         hub_id: the Hugging Face Hub dataset id real users can load (documentation for local tasks).
         is_default: the version `get_task(name)` returns when a name has several versions.
+        overlaps: documented counts of this task's problems that also appear in other tasks, by task name
+            (from a data card); `harness.decontam` reports them when the data cannot be checked here.
+        capabilities: optional functions a task can offer beyond its data, by name (see `CAPABILITIES`);
+            generic code asks ``task.capability(name)`` and never tests which task it has.
     """
 
     name: str
@@ -96,3 +100,21 @@ class Task:
     hub_only: bool = False
     hub_id: str = ""
     is_default: bool = False
+    overlaps: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    capabilities: Mapping[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
+
+    def capability(self, name: str) -> Callable[..., Any] | None:
+        """The function registered for capability ``name``, or None when the task has none."""
+        if name not in CAPABILITIES:
+            raise ValueError(f"unknown task capability {name!r}; known: {', '.join(sorted(CAPABILITIES))}")
+        return self.capabilities.get(name)
+
+
+# What a task may know beyond its data. Each takes ``(item, attempt)``: ``item`` is a failed-attempt record
+# (the problem's fields, ``metadata`` included, see harness/intervention/rollout.py) and ``attempt`` the text.
+CAPABILITIES: dict[str, str] = {
+    "first_error": "item, attempt -> the 1-indexed substep of the attempt's TRUE first error (None if correct); "
+    "lets reports score how well a proposer localises errors",
+    "oracle_intervention": "item, attempt -> proposer-format text holding the true first error and its corrected "
+    "step; an upper bound on proposers, never InT itself",
+}

@@ -17,7 +17,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from tasks.base import LoadedTask, Problem, Task
+from tasks.base import CAPABILITIES, LoadedTask, Problem, Task
 from tasks.data import DataResolver
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ def register_task(task: Task) -> Task:
                 )
     if not task.splits:
         raise ValueError(f"task {task.name!r} version {task.version!r} declares no splits")
+    unknown = sorted(set(task.capabilities) - set(CAPABILITIES))
+    if unknown:
+        raise ValueError(f"task {task.name!r}: unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
     _REGISTRY[key] = task
     return task
 

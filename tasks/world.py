@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.world.problems import WorldSpec, generate_problems, to_task_problem
+from harness.world.problems import (
+    WorldSpec,
+    first_error,
+    generate_problems,
+    render_verification_target,
+    to_task_problem,
+)
 from tasks.base import LoadedTask, Task
 from tasks.registry import register_task
 
@@ -47,6 +53,9 @@ def load_world_hard(resolver: Any = None, split: str = "test", **kw: Any) -> Loa
 
 
 _COMMON = dict(
+    # The world can check every step, so it knows the true first error of any attempt and can write the
+    # perfect intervention (an upper bound on proposers, never InT itself).
+    capabilities={"first_error": first_error, "oracle_intervention": render_verification_target},
     prompt_template="world",
     answer_format="integer",
     grader="math-verify",

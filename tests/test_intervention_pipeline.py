@@ -8,7 +8,7 @@ from backend_support import KillAfter
 from typer.testing import CliRunner
 
 from harness.intervention.cli import int_app
-from harness.intervention.config import world_preset
+from harness.intervention.config import preset
 from harness.intervention.pipeline import run_all
 from harness.rundir import RecordLog
 from trainers.base import SFT_FIELDS
@@ -26,8 +26,9 @@ BUDGETS = {key: value for key, value in SETTINGS.items() if key.endswith("max_to
 
 @pytest.fixture(scope="module")
 def world_model():
-    build = pytest.importorskip("harness.world.build")
-    return build.build_world("test")
+    from harness.world.build import build_world
+
+    return build_world("test")
 
 
 def _lines(path: Path) -> list[dict]:
@@ -105,7 +106,7 @@ def test_kill_in_every_stage_then_rerun_loses_and_duplicates_nothing(world_model
     from harness.intervention.propose import run_propose
     from harness.intervention.rollout import run_rollout
 
-    cfg = world_preset(str(tmp_path / "run"), str(world_model), limit=6).with_overrides(
+    cfg = preset("world", str(tmp_path / "run"), {"policy.model": str(world_model), "rollout.problems.limit": 6}).with_overrides(
         {
             "rollout.k": 2,
             "rollout.batch_problems": 2,
@@ -168,7 +169,7 @@ def test_kill_in_every_stage_then_rerun_loses_and_duplicates_nothing(world_model
 def test_changed_protocol_is_refused(world_model, tmp_path):
     from harness.intervention.rollout import run_rollout
 
-    cfg = world_preset(str(tmp_path / "run"), str(world_model), limit=2).with_overrides({"rollout.k": 1})
+    cfg = preset("world", str(tmp_path / "run"), {"policy.model": str(world_model), "rollout.problems.limit": 2, "rollout.k": 1})
     run_rollout(cfg, show_progress=False)
     with pytest.raises(ValueError, match="protocol"):
         run_rollout(cfg.with_overrides({"rollout.sampling.temperature": 1.0}), show_progress=False)

@@ -64,7 +64,7 @@ def _fake_run(tmp_path, tiny_model_dir, **build):
     cfg = IntConfig(
         out=str(tmp_path),
         policy=ModelRef(model=str(tiny_model_dir)),
-        rollout=RolloutConfig(task="toy"),
+        rollout=RolloutConfig(problems={"task": "toy"}),
         build_sft=build,
     )
     atomic_write_json(

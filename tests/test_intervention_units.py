@@ -72,7 +72,7 @@ def test_paper_template_is_two_turns_and_hashed():
 
 
 def test_compact_template_matches_what_the_world_model_was_trained_on():
-    problems = pytest.importorskip("harness.world.problems")
+    from harness.world import problems
     wp = problems.generate_problems(3, 1, seed=1)[0]
     attempt = "Step 1: v = 1 + 1 mod 11 = 2\n\nStep 2: v = 9 * 9 mod 11 = 4"
     item = {

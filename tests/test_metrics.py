@@ -9,11 +9,16 @@ from hypothesis import strategies as st
 
 from harness.metrics import (
     ProblemSamples,
+    answer_groups,
     bootstrap_ci,
+    grader_equivalent,
     group_samples,
+    hierarchical_bootstrap,
     ks_for,
+    majority_at_k,
     majority_correct,
     paired_bootstrap,
+    paired_hierarchical_bootstrap,
     pass_at_k,
     summarize,
 )
@@ -52,13 +57,22 @@ def test_pass_at_k_large_n_is_stable():
     assert 0.8 < v < 1.0
 
 
-def test_majority_vote():
-    answers = ["4", "5", "5", None, "4"]
-    correct = [True, False, False, False, True]
-    assert majority_correct(answers, correct, 3) is False  # 5 wins 2-1
-    assert majority_correct(answers, correct, 5) is True  # 2-2 tie -> first seen ("4")
-    assert majority_correct([None, None], [False, False], 2) is False
-    assert majority_correct(["7"], [True], 1) is True
+def test_majority_vote_uses_all_samples_and_splits_ties():
+    assert majority_correct(["5", "5", "4"], [False, False, True], 3) == 0.0  # 5 wins 2-1
+    assert majority_correct(["4", "5"], [True, False], 2) == 0.5  # a tie scores the share of correct groups in it
+    assert majority_correct([None, None], [False, False], 2) == 0.0
+    assert majority_correct(["7"], [True], 1) == 1.0
+    # maj@k from all n samples: the mean over every size-k subset (labels: correct, wrong, wrong)
+    assert majority_correct(["1", "2", "2"], [True, False, False], 1) == pytest.approx(1 / 3)
+    assert majority_correct(["1", "2", "2"], [True, False, False], 2) == pytest.approx((0.5 + 0.5 + 0) / 3)
+    assert majority_at_k([0, 1, 1, None, 0], 5) == 0.5
+
+
+def test_majority_groups_answers_by_grader_equivalence():
+    answers, correct = ["1/2", "0.5", "3"], [False, False, True]
+    assert majority_correct(answers, correct, 3) == pytest.approx(1 / 3)  # three groups of one: a three-way tie
+    assert majority_correct(answers, correct, 3, equivalent=grader_equivalent) == 0.0  # 1/2 = 0.5 outvote 3
+    assert answer_groups(["x", "x"], [True, True]) == [0, 0]  # every correct answer is one group
 
 
 def test_bootstrap_ci_contains_mean_and_degenerate_cases():
@@ -93,7 +107,7 @@ def test_summarize_hand_computed():
     assert m["pass@k"]["1"] == pytest.approx(m["avg@k"])
     assert m["pass@k"]["4"] == pytest.approx(2 / 3)
     assert m["pass@k"]["2"] == pytest.approx((pass_at_k(4, 2, 2) + 0 + 1) / 3)
-    assert m["maj@k"]["4"] == pytest.approx(2 / 3)  # a: 1-vs-2 tie -> "1" (correct); b wrong; c right
+    assert m["maj@k"]["4"] == pytest.approx((0.5 + 0 + 1) / 3)  # a: a 2-2 tie scores 1/2; b wrong; c right
     assert m["per_category"]["x"]["avg@k"] == pytest.approx(0.25)
     assert m["per_category"]["y"]["n_problems"] == 1
     assert summarize([]) == {"n_problems": 0}
@@ -112,3 +126,27 @@ def test_ks_for():
     assert ks_for(8) == [1, 2, 4, 8]
     assert ks_for(6) == [1, 2, 4, 6]
     assert ks_for(1) == [1]
+
+
+def test_hierarchical_ci_is_wider_than_the_problem_ci_when_seeds_disagree():
+    rng = np.random.default_rng(1)
+    base = rng.random(60)
+    per_seed = [np.clip(base + shift, 0, 1) for shift in (-0.15, 0.0, 0.15)]  # three seeds that disagree
+    pooled = np.mean(per_seed, axis=0)
+    lo_p, hi_p = bootstrap_ci(pooled, n_boot=4000)
+    lo_h, hi_h = hierarchical_bootstrap(per_seed, n_boot=4000)
+    assert hi_h - lo_h > 1.3 * (hi_p - lo_p)
+    agree = [base, base, base]  # identical seeds: the seed level adds nothing
+    lo_a, hi_a = hierarchical_bootstrap(agree, n_boot=4000)
+    assert abs((hi_a - lo_a) - (hi_p - lo_p)) < 0.5 * (hi_p - lo_p)
+
+
+def test_paired_hierarchical_bootstrap_covers_seed_disagreement():
+    rng = np.random.default_rng(2)
+    a = [rng.random(80) for _ in range(3)]
+    b = [x + d for x, d in zip(a, (0.2, 0.0, -0.1), strict=True)]  # the gain depends on the seed
+    res = paired_hierarchical_bootstrap(a, b, n_boot=4000)
+    flat = paired_bootstrap(np.mean(a, axis=0), np.mean(b, axis=0), n_boot=4000)
+    assert res["diff"] == pytest.approx(flat["diff"]) and res["n_seeds"] == 3
+    assert res["ci_high"] - res["ci_low"] > flat["ci_high"] - flat["ci_low"]
+    assert res["p_value"] > flat["p_value"]

@@ -18,22 +18,13 @@ from trainers.presets import get_config, parse_set_options
 from trainers.registry import UnknownTrainerError, get_trainer, list_trainers
 from trainers.trainlog import read_train_log
 
-PLUGINS = Path(__file__).parent / "plugins"
-
-
-def _install_dist(root: Path, name: str, entry_points: dict[str, str]) -> None:
-    """A minimal installed distribution: what `pip install` leaves in site-packages, entry points included."""
-    info = root / f"{name}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    lines = "".join(f"{k} = {v}\n" for k, v in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[harness.trainers]\n{lines}")
+from plugin_support import PLUGINS, install_dist
 
 
 @pytest.fixture
 def toy_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = tmp_path / "site"
-    _install_dist(site, "harness_toy_trainer", {"toy": "toy_trainer:ToyTrainer", "broken": "no_such_module:X"})
+    install_dist(site, "harness_toy_trainer", {"harness.trainers": {"toy": "toy_trainer:ToyTrainer", "broken": "no_such_module:X"}})
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(PLUGINS))
 

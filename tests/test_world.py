@@ -174,7 +174,7 @@ def test_verification_prompt_numbers_substeps() -> None:
 
 
 def test_verification_prompt_matches_the_pipeline_template() -> None:
-    prompts = pytest.importorskip("harness.intervention.prompts")
+    from harness.intervention import prompts
     attempt = _join(S1, "Step 2: +7 on 2 = 9 ≡ 10", "\\boxed{10}")
     item = {"problem": HAND.text, "reference_solution": HAND.solution, "answer": "6", "attempt": attempt}
     tset = prompts.get_template_set("compact")
@@ -182,7 +182,7 @@ def test_verification_prompt_matches_the_pipeline_template() -> None:
 
 
 def test_pipeline_parser_reads_the_world_target() -> None:
-    parsing = pytest.importorskip("harness.intervention.parsing")
+    from harness.intervention import parsing
     res = parsing.parse_intervention(render_verification_target(HAND, _join(S1, S2, "\\boxed{8}")))
     assert res.ok and res.location == 3 and res.content == S3
 

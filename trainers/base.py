@@ -11,7 +11,9 @@ Data contracts (jsonl, one row per line):
   (no end-of-turn, no EOS): trainers must train on exactly these ids and never re-render a template
   (TRL and OpenRLHF both close the assistant turn by default; anchors.md B.0 pitfalls A and B).
 * RL problems (`RL_FIELDS`): chat ``messages`` for the prompt and the gold ``answer``; the reward is
-  `harness.grading` -- the same grader as evaluation.
+  `harness.grading` -- the same grader as evaluation. ``messages`` end with a user turn, or with an
+  assistant turn the policy continues (a hint: hint-guided RL); then only the continuation is generated,
+  trained and graded.
 * Training log (`TrainLogRecord`): ``<out>/train_log.jsonl``, one row per SFT optimizer step and one per
   RL step (one rollout batch of ``prompts_per_step`` prompts, which may hold several optimizer updates),
   written by every backend in the same schema (`trainers.trainlog`).
@@ -61,6 +63,8 @@ class SFTConfig:
     seed: int = _f(0, "Seed for data order and initialisation of anything random.")
     bf16: bool | None = _f(None, "bf16 training; None = on when CUDA is available (bf16 fails on CPU).")
     logging_steps: int = _f(1, "Write a train-log row every N optimizer steps.")
+    report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
+                         "the neutral train_log.jsonl is always written.")
     backend_args: dict[str, Any] = _backend_args()
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,12 +91,18 @@ class RLConfig:
     temperature: float = _f(1.0, "Rollout temperature (paper: 1.0).")
     top_p: float = _f(1.0, "Rollout top-p (paper: 1.0).")
     max_new_tokens: int = _f(16384, "Rollout token budget (paper: not stated; eval budget 16K assumed).")
+    max_generated_tokens: int | None = _f(
+        None, "Token budget: stop after the RL step in which the cumulative generated tokens reach this (compute "
+        "matching); None: train max_steps steps.",
+    )
     reward: str = _f("math-verify", "Grader used as the binary reward (the same implementation as evaluation).")
     seed: int = _f(0, "Seed for prompt order and sampling.")
     bf16: bool | None = _f(None, "bf16 training; None = on when CUDA is available.")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM (GPU only).")
     vllm_mode: str = _f("colocate", "'colocate' (share the GPU, sleep mode) or 'server' (separate GPUs).")
     logging_steps: int = _f(1, "Write a train-log row every N RL steps.")
+    report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
+                         "the neutral train_log.jsonl is always written.")
     backend_args: dict[str, Any] = _backend_args()
 
     def __post_init__(self) -> None:

@@ -133,7 +133,8 @@ def rl_cmd(
     assert isinstance(config, RLConfig)
     if task is not None:
         from harness.rundir import write_jsonl
+        from tasks import ProblemSet
         from trainers.data import rl_rows_from_task
 
-        problems = write_jsonl(out / "problems.jsonl", rl_rows_from_task(task, split=split, data_dir=data_dir))
+        problems = write_jsonl(out / "problems.jsonl", rl_rows_from_task(ProblemSet(task=task, split=split, data_dir=data_dir)))
     _report(_prepare(trainer, dry_run).rl(model, problems, config, out), out)

@@ -45,7 +45,8 @@ def drop_long(rows: list[dict[str, Any]], max_length: int) -> tuple[list[dict[st
 
 
 def load_rl_rows(path: str | Path) -> list[dict[str, Any]]:
-    """RL problems with `RL_FIELDS`: chat ``messages`` (ending in a user turn) and a gold ``answer``."""
+    """RL problems with `RL_FIELDS`: chat ``messages`` (ending in a user turn, or an assistant hint to
+    continue) and a gold ``answer``."""
     rows = read_jsonl(path)
     if not rows:
         raise ValueError(f"{path}: no RL problems")
@@ -53,28 +54,18 @@ def load_rl_rows(path: str | Path) -> list[dict[str, Any]]:
         where = f"{path} row {i} (problem_id={row.get('problem_id')!r})"
         _require(row, RL_FIELDS, where)
         msgs = row["messages"]
-        if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") != "user":
-            raise ValueError(f"{where}: messages must be a non-empty chat list ending with a user turn")
+        if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") not in ("user", "assistant"):
+            raise ValueError(f"{where}: messages must be a non-empty chat list ending with a user (or hint) turn")
+        if msgs[-1].get("role") == "assistant" and (len(msgs) < 2 or msgs[-2].get("role") != "user"):
+            raise ValueError(f"{where}: a final assistant turn (a hint) must follow the user turn")
         if not str(row["answer"]).strip():
             raise ValueError(f"{where}: empty gold answer")
     return rows
 
 
-def rl_rows_from_task(
-    task: str,
-    *,
-    split: str | None = None,
-    version: str | None = None,
-    data_dir: str | Path | None = None,
-    per_category: int | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """RL problems from a registered task, rendered with the task's own prompt template (as in evaluation)."""
-    from tasks import get_task, load_task, render_prompt, subset
+def rl_rows_from_task(problems: Any) -> list[dict[str, Any]]:
+    """RL problems from a `tasks.ProblemSet`, rendered with the task's own prompt template (as in evaluation)."""
+    from tasks import render_prompt
 
-    t = get_task(task, version)
-    loaded = load_task(t.name, t.version, data_dir=data_dir, split=split)
-    return [
-        {"problem_id": p.id, "messages": render_prompt(t, p), "answer": p.answer}
-        for p in subset(loaded.problems, per_category, limit)
-    ]
+    task, selected = problems.load()
+    return [{"problem_id": p.id, "messages": render_prompt(task, p), "answer": p.answer} for p in selected]

@@ -54,8 +54,45 @@ def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def _log_callback(writer: TrainLogWriter, *, steps_per_row: int = 1, counters: Any = None):
-    """A transformers callback that turns every TRL ``log`` call into one neutral row."""
+def _merge(args: dict[str, Any], backend_args: dict[str, Any]) -> dict[str, Any]:
+    """Our TRL arguments with the user's native ``backend_args`` applied last (they win, no duplicates)."""
+    return {**args, **backend_args}
+
+
+def _quiet(trainer: Any) -> None:
+    """Keep the console readable: TRL's per-step metric dicts (PrinterCallback) and tqdm bars go away;
+    every metric still reaches the neutral train_log.jsonl and one compact line per step (`Progress`)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    for cb in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(cb)
+
+
+class Progress:
+    """One compact console line per logged step at most every few seconds (always the last)."""
+
+    def __init__(self, stage: str, args: Any, *, steps_per_row: int = 1, every: float = 10.0) -> None:
+        self.stage, self.every, self.steps_per_row = stage, every, steps_per_row
+        self.last = 0.0
+        self.total = int(args.max_steps // steps_per_row) if args.max_steps and args.max_steps > 0 else None
+
+    def show(self, step: int, row: dict[str, Any], final: bool = False) -> None:
+        from harness.ui import status_line
+
+        now = time.perf_counter()
+        if not final and now - self.last < self.every:
+            return
+        self.last = now
+        parts = [f"{self.stage} step {step}" + (f"/{self.total}" if self.total else "")]
+        for key, label, fmt in (("loss", "loss", "{:.4f}"), ("reward_mean", "reward", "{:.3f}"),
+                                ("frac_zero_advantage", "zero-adv groups", "{:.0%}"), ("tokens_generated", "generated", "{:,}")):
+            if row.get(key) is not None:
+                parts.append(f"{label} " + fmt.format(row[key]))
+        status_line(", ".join(parts))
+
+
+def _log_callback(writer: TrainLogWriter, *, steps_per_row: int = 1, counters: Any = None, progress: Progress | None = None):
+    """A transformers callback that turns every TRL ``log`` call into one neutral row (and a console line)."""
     from transformers import TrainerCallback
 
     class NeutralLog(TrainerCallback):
@@ -67,9 +104,39 @@ def _log_callback(writer: TrainLogWriter, *, steps_per_row: int = 1, counters: A
             row["tokens_trained"] = int(logs["num_tokens"]) if "num_tokens" in logs else None
             if counters is not None:
                 row["tokens_generated"] = counters.tokens_generated
-            writer.write(state.global_step // steps_per_row, **row)
+            step = state.global_step // steps_per_row
+            writer.write(step, **row)
+            if progress is not None:
+                progress.show(step, row, final=state.global_step >= state.max_steps)
 
     return NeutralLog()
+
+
+def _budget_callback(counters: Any, budget: int, updates_per_step: int):
+    """Stop at the end of the RL step in which the generated tokens reach ``budget`` (compute matching)."""
+    from transformers import TrainerCallback
+
+    class TokenBudget(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers API
+            if state.global_step % updates_per_step == 0 and counters.tokens_generated >= budget:
+                control.should_training_stop = True
+            return control
+
+    return TokenBudget()
+
+
+def rl_prompts(rows: list[dict[str, Any]], tokenizer: Any) -> list[Any]:
+    """TRL prompts for the RL rows: chat messages as they are; when any row ends with an assistant hint,
+    every prompt is rendered to text here, since TRL's chat path always opens a new assistant turn and the
+    hint must be *continued* (``continue_final_message``)."""
+    if all(r["messages"][-1]["role"] == "user" for r in rows):
+        return [r["messages"] for r in rows]
+    out = []
+    for r in rows:
+        cont = r["messages"][-1]["role"] == "assistant"
+        out.append(tokenizer.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=not cont,
+                                                 continue_final_message=cont))
+    return out
 
 
 def _finish(trainer: Any, tokenizer: Any, out_dir: Path, writer: TrainLogWriter, steps: int,
@@ -127,7 +194,7 @@ class TRLTrainer(TrainerPlugin):
             log.warning("effective batch %d is not a multiple of %d sequences per pass; using %d",
                         config.effective_batch_size, per_step, per_step * accum)
         scheduler_kwargs = {"min_lr_rate": config.min_lr_rate} if config.lr_scheduler == "cosine_with_min_lr" else {}
-        args = trl.SFTConfig(
+        args = trl.SFTConfig(**_merge(dict(
             output_dir=str(out_dir / "trl"),
             learning_rate=config.learning_rate,
             num_train_epochs=config.num_epochs,
@@ -146,13 +213,15 @@ class TRLTrainer(TrainerPlugin):
             max_length=None,  # over-long rows were dropped above; TRL would truncate them instead
             logging_steps=config.logging_steps,
             save_strategy="no",
-            report_to="none",
-            **config.backend_args,
-        )
+            report_to=config.report_to,
+            disable_tqdm=True,
+        ), config.backend_args))
         writer = TrainLogWriter(out_dir, "sft")
         trainer = trl.SFTTrainer(
-            model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[_log_callback(writer)]
+            model=model, args=args, train_dataset=train, processing_class=tokenizer,
+            callbacks=[_log_callback(writer, progress=Progress("sft", args))]
         )
+        _quiet(trainer)
         info = {"rows": len(rows), "dropped_long": dropped, "gradient_accumulation_steps": accum,
                 "effective_batch_size": per_step * accum, "writer": writer, "tokenizer": tokenizer}
         return trainer, info
@@ -182,7 +251,7 @@ class TRLTrainer(TrainerPlugin):
                 f"per_device_batch_size x processes = {per_device * world}"
             )
         updates = config.updates_per_step
-        return trl.GRPOConfig(
+        return trl.GRPOConfig(**_merge(dict(
             output_dir=str(out_dir / "trl"),
             learning_rate=config.learning_rate,
             lr_scheduler_type="constant",
@@ -207,9 +276,9 @@ class TRLTrainer(TrainerPlugin):
             **_checkpointing(),
             logging_steps=config.logging_steps * updates,
             save_strategy="no",
-            report_to="none",
-            **config.backend_args,
-        )
+            report_to=config.report_to,
+            disable_tqdm=True,
+        ), config.backend_args))
 
     def build_grpo_trainer(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> tuple[Any, dict]:
         """The configured `trl.GRPOTrainer` (not yet trained) with the harness grader as its reward."""
@@ -222,20 +291,27 @@ class TRLTrainer(TrainerPlugin):
 
         rows = load_rl_rows(problems)
         config.require_problems(len(rows))
-        train = Dataset.from_list(
-            [{"prompt": r["messages"], "answer": str(r["answer"]), "problem_id": str(r["problem_id"])} for r in rows]
-        )
         tokenizer = AutoTokenizer.from_pretrained(model)
+        train = Dataset.from_list(
+            [{"prompt": p, "answer": str(r["answer"]), "problem_id": str(r["problem_id"])}
+             for r, p in zip(rows, rl_prompts(rows, tokenizer), strict=True)]
+        )
         counters = RewardCounters()
         writer = TrainLogWriter(out_dir, "rl")
+        args = self.grpo_args(config, out_dir)
+        callbacks = [_log_callback(writer, steps_per_row=config.updates_per_step, counters=counters,
+                                   progress=Progress("rl", args, steps_per_row=config.updates_per_step))]
+        if config.max_generated_tokens is not None:
+            callbacks.append(_budget_callback(counters, config.max_generated_tokens, config.updates_per_step))
         trainer = trl.GRPOTrainer(
             model=model,
             reward_funcs=[make_trl_reward(counters)],
-            args=self.grpo_args(config, out_dir),
+            args=args,
             train_dataset=train,
             processing_class=tokenizer,
-            callbacks=[_log_callback(writer, steps_per_row=config.updates_per_step, counters=counters)],
+            callbacks=callbacks,
         )
+        _quiet(trainer)
         return trainer, {"rows": len(rows), "counters": counters, "writer": writer, "tokenizer": tokenizer}
 
     def rl(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> TrainResult:

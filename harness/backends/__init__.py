@@ -8,6 +8,7 @@ group (value: ``"package.module:ClassName"``).
 from __future__ import annotations
 
 import importlib
+import re
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -29,12 +30,42 @@ def available_backends() -> dict[str, str]:
     return found
 
 
-def get_backend(name: str, model: str, **options: Any) -> Backend:
-    """Instantiate a backend by name. Raises a clear error for unknown names or missing stacks."""
+def _target(name: str) -> str:
     targets = available_backends()
     if name not in targets:
         raise ValueError(f"unknown backend {name!r}; choose one of {sorted(targets)}")
-    module_name, _, cls_name = targets[name].partition(":")
+    return targets[name]
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?")
+LOCAL_BACKENDS = ("hf", "vllm")  # backends that load the named weights themselves
+
+
+def check_model(name: str, model: str) -> None:
+    """Fail early, in one line, on a backend that does not exist or a model it cannot possibly load: a
+    local-looking path that does not exist, or (offline) a hub id that is not in the local hub cache."""
+    import os
+
+    from harness.models import model_scheme
+
+    _target(name)
+    if name not in LOCAL_BACKENDS or model_scheme(model):
+        return
+    if os.path.isdir(os.path.expanduser(model)):
+        return
+    if model.startswith((".", "/", "~")) or not _HUB_ID.fullmatch(model):
+        raise ValueError(f"model {model!r}: no such model folder (and not a hub id of the form org/name)")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(model.split("@")[0], "config.json"), str):
+            raise ValueError(f"model {model!r}: not in the local hub cache, and HF_HUB_OFFLINE is set")
+
+
+def get_backend_class(name: str) -> type[Backend]:
+    """The backend class registered under ``name`` (imports its module, not its stack's heavy parts
+    where the module defers them)."""
+    module_name, _, cls_name = _target(name).partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -42,7 +73,21 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
             f"backend {name!r} needs an optional dependency that is not installed ({exc}). "
             f"Install it, e.g. `pip install 'int-harness[{name}]'`."
         ) from exc
-    return getattr(module, cls_name)(model, **options)
+    return getattr(module, cls_name)
 
 
-__all__ = ["Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "get_backend"]
+def get_backend(name: str, model: str, **options: Any) -> Backend:
+    """Instantiate a backend by name; ``model`` may name a model source (``world:default``, see
+    `harness.models`). Raises a clear error for unknown names or missing stacks."""
+    from harness.models import resolve_model
+
+    cls = get_backend_class(name)
+    if getattr(cls, "loads_weights", True):  # remote backends take the served name verbatim
+        model = resolve_model(model)
+    return cls(model, **options)
+
+
+__all__ = [
+    "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_model", "get_backend",
+    "get_backend_class",
+]

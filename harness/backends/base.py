@@ -89,6 +89,7 @@ class Backend(ABC):
     """Base class of generation backends. Subclasses implement `generate` and set `name`."""
 
     name: str = "base"
+    loads_weights: bool = True  # False for remote servers: their model name is not resolved locally
 
     def __init__(self, model: str, **options: Any) -> None:
         self.model = model
@@ -104,8 +105,38 @@ class Backend(ABC):
         backend supports per-request seeds, so a resumed run regenerates the same text."""
 
     def describe(self) -> dict[str, Any]:
-        """What goes into a run manifest to identify the generator."""
-        return {"backend": self.name, "model": self.model, **{k: v for k, v in self.options.items() if "key" not in k.lower()}}
+        """What goes into a run manifest to identify the generator (credentials never)."""
+        from harness.redact import redact_options
+
+        return {"backend": self.name, "model": self.model, **redact_options(self.options)}
+
+    # -- context budgets: every request is checked before it is sent (harness.sampling) ------------------
+    def context_window(self) -> int | None:
+        """Tokens the model attends over (prompt + generation), or None when the backend cannot tell."""
+        return None
+
+    def count_prompt_tokens(self, request: GenerationRequest) -> int | None:
+        """Tokens of the rendered prompt, or None when the backend cannot count them locally."""
+        return None
+
+    def check_budget(self, max_tokens: int) -> None:
+        """Fail before generating when the budget alone leaves no room for a prompt (a config error)."""
+        window = self.context_window()
+        if window is not None and max_tokens >= window:
+            raise ValueError(
+                f"max_tokens {max_tokens} leaves no room for a prompt in the {window}-token context window of "
+                f"{self.model!r}; lower the token budget (e.g. --max-tokens {max(1, window // 2)})"
+            )
+
+    def check_fit(self, request: GenerationRequest, max_tokens: int) -> str | None:
+        """None when prompt + ``max_tokens`` fits the context window, else the reason it does not."""
+        window = self.context_window()
+        if window is None:
+            return None
+        n = self.count_prompt_tokens(request)
+        if n is not None and n + max_tokens > window:
+            return f"context: prompt {n} + max_tokens {max_tokens} tokens > context window {window}"
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, HTTP clients)."""

@@ -194,6 +194,12 @@ class HFBackend(Backend):
         """Token ids of `render` (special tokens come from the template, so none are added here)."""
         return self.tokenizer(self.render(request), add_special_tokens=False)["input_ids"]
 
+    def context_window(self) -> int | None:
+        return getattr(self.hf_model.config, "max_position_embeddings", None)
+
+    def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        return len(self.prompt_token_ids(request))
+
     def describe(self) -> dict[str, Any]:
         import transformers
 

@@ -89,6 +89,8 @@ class OpenAIBackend(Backend):
     after the client's retries into ``finish_reason="error"`` samples instead of raising.
     """
 
+    loads_weights = False  # the server owns the model; its name is sent as given
+
     name = "openai"
 
     def __init__(

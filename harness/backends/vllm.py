@@ -92,6 +92,17 @@ class VLLMBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "vllm": self._vllm.__version__}
 
+    def context_window(self) -> int | None:
+        """The engine's ``max_model_len`` (the configured one, else the model's)."""
+        config = getattr(getattr(self.llm, "llm_engine", None), "model_config", None)
+        return getattr(config, "max_model_len", None) or self.options.get("max_model_len")
+
+    def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        cont = request.continue_final_message
+        ids = self.tokenizer.apply_chat_template([dict(m) for m in request.messages], tokenize=True,
+                                                 add_generation_prompt=not cont, continue_final_message=cont)
+        return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+
     def generate(self, requests: Sequence[GenerationRequest], params: SamplingParams) -> list[list[Sample]]:
         sampling = self._vllm.SamplingParams(**vllm_sampling_kwargs(params))
         results: list[list[Sample]] = [[] for _ in requests]

@@ -4,8 +4,8 @@ Every trainer plugin, model size and backend consumes the same run directory (se
 paper's method is implemented once. Importing the package costs nothing (``harness int --help`` stays
 fast, no torch); names resolve on first use.
 
-    from harness.intervention import run_all, world_preset
-    summary = run_all(world_preset("runs/int-world"), ["self", "oracle"])
+    from harness.intervention import preset, run_all
+    summary = run_all(preset("world", "runs/int-world"), ["self", "oracle"])
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 _EXPORTS = {
     "IntConfig": "config",
-    "paper_preset": "config",
-    "world_preset": "config",
+    "preset": "config",
+    "preset_names": "config",
     "ParseResult": "parsing",
     "parse_intervention": "parsing",
     "format_intervention": "steps",

@@ -20,30 +20,20 @@ from typing import Any
 from harness.intervention.analytics import describe
 from harness.intervention.config import IntConfig
 from harness.intervention.continuation import selected_interventions
+from harness.intervention.filters import FILTER_ORDER
 from harness.intervention.stages import (
     StageNotReady,
     begin,
-    read_jsonl,
+    iter_jsonl,
     stage_dir,
     write_jsonl,
 )
 from harness.intervention.steps import format_intervention, prefix_before
+from harness.models import resolve_model
 from harness.rundir import Manifest
-from harness.world import resolve_model
 
-CASCADE = (
-    "proposals",
-    "parse_failed",
-    "no_critical_error",
-    "location_out_of_range",
-    "leaked",
-    "duplicate",
-    "selected",
-    "failed_correctness",
-    "no_correct_suffix",
-    "special_token_in_target",
-    "kept",
-)
+# The filter buckets in order: selection (shared with the continue stage), then build-sft's own.
+CASCADE = (*FILTER_ORDER, "failed_correctness", "no_correct_suffix", "special_token_in_target", "kept")
 
 
 def tokenizer_identity(tok: Any) -> dict[str, Any]:
@@ -122,7 +112,7 @@ def run_build_sft(cfg: IntConfig, *, tokenizer: Any = None) -> dict[str, Any]:
 
     continuations: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if needs_continue and (cont_dir / "samples.jsonl").exists():  # absent when nothing was selected
-        for s in read_jsonl(cont_dir / "samples.jsonl"):
+        for s in iter_jsonl(cont_dir / "samples.jsonl"):
             if s["problem_id"].startswith("intervention:"):
                 continuations[s["problem_id"].split(":", 1)[1]].append(s)
     special = set(tokenizer.all_special_ids)
@@ -200,5 +190,5 @@ def run_build_sft(cfg: IntConfig, *, tokenizer: Any = None) -> dict[str, Any]:
         "lengths": {k: describe(v) for k, v in lengths.items()}
         | {"intervention_over_rollout": describe(ratio)},
     }
-    manifest.update(status="complete", counts=result, tokenizer=tok_id)
+    manifest.finish(counts=result, tokenizer=tok_id)
     return result

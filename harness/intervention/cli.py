@@ -19,17 +19,17 @@ int_app = typer.Typer(
 )
 
 RunDir = typer.Option(..., "--run-dir", "-o", help="Run directory (created on first use).")
-Preset = typer.Option(None, help="Starting config for a new run dir: 'world' (embedded world) or 'paper'.")
+Preset = typer.Option(None, help="Starting config for a new run dir: a preset file name in harness/intervention/presets ('world', 'paper').")
 ConfigFile = typer.Option(None, "--config", help="YAML/JSON IntConfig for a new run dir.")
 Model = typer.Option(None, help="Policy model path/id (world preset: default world:default).")
 Task = typer.Option(None, help="Training task, 'name' or 'name@version'.")
 Backend = typer.Option(None, help="Generation backend for the policy: hf | vllm | openai.")
-Proposer = typer.Option(None, help="self | model | oracle (world only: an upper bound, never InT).")
+Proposer = typer.Option(None, help="self | model | oracle (tasks that know the true first error: an upper bound, never InT).")
 ProposerModel = typer.Option(None, help="Model for --proposer model (the paper's larger-proposer ablation).")
 Template = typer.Option(None, help="Proposal prompt: paper | compact.")
 Limit = typer.Option(None, help="Only the first N training problems.")
 Proposers = typer.Option(
-    None, "--proposer", help="Proposer(s) to run (repeatable); world preset default: self and oracle."
+    None, "--proposer", help="Proposer(s) to run (repeatable); default: the config's, plus oracle when the task offers one."
 )
 Set = typer.Option(
     None,
@@ -53,31 +53,28 @@ def load_config(
     sets: list[str] | None = None,
 ) -> Any:
     """The run's IntConfig: saved one, else config file, else preset; flags applied; saved back."""
-    from harness.intervention.config import CONFIG_FILE, IntConfig, paper_preset, world_preset
+    from harness.intervention.config import CONFIG_FILE, IntConfig, preset_names
+    from harness.intervention.config import preset as from_preset
 
     saved = Path(run_dir) / CONFIG_FILE
     if saved.exists():
         cfg = IntConfig.load(saved)
     elif config is not None:
         cfg = IntConfig.load(config).with_overrides({"out": run_dir})
-    elif preset == "world":
-        cfg = world_preset(run_dir, model or "world:default")
-    elif preset == "paper":
-        if not (model and task):
-            raise typer.BadParameter("--preset paper needs --model and --task")
-        cfg = paper_preset(run_dir, model, task)
+    elif preset is not None:
+        cfg = from_preset(preset, run_dir, {k: v for k, v in (("policy.model", model), ("rollout.problems.task", task)) if v})
     else:
         raise typer.BadParameter(
-            f"{saved} does not exist: start the run with --preset world|paper or --config FILE"
+            f"{saved} does not exist: start the run with --preset {'|'.join(preset_names())} or --config FILE"
         )
     overrides: dict[str, Any] = {}
     for key, value in (
         ("policy.model", model),
-        ("rollout.task", task),
+        ("rollout.problems.task", task),
         ("policy.backend", backend),
         ("propose.proposer", proposer),
         ("propose.template", template),
-        ("rollout.limit", limit),
+        ("rollout.problems.limit", limit),
     ):
         if value is not None:
             overrides[key] = value
@@ -181,7 +178,6 @@ def run_cmd(
     cfg = load_config(
         run_dir, preset, config, model, task, backend, None, proposer_model, template, limit, sets
     )
-    kinds = proposer or (
-        ["self", "oracle"] if cfg.rollout.task.split("@")[0] == "world" else [cfg.propose.proposer]
-    )
+    has_oracle = cfg.rollout.problem_set().resolve_task().capability("oracle_intervention") is not None
+    kinds = proposer or list(dict.fromkeys([cfg.propose.proposer, *(["oracle"] if has_oracle else [])]))
     print_summary(run_all(cfg, kinds, show_progress=progress))

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.evaluate import SamplingConfig
+from tasks.problemset import ProblemSet
 
 CONFIG_FILE = "int_config.json"
 Condition = Literal["intervention", "original", "prefix", "scratch"]
@@ -35,20 +36,14 @@ class RolloutConfig(BaseModel):
     """Stage 1: K graded samples per training problem (paper: K=4 at 0.7 / 0.8 / 20)."""
 
     model_config = ConfigDict(extra="forbid")
-    task: str = Field(..., description="Training task name, optionally name@version.")
-    split: str = Field("train", description="Split to roll out on.")
-    data_dir: str | None = Field(None, description="Local data directory (else HARNESS_DATA_DIR).")
-    limit: int | None = Field(
-        None, ge=1, description="Only the first N problems (after dropping ones without a reference)."
-    )
-    per_category: int | None = Field(
-        None,
-        ge=1,
-        description="Only the first N problems of each category (e.g. each world difficulty level).",
-    )
+    problems: ProblemSet = Field(..., description="Training problems; those without a reference solution are dropped first.")
     k: int = Field(4, ge=1, description="Samples per problem (paper: 4).")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     batch_problems: int = Field(8, ge=1, description="Problems generated and written per batch.")
+
+    def problem_set(self) -> ProblemSet:
+        """The problems as the stage reads them (a reference solution required)."""
+        return self.problems.model_copy(update={"require_solution": True})
 
 
 class ProposeConfig(BaseModel):
@@ -73,6 +68,10 @@ class ProposeConfig(BaseModel):
     )
     max_attempts: int | None = Field(
         None, ge=1, description="Propose for at most N failed attempts (in rollout order)."
+    )
+    max_attempt_chars: int | None = Field(
+        30000, ge=1, description="Show the proposer at most this many characters of the attempt, cut at a substep "
+        "boundary (the paper's scripts: 30,000); None shows it whole.",
     )
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=1000))
     batch_attempts: int = Field(8, ge=1, description="Failed attempts per generation/write batch.")
@@ -99,13 +98,21 @@ class SelectConfig(BaseModel):
 
 
 class ContinueConfig(BaseModel):
-    """Stage 3: counterfactual continuations (paper: 32 per intervention) and the Table-1 controls."""
+    """Stage 3: counterfactual continuations (paper: 32 per intervention) and the Table-1 controls.
+
+    Only the continuations after the interventions are *required* by InT (the correctness filter reads
+    them); the controls are a diagnostic (Table 1) and are run on at most ``controls_max_problems``
+    problems, drawn with ``controls_seed`` -- the paper ran them on a 334-problem subset."""
 
     model_config = ConfigDict(extra="forbid")
     n: int = Field(32, ge=1, description="Continuations per intervention and per control unit (paper: 32).")
     controls: list[Literal["original", "prefix", "scratch"]] = Field(
-        default_factory=lambda: list(CONTROLS), description="Control conditions to run on the same problems."
+        default_factory=lambda: list(CONTROLS), description="Control conditions (diagnostic) to run on the same problems."
     )
+    controls_max_problems: int | None = Field(
+        None, ge=1, description="Run the controls (and Table 1) on at most this many problems (None: all)."
+    )
+    controls_seed: int = Field(0, description="Seed of the subset draw for the controls.")
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=2000))
     batch_units: int = Field(8, ge=1, description="Continuation units generated and written per batch.")
 
@@ -184,39 +191,30 @@ class IntConfig(BaseModel):
         return type(self).model_validate(data)
 
 
-def paper_preset(out: str, model: str, task: str, **backend_options: Any) -> IntConfig:
-    """The paper's settings (int-paper.md §2): K=4, 4 proposals, 32 continuations, 16K tokens, m=1."""
-    return IntConfig(
-        out=out,
-        policy=ModelRef(model=model, options=backend_options),
-        rollout=RolloutConfig(task=task),
-        propose=ProposeConfig(template="paper"),
-    )
+PRESET_DIR = Path(__file__).parent / "presets"
 
 
-def world_preset(
-    out: str, model: str = "world:default", *, per_category: int | None = 8, limit: int | None = None
-) -> IntConfig:
-    """The embedded world on 2 CPU cores: same protocol, the first ``per_category`` training problems of
-    every difficulty level (the task lists them easiest first), short budgets (world solutions are < 120
-    tokens), 8 continuations, the compact proposal prompt the world model was trained on, and a leak check
-    that only counts ``\\boxed{gold}`` (answers are residues mod 11: every step line contains the gold as
-    a substring, so the paper's check would drop nearly everything)."""
-    short = {"max_tokens": 160}
-    return IntConfig(
-        out=out,
-        policy=ModelRef(model=model, options={"batch_size": 256}),  # a 1M-parameter model: per-step overhead dominates
-        grader_workers=0,
-        rollout=RolloutConfig(
-            task="world",
-            per_category=per_category,
-            limit=limit,
-            sampling=SamplingConfig(**short),
-            batch_problems=32,
-        ),
-        propose=ProposeConfig(
-            template="compact", n=1, sampling=SamplingConfig(seed=1000, max_tokens=200), batch_attempts=64
-        ),
-        select=SelectConfig(leak_match="boxed"),
-        continuation=ContinueConfig(n=8, sampling=SamplingConfig(seed=2000, **short), batch_units=64),
-    )
+def preset_names() -> list[str]:
+    """InT presets shipped as data (``harness/intervention/presets/<name>.yaml``)."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset(name: str, out: str, overrides: dict[str, Any] | None = None) -> IntConfig:
+    """An `IntConfig` from a preset file plus dotted overrides (``{"policy.model": ..., "continue.n": 8}``).
+
+    WHY presets are data: the paper's settings and the embedded world's differ only in numbers and
+    prompts; a YAML file per preset keeps generic code free of any one task, and a user adds a preset
+    by dropping a file (or passes ``--config``)."""
+    import yaml
+
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown InT preset {name!r}; choose one of {', '.join(preset_names())} (or --config FILE)")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data.setdefault("policy", {}).setdefault("model", "")
+    data.setdefault("rollout", {}).setdefault("problems", {}).setdefault("task", "")
+    cfg = IntConfig.model_validate({**data, "out": out}).with_overrides(overrides or {})
+    missing = [f for f, v in (("policy.model", cfg.policy.model), ("rollout.problems.task", cfg.rollout.problems.task)) if not v]
+    if missing:
+        raise ValueError(f"InT preset {name!r} needs {' and '.join(missing)} (e.g. --model/--task)")
+    return cfg

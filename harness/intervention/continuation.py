@@ -20,26 +20,23 @@ from __future__ import annotations
 from typing import Any
 
 from harness.backends import Backend, GenerationRequest
-from harness.evaluate import run_batch
 from harness.intervention.analytics import table1
 from harness.intervention.config import IntConfig
 from harness.intervention.filters import select_interventions
-from harness.intervention.rollout import sample_key, sampling_params
 from harness.intervention.stages import (
-    batched,
     begin,
     completed_manifest,
     grader_id,
+    iter_jsonl,
     open_backend,
     open_grader,
-    read_jsonl,
     stage_dir,
     write_jsonl,
 )
 from harness.intervention.steps import format_intervention, original_step, prefix_before
 from harness.provenance import stable_hash
-from harness.rundir import RecordLog, atomic_write_json
-from harness.ui import progress_bar
+from harness.rundir import atomic_write_json
+from harness.sampling import RunStats, Unit, open_records, sample_and_grade
 
 
 def selected_interventions(
@@ -49,9 +46,9 @@ def selected_interventions(
     label = cfg.propose.stage_label()
     propose_dir = stage_dir(cfg, "propose", label)
     manifest = completed_manifest(propose_dir, f"propose (proposer {label})")
-    attempts = {a["attempt_id"]: a for a in read_jsonl(stage_dir(cfg, "rollout") / "attempts.jsonl")}
+    attempts = {a["attempt_id"]: a for a in iter_jsonl(stage_dir(cfg, "rollout") / "attempts.jsonl")}
     selected, counts = select_interventions(
-        read_jsonl(propose_dir / "proposals.jsonl"),
+        iter_jsonl(propose_dir / "proposals.jsonl"),
         attempts,
         leak_filter=cfg.select.leak_filter,
         leak_match=cfg.select.leak_match,
@@ -60,9 +57,11 @@ def selected_interventions(
 
 
 def build_units(
-    selected: list[dict[str, Any]], attempts: dict[str, dict[str, Any]], conditions: list[str]
+    selected: list[dict[str, Any]], attempts: dict[str, dict[str, Any]], conditions: list[str],
+    controls_on: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The continuation prompts: one unit per (condition, attempt), scratch once per problem."""
+    """The continuation prompts: one unit per (condition, attempt), scratch once per problem; the control
+    conditions only on problems in ``controls_on`` (None: every problem)."""
     units: list[dict[str, Any]] = []
     scratch_done: set[str] = set()
     for sel in selected:
@@ -74,6 +73,8 @@ def build_units(
             "prefix": prefix,
         }
         for cond in conditions:
+            if cond != "intervention" and controls_on is not None and a["problem_id"] not in controls_on:
+                continue
             if cond == "scratch":
                 if a["problem_id"] in scratch_done:
                     continue
@@ -107,27 +108,36 @@ def unit_request(unit: dict[str, Any]) -> GenerationRequest:
     )
 
 
+def control_problems(selected: list[dict[str, Any]], cc: Any) -> set[str] | None:
+    """The problems the (diagnostic) controls run on: all, or ``controls_max_problems`` drawn with
+    ``controls_seed`` from the problems that have a selected intervention (None = all)."""
+    import random
+
+    problems = sorted({s["problem_id"] for s in selected})
+    if cc.controls_max_problems is None or len(problems) <= cc.controls_max_problems:
+        return None
+    return set(random.Random(f"controls|{cc.controls_seed}").sample(problems, cc.controls_max_problems))
+
+
 def run_continue(
     cfg: IntConfig, *, backend: Backend | None = None, show_progress: bool = True
 ) -> dict[str, Any]:
     """Run (or resume) the continue stage; returns the Table-1 summary (also in ``table1.json``)."""
-    from tasks import Problem, get_task
-
     cc = cfg.continuation
     label = cfg.propose.stage_label()
     out = stage_dir(cfg, "continue", label)
     selected, filter_counts, attempts, propose = selected_interventions(cfg)
-    conditions = ["intervention", *cc.controls]
-    units = build_units(selected, attempts, conditions)
-    grader = grader_id(grading := open_grader(cfg))
+    subset = control_problems(selected, cc)
+    units = build_units(selected, attempts, ["intervention", *cc.controls], subset)
+    grading = open_grader(cfg)
     protocol = {
         "stage": "continue",
         "upstream": propose["protocol_hash"],
         "select": cfg.select.model_dump(),
         "n": cc.n,
-        "conditions": conditions,
+        "conditions": ["intervention", *cc.controls],
         "sampling": cc.sampling.model_dump(),
-        "grader": grader,
+        "grader": grader_id(grading),
         "policy": cfg.policy.model,
         "units": stable_hash([(u["unit_id"], u["given"]) for u in units]),
     }
@@ -137,45 +147,27 @@ def run_continue(
         return manifest.data["table1"]
     write_jsonl(out / "units.jsonl", units)
 
-    records = RecordLog(out / "samples.jsonl", key=sample_key)
-    done = records.done_keys()
-    todo = []
-    for u in units:
-        missing = [j for j in range(cc.n) if (u["unit_id"], j) not in done]
-        if missing:
-            # The eval runner's batch step works on Problems; a unit is one (its id keys the records).
-            todo.append(
-                (
-                    Problem(id=u["unit_id"], problem="", answer=u["answer"], category=u["condition"]),
-                    unit_request(u),
-                    missing,
-                )
-            )
+    records = open_records(out / "samples.jsonl")
     rollout = completed_manifest(stage_dir(cfg, "rollout"), "rollout").data["protocol"]
-    task = get_task(rollout["task"], rollout["version"])
-    stats = {"new_generations": 0, "generation_seconds": 0.0, "grading_seconds": 0.0}
-    owns = backend is None and bool(todo)
-    if owns:
-        backend = open_backend(cfg.policy)
+    fields = {"task": rollout["task"], "version": rollout["version"]}
+    todo = [Unit(id=u["unit_id"], request=unit_request(u), gold=u["answer"], category=u["condition"], fields=fields)
+            for u in units]
+    stats = RunStats()
     try:
-        with (
-            grading as pool,
-            progress_bar(f"continue ({label})", total=len(todo), enabled=show_progress) as advance,
-        ):
-            for batch in batched(todo, cc.batch_units):
-                assert backend is not None
-                run_batch(
-                    task, batch, backend, sampling_params(cc.sampling, cc.n), pool, grader, records, stats
-                )
-                advance(len(batch))
+        sample_and_grade(todo, k=cc.n, params=cc.sampling.params(cc.n), records=records,
+                         backend=backend or (lambda: open_backend(cfg.policy)), grader=grading,
+                         batch_size=cc.batch_units, label=f"continue ({label})", show_progress=show_progress, stats=stats)
+    except BaseException as exc:
+        manifest.fail(exc, stats.to_dict())
+        raise
     finally:
-        if owns and backend is not None:
-            backend.close()
+        grading.close()
 
-    summary = table1(units, records.read())
+    summary = table1([u for u in units if subset is None or u["problem_id"] in subset], records.read())
     summary["proposer"] = label
     summary["is_upper_bound"] = cfg.propose.proposer == "oracle"
     summary["filters"] = filter_counts
+    summary["controls_problems"] = None if subset is None else len(subset)
     atomic_write_json(out / "table1.json", summary)
-    manifest.update(status="complete", table1=summary, run_stats=stats)
+    manifest.finish(stats.to_dict(), table1=summary)
     return summary

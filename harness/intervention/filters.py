@@ -65,7 +65,7 @@ def select_interventions(
             reasons[parse["reason"]] += 1
         elif not parse["content"]:
             counts["no_critical_error"] += 1
-        elif not valid_location(attempt["attempt"], parse["location"]):
+        elif not valid_location(attempt["attempt"], parse["location"]) or _past_shown(prop, parse["location"]):
             counts["location_out_of_range"] += 1
         elif leak_filter and leaks(parse["content"], attempt["answer"], leak_match):
             counts["leaked"] += 1
@@ -83,3 +83,9 @@ def select_interventions(
     out = {k: counts.get(k, 0) for k in FILTER_ORDER}
     out["parse_failed_by_reason"] = dict(sorted(reasons.items()))
     return list(chosen.values()), out
+
+
+def _past_shown(prop: Mapping[str, Any], location: int) -> bool:
+    """A location beyond what the proposer was shown of a cut attempt (it cannot know that step)."""
+    shown = prop.get("shown_substeps")
+    return shown is not None and shown < prop.get("n_substeps", shown) and location > shown

@@ -1,33 +1,35 @@
 """Stage 2, propose: for each failed attempt, ask the proposer for the first critical error and one
 replacement step; keep every raw output with its parse result, leak flags and (world) true first error.
 
-Resume unit: one attempt. Its guided-solve turn (paper template) is appended to ``solves.jsonl`` before
-its proposals are generated, so a kill between the two turns does not pay for turn 1 again; all ``n``
-proposals of an attempt are appended together to ``proposals.jsonl``.
+Resume unit: a fixed batch of attempts (cut from the whole list, as in `harness.sampling`), regenerated
+whole when any of its proposals is missing, so a resumed run writes the same text as an uninterrupted
+one. Guided-solve turns (paper template) are appended to ``solves.jsonl`` before the proposals are
+generated, so a kill between the two turns keeps turn 1. The attempt is shown cut to
+``max_attempt_chars`` (`steps.cut_attempt`); a request that still does not fit the context window is not
+sent and is recorded as a parse failure of reason ``context``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import replace
+import time
 from typing import Any
 
 from harness.backends import Backend
 from harness.intervention.analytics import proposal_analytics
 from harness.intervention.config import IntConfig
 from harness.intervention.filters import leaks
-from harness.intervention.parsing import parse_intervention
+from harness.intervention.parsing import ParseResult, parse_intervention
 from harness.intervention.prompts import get_template_set, template_hash
-from harness.intervention.proposers import Proposer, make_proposer, world_truth
-from harness.intervention.rollout import sampling_params
+from harness.intervention.proposers import Proposer, make_proposer
 from harness.intervention.stages import (
     batched,
     begin,
     completed_manifest,
+    iter_jsonl,
     open_backend,
-    read_jsonl,
     stage_dir,
 )
+from harness.intervention.steps import cut_attempt, split_substeps
 from harness.rundir import RecordLog
 from harness.ui import progress_bar
 
@@ -35,7 +37,7 @@ from harness.ui import progress_bar
 def load_attempts(cfg: IntConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The failed attempts this proposer works on (``max_attempts`` applied) and the rollout manifest."""
     manifest = completed_manifest(stage_dir(cfg, "rollout"), "rollout")
-    attempts = list(read_jsonl(stage_dir(cfg, "rollout") / "attempts.jsonl"))
+    attempts = list(iter_jsonl(stage_dir(cfg, "rollout") / "attempts.jsonl"))
     if cfg.propose.max_attempts:
         attempts = attempts[: cfg.propose.max_attempts]
     return attempts, manifest.data
@@ -50,15 +52,17 @@ def run_propose(
 ) -> dict[str, Any]:
     """Run (or resume) the propose stage. ``backend`` is the policy (used by proposer=self);
     ``proposer_backend`` the other model (proposer=model). Either is opened from the config if absent."""
+    from tasks import get_task
+
     pc = cfg.propose
     label = pc.stage_label()
     out = stage_dir(cfg, "propose", label)
     attempts, rollout = load_attempts(cfg)
     templates = get_template_set(pc.template)
-    if pc.proposer == "oracle" and world_truth(rollout["protocol"]["task"]) is None:
-        raise ValueError(
-            "proposer=oracle needs a computable first error: only the embedded world task has one"
-        )
+    task = get_task(rollout["protocol"]["task"], rollout["protocol"]["version"])
+    truth = task.capability("first_error")
+    if pc.proposer == "oracle" and task.capability("oracle_intervention") is None:
+        raise ValueError(f"proposer=oracle needs a task with the oracle_intervention capability; {task.name!r} has none")
     protocol = {
         "stage": "propose",
         "upstream": rollout["protocol_hash"],
@@ -72,6 +76,7 @@ def run_propose(
         "n": pc.n,
         "sampling": None if pc.proposer == "oracle" else pc.sampling.model_dump(),
         "max_attempts": pc.max_attempts,
+        "max_attempt_chars": pc.max_attempt_chars,
     }
     manifest, _, complete = begin(out, "int-propose", protocol, cfg.model_dump(by_alias=True))
     if complete:
@@ -80,30 +85,35 @@ def run_propose(
     solves = RecordLog(out / "solves.jsonl", key=lambda r: r["attempt_id"])
     proposals = RecordLog(out / "proposals.jsonl", key=lambda r: (r["attempt_id"], int(r["proposal_index"])))
     done = proposals.done_keys()
-    todo = [a for a in attempts if any((a["attempt_id"], j) not in done for j in range(pc.n))]
-    truth = world_truth(rollout["protocol"]["task"])
+    # Fixed batches over all attempts, regenerated whole when any proposal is missing (see harness.sampling).
+    todo = [b for b in batched(attempts, pc.batch_attempts) if any((a["attempt_id"], j) not in done for a in b for j in range(pc.n))]
     owned: Backend | None = None
     if todo and pc.proposer == "self" and backend is None:
         backend = owned = open_backend(cfg.policy)
     if todo and pc.proposer == "model" and proposer_backend is None:
         assert pc.proposer_model is not None
         proposer_backend = owned = open_backend(pc.proposer_model)
+    stats = {"new_proposals": 0, "new_solve_turns": 0}
+    t0 = time.perf_counter()
     try:
-        todo_ids = {a["attempt_id"] for a in todo}
-        solved = {r["attempt_id"]: r["text"] for r in solves.read() if r["attempt_id"] in todo_ids}
+        solved = {r["attempt_id"]: r["text"] for r in solves.read()}
         proposer = (
-            make_proposer(pc.proposer, templates, backend if pc.proposer == "self" else proposer_backend)
+            make_proposer(pc.proposer, templates, backend if pc.proposer == "self" else proposer_backend, task)
             if todo
             else None
         )
-        with progress_bar(f"propose ({label})", total=len(todo), enabled=show_progress) as advance:
-            for batch in batched(todo, pc.batch_attempts):
+        with progress_bar(f"propose ({label})", total=sum(len(b) for b in todo), enabled=show_progress) as advance:
+            for batch in todo:
                 assert proposer is not None
-                _propose_batch(batch, proposer, cfg, label, solves, solved, proposals, truth)
+                _propose_batch(batch, proposer, cfg, label, solves, solved, proposals, truth, stats)
                 advance(len(batch))
+    except BaseException as exc:
+        manifest.fail(exc, stats)
+        raise
     finally:
         if owned is not None:
             owned.close()
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
 
     wanted = {a["attempt_id"] for a in attempts}
     rows = [r for r in proposals.read() if r["attempt_id"] in wanted]
@@ -115,13 +125,19 @@ def run_propose(
         "parse_failed": sum(not r["parse"]["ok"] for r in rows),
         "solve_turns": len(solves) if templates.solve and pc.proposer != "oracle" else 0,
     }
-    manifest.update(
-        status="complete",
+    manifest.finish(
+        stats,
         counts=counts,
         analytics=analytics,
         proposer=proposer.describe() if proposer else manifest.data.get("proposer"),
     )
     return counts
+
+
+def shown(a: dict[str, Any], max_chars: int | None) -> dict[str, Any]:
+    """The attempt record as the proposer sees it: the attempt cut by `steps.cut_attempt`."""
+    text, cut = cut_attempt(a["attempt"], max_chars)
+    return a if not cut else {**a, "attempt": text, "attempt_truncated": True}
 
 
 def _propose_batch(
@@ -133,45 +149,40 @@ def _propose_batch(
     solved: dict[str, str],
     proposals: RecordLog,
     truth: Any,
+    stats: dict[str, Any],
 ) -> None:
     pc = cfg.propose
-    params = sampling_params(pc.sampling, pc.n)
-    if proposer.needs_solve:
-        need = [a for a in batch if a["attempt_id"] not in solved]
-        if need:
-            samples = proposer.solve(need, params)
-            solves.append_many(
-                {
-                    "attempt_id": a["attempt_id"],
-                    "text": s.text,
-                    "completion_tokens": s.completion_tokens,
-                    "finish_reason": s.finish_reason,
-                }
-                for a, s in zip(need, samples, strict=True)
-            )
-            solved.update({a["attempt_id"]: s.text for a, s in zip(need, samples, strict=True)})
+    params = pc.sampling.params(pc.n)
+    items = [shown(a, pc.max_attempt_chars) for a in batch]
+    if proposer.needs_solve and any(a["attempt_id"] not in solved for a in batch):
+        samples = proposer.solve(items, params)  # the whole batch: same composition as an uninterrupted run
+        new = [(a, s) for a, s in zip(batch, samples, strict=True) if a["attempt_id"] not in solved]
+        stats["new_solve_turns"] += solves.append_many(
+            {"attempt_id": a["attempt_id"], "text": s.text, "prompt_tokens": s.prompt_tokens,
+             "completion_tokens": s.completion_tokens, "finish_reason": s.finish_reason}
+            for a, s in new
+        )
+        solved.update({a["attempt_id"]: s.text for a, s in new})
     done = proposals.done_keys()
-    by_missing: dict[int, list[tuple[dict[str, Any], list[int]]]] = defaultdict(list)
-    for a in batch:
-        missing = [j for j in range(pc.n) if (a["attempt_id"], j) not in done]
-        by_missing[len(missing)].append((a, missing))
+    outputs = proposer.verify(items, [solved.get(a["attempt_id"]) for a in batch], params)
     rows = []
-    for n, group in by_missing.items():
-        items = [a for a, _ in group]
-        outputs = proposer.verify(items, [solved.get(a["attempt_id"]) for a in items], replace(params, n=n))
-        for (a, missing), samples in zip(group, outputs, strict=True):
-            true_loc = truth(a) if truth else None
-            rows += [
-                _record(a, j, s, label, proposer.kind, true_loc, cfg)
-                for j, s in zip(missing, samples, strict=True)
-            ]
-    proposals.append_many(rows)
+    for a, item, samples in zip(batch, items, outputs, strict=True):
+        true_loc = truth(a, a["attempt"]) if truth else None
+        rows += [
+            _record(a, j, s, label, proposer.kind, true_loc, len(split_substeps(item["attempt"])))
+            for j, s in enumerate(samples)
+            if (a["attempt_id"], j) not in done
+        ]
+    stats["new_proposals"] += proposals.append_many(rows)
 
 
 def _record(
-    a: dict[str, Any], j: int, sample: Any, label: str, kind: str, true_loc: int | None, cfg: IntConfig
+    a: dict[str, Any], j: int, sample: Any, label: str, kind: str, true_loc: int | None, shown_substeps: int
 ) -> dict[str, Any]:
-    parse = parse_intervention(sample.text)
+    if sample.finish_reason == "skipped":  # never sent: it did not fit the context window
+        parse = ParseResult(False, reason="context")
+    else:
+        parse = parse_intervention(sample.text)
     loc, content = parse.location, parse.content or ""
     n_sub = a["n_substeps"]
     return {
@@ -186,6 +197,8 @@ def _record(
         "finish_reason": sample.finish_reason,
         "parse": parse.to_dict(),
         "n_substeps": n_sub,
+        "shown_substeps": shown_substeps,
+        "skip_reason": sample.extra.get("reason") if sample.finish_reason == "skipped" else None,
         "location_rel": (loc / n_sub) if parse.ok and loc and n_sub else None,
         "leak_substring": bool(content) and leaks(content, a["answer"], "substring"),
         "leak_boxed": bool(content) and leaks(content, a["answer"], "boxed"),

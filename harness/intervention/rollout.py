@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.backends import Backend, GenerationRequest, SamplingParams
-from harness.evaluate import run_batch
 from harness.intervention.config import IntConfig
 from harness.intervention.stages import (
-    batched,
     begin,
     grader_id,
     load_task_problems,
@@ -26,23 +24,14 @@ from harness.intervention.stages import (
 )
 from harness.intervention.steps import split_substeps
 from harness.provenance import stable_hash
-from harness.rundir import RecordLog
-from harness.ui import progress_bar
+from harness.sampling import RunStats, Unit, open_records, sample_and_grade, sample_key
 
-
-def sample_key(r: dict[str, Any]) -> tuple[str, int]:
-    return (str(r["problem_id"]), int(r["sample_index"]))
+__all__ = ["run_rollout", "sample_key", "sampling_params"]
 
 
 def sampling_params(sampling: Any, n: int) -> SamplingParams:
-    return SamplingParams(
-        n=n,
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        top_k=sampling.top_k,
-        max_tokens=sampling.max_tokens,
-        seed=sampling.seed,
-    )
+    """The backend's params for a stage's `SamplingConfig` (kept for callers of the stages' API)."""
+    return sampling.params(n)
 
 
 def run_rollout(
@@ -55,17 +44,17 @@ def run_rollout(
     rc = cfg.rollout
     task, problems, dropped, n_loaded = load_task_problems(cfg)
     requests = [GenerationRequest(messages=tuple(render_prompt(task, p))) for p in problems]
-    grader = grader_id(grading := open_grader(cfg))
+    grading = open_grader(cfg)
     protocol = {
         "stage": "rollout",
         "task": task.name,
         "version": task.version,
-        "split": rc.split,
+        "split": rc.problem_set().resolved_split(),
         "problems": stable_hash([p.id for p in problems]),
         "prompts": stable_hash([r.key() for r in requests]),
         "k": rc.k,
         "sampling": rc.sampling.model_dump(),
-        "grader": grader,
+        "grader": grader_id(grading),
         "policy": cfg.policy.model,
     }
     manifest, phash, complete = begin(out, "int-rollout", protocol, cfg.model_dump(by_alias=True))
@@ -73,35 +62,30 @@ def run_rollout(
         grading.close()
         return manifest.data["counts"]
 
-    records = RecordLog(out / "samples.jsonl", key=sample_key)
-    done = records.done_keys()
-    todo = [
-        (p, r, [j for j in range(rc.k) if (p.id, j) not in done])
+    records = open_records(out / "samples.jsonl")
+    units = [
+        Unit(id=p.id, request=r, gold=p.answer, category=p.category, problem=p.problem,
+             fields={"task": task.name, "version": task.version})
         for p, r in zip(problems, requests, strict=True)
     ]
-    todo = [t for t in todo if t[2]]
-    stats = {"new_generations": 0, "generation_seconds": 0.0, "grading_seconds": 0.0}
-    owns = backend is None and bool(todo)
-    if owns:
-        backend = open_backend(cfg.policy)
+    stats = RunStats()
     try:
-        with grading as pool, progress_bar("rollout", total=len(todo), enabled=show_progress) as advance:
-            for batch in batched(todo, rc.batch_problems):
-                assert backend is not None
-                run_batch(
-                    task, batch, backend, sampling_params(rc.sampling, rc.k), pool, grader, records, stats
-                )
-                advance(len(batch))
+        sample_and_grade(units, k=rc.k, params=rc.sampling.params(rc.k), records=records,
+                         backend=backend or (lambda: open_backend(cfg.policy)), grader=grading,
+                         batch_size=rc.batch_problems, label="rollout", show_progress=show_progress, stats=stats)
+    except BaseException as exc:
+        manifest.fail(exc, stats.to_dict())
+        raise
     finally:
-        if owns and backend is not None:
-            backend.close()
+        grading.close()
 
     by_id = {p.id: (i, p, r) for i, (p, r) in enumerate(zip(problems, requests, strict=True))}
     rows = sorted(
         (r for r in records.read() if r["problem_id"] in by_id),
         key=lambda r: (by_id[r["problem_id"]][0], r["sample_index"]),
     )
-    attempts = [_attempt(by_id[r["problem_id"]], r) for r in rows if not r["correct"]]
+    # a sample skipped for not fitting the context window is no attempt: nothing was generated
+    attempts = [_attempt(by_id[r["problem_id"]], r) for r in rows if not r["correct"] and r["status"] != "skipped"]
     for order, a in enumerate(attempts):
         a["order"] = order
     write_jsonl(out / "attempts.jsonl", attempts)
@@ -121,8 +105,9 @@ def run_rollout(
         "problems_all_failed": sum(1 for c in correct_by_problem.values() if c == 0),
         "truncated": sum(r["finish_reason"] == "length" for r in rows),
         "no_answer": sum(r["status"] == "no_answer" for r in rows),
+        "skipped": sum(r["status"] == "skipped" for r in rows),
     }
-    manifest.update(status="complete", counts=counts, dropped_problem_ids=dropped[:1000], run_stats=stats)
+    manifest.finish(stats.to_dict(), counts=counts, dropped_problem_ids=dropped[:1000])
     return counts
 
 

@@ -16,16 +16,18 @@ skipped; an interrupted one resumes from its append-only record logs; a differen
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.intervention.config import IntConfig, ModelRef
 from harness.provenance import package_versions, stable_hash
-from harness.rundir import Manifest, atomic_write_text
-from harness.world import resolve_model
+from harness.rundir import Manifest, iter_jsonl, write_jsonl
+
+__all__ = [
+    "StageNotReady", "batched", "begin", "completed_manifest", "grader_id", "iter_jsonl", "load_task_problems",
+    "open_backend", "open_grader", "stage_dir", "write_jsonl",
+]
 
 
 class StageNotReady(RuntimeError):
@@ -36,20 +38,6 @@ def stage_dir(cfg: IntConfig, stage: str, label: str | None = None) -> Path:
     return Path(cfg.out) / (f"{stage}-{label}" if label else stage)
 
 
-def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write a derived jsonl file atomically (all or nothing); returns the row count."""
-    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return len(lines)
-
-
 def completed_manifest(directory: Path, what: str) -> Manifest:
     """The manifest of a finished upstream stage, or a clear error saying which command to run."""
     manifest = Manifest(directory / "manifest.json")
@@ -58,32 +46,25 @@ def completed_manifest(directory: Path, what: str) -> Manifest:
     return manifest
 
 
-def begin(
-    directory: Path, kind: str, protocol: dict[str, Any], config: dict[str, Any]
-) -> tuple[Manifest, str, bool]:
-    """Open a stage's manifest: refuse a different protocol; return (manifest, hash, already_complete)."""
-    directory.mkdir(parents=True, exist_ok=True)
+def begin(directory: Path, kind: str, protocol: dict[str, Any], config: dict[str, Any]) -> tuple[Manifest, str, bool]:
+    """Open a stage's manifest: refuse a different protocol once records exist (a start that wrote none
+    is replaced); return (manifest, hash, already_complete)."""
     phash = stable_hash(protocol)
     manifest = Manifest(directory / "manifest.json")
-    manifest.check_protocol(phash, what=kind)
+    has_records = any(p.stat().st_size for p in directory.glob("*.jsonl")) if directory.is_dir() else False
+    manifest.check_protocol(phash, what=kind, has_records=has_records)
     if manifest.data.get("status") == "complete":
         return manifest, phash, True
-    manifest.update(
-        kind=kind,
-        status="running",
-        config=config,
-        protocol=protocol,
-        protocol_hash=phash,
-        versions=package_versions(),
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    )
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest.begin(kind=kind, config=config, protocol=protocol, protocol_hash=phash, versions=package_versions())
     return manifest, phash, False
 
 
 def open_backend(ref: ModelRef) -> Any:
+    """The generation backend a `ModelRef` names (model sources such as world:<preset> resolve inside)."""
     from harness.backends import get_backend
 
-    return get_backend(ref.backend, resolve_model(ref.model), **ref.options)
+    return get_backend(ref.backend, ref.model, **ref.options)
 
 
 def open_grader(cfg: IntConfig) -> Any:
@@ -101,14 +82,9 @@ def grader_id(grader: Any) -> str:
 
 def load_task_problems(cfg: IntConfig) -> tuple[Any, list[Any], list[str], int]:
     """(task, problems with a reference solution, ids dropped for lacking one, problems loaded);
-    ``per_category`` then ``limit`` apply after the drop."""
-    from tasks import get_task, load_task, subset
-
-    task = get_task(cfg.rollout.task)  # "name" or "name@version"
-    loaded = load_task(task.name, task.version, data_dir=cfg.rollout.data_dir, split=cfg.rollout.split)
-    usable = [p for p in loaded.problems if p.solution and str(p.solution).strip()]
-    dropped = [p.id for p in loaded.problems if not (p.solution and str(p.solution).strip())]
-    return task, subset(usable, cfg.rollout.per_category, cfg.rollout.limit), dropped, len(loaded.problems)
+    ``per_category`` then ``limit`` apply after the drop (`tasks.ProblemSet`)."""
+    sel = cfg.rollout.problem_set().select()
+    return sel.task, sel.problems, sel.dropped_no_solution, sel.loaded
 
 
 def batched(items: list[Any], size: int) -> Iterator[list[Any]]:

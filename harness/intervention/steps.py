@@ -51,3 +51,17 @@ def format_intervention(content: str) -> str:
     the same convention (the paper's ``replace("\\n", "\\n\\n")`` without turning existing blank lines
     into double blank lines)."""
     return _SINGLE_NEWLINE.sub(STEP_SEP, content.strip())
+
+
+def cut_attempt(text: str, max_chars: int | None) -> tuple[str, bool]:
+    """The part of an attempt a proposer is shown: at most ``max_chars`` characters, cut back to the last
+    whole substep (so substep numbers mean the same in the cut and the full text). Returns (text, cut?).
+
+    The paper's scripts cut the failed attempt to 30,000 characters before asking for an intervention, so
+    that problem + reference + attempt + instructions fit the context window; a location the proposer
+    gives then refers to substeps it saw, which are the full attempt's first substeps."""
+    if max_chars is None or len(text) <= max_chars:
+        return text, False
+    head = text[:max_chars]
+    cut = head.rfind(STEP_SEP)
+    return (head[:cut] if cut > 0 else head), True

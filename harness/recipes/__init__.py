@@ -9,24 +9,26 @@ Built-in recipes are the YAML files beside this module (``base``, ``rl-baseline`
     steps:
       - rl: {hint_fraction: 0.5}
 
-Step kinds (each consumes the model the previous step produced):
+Each step names a registered step kind (`harness.compare.steps`; `harness recipes` lists them with
+their options) and its options; each consumes the model the previous step produced. Built-in kinds:
 
 * ``int``: run the InT protocol stages with the current model as policy and proposer; yields SFT data.
-* ``sft``: ``{data: int | reference, ...SFTConfig overrides}``: fine-tune on that data.
-* ``rl``: ``{...RLConfig overrides}``: outcome-reward RL on the training problems.
+* ``sft``: ``{data: int | reference, ...SFTConfig fields}``: fine-tune on that data.
+* ``rl``: ``{...RLConfig fields, hint_fraction, hint_length, match_compute_of}``: outcome-reward RL.
+
+A recipe is validated against the registered kinds when it is read: an unknown kind or option, or a
+step that needs an artifact no earlier step produces, fails naming the file and listing what is valid.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-StepKind = Literal["int", "sft", "rl"]
-SFT_DATA_SOURCES = ("int", "reference")
 BUILTIN_DIR = Path(__file__).parent
 
 
@@ -34,7 +36,7 @@ class Step(BaseModel):
     """One step: its kind and the options it overrides (validated again by the step's own config)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: StepKind
+    kind: str
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -58,12 +60,19 @@ class Recipe(BaseModel):
         return steps
 
     def model_post_init(self, _context: Any) -> None:
+        """Check every step against its registered kind: known kind, valid options, artifacts available."""
+        from harness.compare.steps import get_step_kind
+
+        produced: set[str] = set()
         for i, step in enumerate(self.steps):
-            if step.kind == "sft" and step.options.get("data", "int") not in SFT_DATA_SOURCES:
-                raise ValueError(f"recipe {self.name!r} step {i + 1}: sft data must be one of {SFT_DATA_SOURCES}")
-            if step.kind == "sft" and step.options.get("data", "int") == "int":
-                if not any(s.kind == "int" for s in self.steps[:i]):
-                    raise ValueError(f"recipe {self.name!r} step {i + 1}: 'sft: {{data: int}}' needs an earlier 'int' step")
+            where = f"recipe {self.name!r} step {i + 1}: "
+            kind = get_step_kind(step.kind)
+            options = kind.parse_options(step.options, where)
+            missing = [a for a in kind.requires(options) if a not in produced]
+            if missing:
+                raise ValueError(f"{where}{step.kind!r} needs {', '.join(missing)} from an earlier step "
+                                 f"(e.g. an 'int' step before 'sft: {{data: int}}')")
+            produced |= set(kind.produces(options))
 
     @property
     def trains(self) -> bool:

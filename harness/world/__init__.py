@@ -1,12 +1,14 @@
-"""The embedded world (see README.md here). Light to import: the builder loads torch only when called."""
+"""The embedded world (see README.md here). Light to import: the builder loads torch only when called.
+
+The rest of the harness reaches the world only through interfaces any package could implement: the
+``world`` model-source scheme (``world:<preset>``, entry point ``harness.model_sources``), the task
+versions and capabilities registered by ``tasks/world.py``, the ``world`` CLI sub-app (entry point
+``harness.commands``) and the InT preset file ``harness/intervention/presets/world.yaml`` (data).
+"""
 
 
-def resolve_model(model: str) -> str:
-    """``world:<preset>`` -> the cached embedded-world model directory (built on first use); else ``model``.
+def model_source(preset: str) -> str:
+    """``world:<preset>`` -> the cached embedded-world model directory (built on first use)."""
+    from harness.world.build import build_world
 
-    Every place that takes a model name accepts ``world:<preset>`` through this one function."""
-    if model.startswith("world:"):
-        from harness.world.build import build_world
-
-        return str(build_world(preset=model.split(":", 1)[1] or "default"))
-    return model
+    return str(build_world(preset=preset or "default", quiet_if_cached=True))

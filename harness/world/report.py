@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Group
@@ -16,7 +17,49 @@ from rich.progress import (
 from rich.table import Table
 
 
-def progress_bar(console: Any) -> Progress:
+class LineProgress:
+    """The subset of `rich.progress.Progress` the build uses, printing plain lines for a log or CI:
+    every phase change, and at most every `harness.ui.HEARTBEAT_SECONDS` while a phase runs."""
+
+    def __init__(self) -> None:
+        from harness.ui import HEARTBEAT_SECONDS
+
+        self.every, self.tasks, self.last = HEARTBEAT_SECONDS, {}, 0.0
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tid in self.tasks:
+            self._line(tid)
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        tid = len(self.tasks)
+        self.tasks[tid] = {"description": description, "total": total, "completed": 0}
+        self._line(tid)
+        return tid
+
+    def update(self, tid: int, **fields: Any) -> None:
+        task = self.tasks[tid]
+        phase_changed = fields.get("description", task["description"]).split(" ")[0] != task["description"].split(" ")[0]
+        task.update({k: v for k, v in fields.items() if k in ("description", "total", "completed")})
+        if phase_changed or time.perf_counter() - self.last >= self.every:
+            self._line(tid)
+
+    def _line(self, tid: int) -> None:
+        from harness.ui import status_line
+
+        self.last = time.perf_counter()
+        t = self.tasks[tid]
+        done = f" {t['completed']:,.0f}/{t['total']:,.0f}" if t["total"] else ""
+        status_line(f"world build: {t['description']}{done} ({self.last - self.t0:.0f}s elapsed)")
+
+
+def progress_bar(console: Any) -> Progress | LineProgress:
+    """A rich bar on a terminal; plain heartbeat lines when the output is a file or a CI log."""
+    if not console.is_terminal:
+        return LineProgress()
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

@@ -1,0 +1,137 @@
+"""Step kind ``rl``: outcome-reward RL on the training problems through the comparison's trainer plugin.
+
+Every `RLConfig` field is an option. Two more make the paper's baselines and fair comparisons one line:
+
+* ``hint_fraction`` / ``hint_length`` -- hint-guided RL (the paper's strongest non-InT baseline, in the
+  style of POPE/QuestA): a seeded ``hint_fraction`` of the problems start the assistant turn with the first
+  ``hint_length`` of their reference solution's substeps (never its final answer); the policy continues it.
+* ``match_compute_of: <recipe>`` -- compute matching: train until this arm's required generated tokens
+  equal those of that recipe's arm with the same seed (known only once it ran, so the budget is resolved
+  at run time and is part of the cache key). RL stops after the step in which the budget is reached.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from harness.compare.kinds._trainer import options_model, overrides, trainer
+from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
+from trainers.base import RLConfig
+
+EXTRA = ("hint_fraction", "hint_length", "match_compute_of")
+RLOptions = options_model(
+    "RLOptions", RLConfig,
+    {
+        "hint_fraction": (float, Field(0.0, ge=0, le=1, description="Share of problems whose prompt carries a reference-solution prefix as a hint.")),
+        "hint_length": (float, Field(0.5, gt=0, lt=1, description="Share of the reference's substeps (final answer excluded) shown as the hint.")),
+        "match_compute_of": (str | None, Field(None, description="Train until this arm's required generated tokens equal that recipe's arm's (same seed).")),
+    },
+    skip=("seed",),
+)
+BUDGET_STEP_CAP = 10  # with a token budget, max_steps defaults to this many times the preset's steps (a cap, not a target)
+
+
+class RLStep(StepKind):
+    name = "rl"
+    description = "Outcome-reward RL (GRPO-style) on the training problems; RLConfig fields, hints and compute matching as options."
+    Options = RLOptions
+
+    def dynamic(self, options: StepOptions) -> bool:
+        return bool(options.match_compute_of)  # type: ignore[attr-defined]
+
+    def _config(self, options: StepOptions, ctx: ResolveContext, budget: int | None) -> RLConfig:
+        from trainers.presets import get_config
+
+        cfg = ctx.config
+        over = {**cfg.rl, **overrides(options, exclude=EXTRA), "seed": ctx.seed}
+        if budget is not None:
+            over["max_generated_tokens"] = budget
+            if "max_steps" not in overrides(options, exclude=EXTRA) and "max_steps" not in cfg.rl:
+                over["max_steps"] = BUDGET_STEP_CAP * get_config(cfg.trainer_preset, "rl").max_steps
+        return get_config(cfg.trainer_preset, "rl", **over)  # type: ignore[return-value]
+
+    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+        plugin = trainer(ctx.config.trainer)
+        if "rl" not in plugin.supports:
+            raise ValueError(f"trainer {ctx.config.trainer!r} does not support rl (supports {sorted(plugin.supports)})")
+        config = self._config(options, ctx, 0 if self.dynamic(options) else None)
+        n = len(rl_rows(ctx.config.train_set(), 0.0, 0.5, 0))
+        config.require_problems(n)
+        lines = [f"rl config valid ({ctx.config.trainer_preset} preset, {n} problems)"]
+        if options.hint_fraction:  # type: ignore[attr-defined]
+            lines.append(f"rl hints: {options.hint_fraction:.0%} of problems, {options.hint_length:.0%} of the reference")  # type: ignore[attr-defined]
+        if self.dynamic(options):
+            lines.append(f"rl budget: the required generated tokens of arm {options.match_compute_of!r} (resolved at run time)")  # type: ignore[attr-defined]
+        return lines
+
+    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+        budget = None
+        if self.dynamic(options):
+            target = options.match_compute_of  # type: ignore[attr-defined]
+            other = ctx.arm_compute(target, ctx.seed) if ctx.arm_compute else None
+            if other is None:
+                raise ValueError(f"recipe {ctx.recipe!r}: match_compute_of {target!r} needs that recipe in the comparison")
+            budget = sum(int(c["tokens_generated"]) for c in other) - ctx.spent
+        train = ctx.config.train_set()
+        return {
+            "trainer": ctx.config.trainer,
+            "config": self._config(options, ctx, budget).to_dict(),
+            "problems": train.model_dump(),
+            "problems_key": train.key(),
+            "hints": {"fraction": options.hint_fraction, "length": options.hint_length},  # type: ignore[attr-defined]
+            "match_compute_of": options.match_compute_of,  # type: ignore[attr-defined]
+        }
+
+    def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
+        from harness.rundir import write_jsonl
+        from tasks import ProblemSet
+
+        config = RLConfig(**settings["config"])
+        if config.max_generated_tokens is not None and config.max_generated_tokens <= 0:
+            return StepOutput(summary={"skipped": "the token budget was spent before RL (compute matching)", "steps": 0,
+                                       "config": settings["config"]})
+        hints = settings["hints"]
+        rows = rl_rows(ProblemSet(**settings["problems"]), hints["fraction"], hints["length"], config.seed)
+        problems = write_jsonl(Path(inputs.folder) / "problems.jsonl", rows)
+        result = trainer(settings["trainer"]).rl(inputs.model, problems, config, inputs.folder)
+        return StepOutput(
+            model=str(result.checkpoint),
+            compute=Compute(tokens_generated=result.tokens_generated, tokens_trained=result.tokens_trained),
+            summary={"steps": result.steps, "log": str(result.log_path), "config": settings["config"],
+                     "hinted_problems": sum(bool(r.get("hint")) for r in rows), **result.extra},
+        )
+
+
+def hint_prefix(solution: str, length: float) -> str:
+    """The first ``ceil(length * n)`` substeps of a reference solution, its final-answer substep excluded
+    (a hint must never hand over the answer), joined as the model writes steps, ending with a separator."""
+    from harness.grading import extract_boxed
+    from harness.intervention.steps import STEP_SEP, split_substeps
+
+    steps = [s for s in split_substeps(solution.strip()) if s.strip()]
+    if steps and extract_boxed(steps[-1]) is not None:
+        steps = steps[:-1]
+    k = min(len(steps), math.ceil(length * len(steps)))
+    return STEP_SEP.join(steps[:k]) + STEP_SEP if k else ""
+
+
+def rl_rows(problems: Any, hint_fraction: float, hint_length: float, seed: int) -> list[dict[str, Any]]:
+    """RL problem rows (trainers.base.RL_FIELDS) rendered with the task's template; with hints, a seeded
+    share of them end with an assistant message holding the hint, which the policy continues."""
+    from trainers.data import rl_rows_from_task
+
+    rows = rl_rows_from_task(problems)
+    _, selected = problems.load()
+    if hint_fraction <= 0:
+        return rows
+    eligible = [i for i, p in enumerate(selected) if p.solution and hint_prefix(p.solution, hint_length)]
+    chosen = set(random.Random(f"hints|{seed}").sample(eligible, round(hint_fraction * len(eligible))))
+    for i in chosen:
+        hint = hint_prefix(selected[i].solution, hint_length)
+        rows[i] = {**rows[i], "messages": [*rows[i]["messages"], {"role": "assistant", "content": hint}], "hint": hint}
+    return rows

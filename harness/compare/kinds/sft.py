@@ -1,0 +1,87 @@
+"""Step kind ``sft``: supervised fine-tuning through the comparison's trainer plugin.
+
+``data: int`` trains on the SFT rows of the arm's latest ``int`` step (prefix + intervention, no EOS);
+``data: reference`` on the training problems' reference solutions (complete, so they end with EOS) --
+the paper's off-policy baseline. Every other option is an `SFTConfig` field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from harness.compare.kinds._trainer import options_model, overrides, trainer
+from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
+from trainers.base import SFTConfig
+
+SFTOptions = options_model(
+    "SFTOptions", SFTConfig,
+    {"data": (Literal["int", "reference"], Field("int", description="int: the latest int step's rows; reference: reference solutions."))},
+    skip=("seed",),
+)
+
+
+class SFTStep(StepKind):
+    name = "sft"
+    description = "Supervised fine-tuning (data: int | reference) with the comparison's trainer; SFTConfig fields as options."
+    Options = SFTOptions
+
+    def requires(self, options: StepOptions) -> tuple[str, ...]:
+        return ("sft_data",) if options.data == "int" else ()  # type: ignore[attr-defined]
+
+    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+        from trainers.presets import get_config
+
+        cfg = ctx.config
+        config = get_config(cfg.trainer_preset, "sft", **{**cfg.sft, **overrides(options, exclude=("data",)), "seed": ctx.seed})
+        settings: dict[str, Any] = {"trainer": cfg.trainer, "config": config.to_dict(), "data": options.data}  # type: ignore[attr-defined]
+        if options.data == "reference":  # type: ignore[attr-defined]
+            train = cfg.train_set().model_copy(update={"require_solution": True})
+            settings["problems"] = train.model_dump()
+            settings["problems_key"] = train.key()
+        return settings
+
+    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+        plugin = trainer(ctx.config.trainer)
+        if "sft" not in plugin.supports:
+            raise ValueError(f"trainer {ctx.config.trainer!r} does not support sft (supports {sorted(plugin.supports)})")
+        self.resolve(options, ctx)  # builds the SFTConfig: an invalid field fails here
+        return [f"sft config valid ({ctx.config.trainer_preset} preset, data {options.data})"]  # type: ignore[attr-defined]
+
+    def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
+        config = SFTConfig(**settings["config"])
+        if settings["data"] == "int":
+            data = Path(inputs.artifacts["sft_data"])
+        else:
+            data = reference_sft_data(inputs.model, settings["problems"], inputs.folder)
+        if not (data.exists() and data.stat().st_size > 0):
+            return StepOutput(summary={"skipped": f"no SFT rows in {data}", "data": str(data), "data_source": settings["data"]})
+        result = trainer(settings["trainer"]).sft(inputs.model, data, config, inputs.folder)
+        return StepOutput(
+            model=str(result.checkpoint),
+            compute=Compute(tokens_trained=result.tokens_trained, tokens_generated=result.tokens_generated),
+            summary={"steps": result.steps, "log": str(result.log_path), "data": str(data), "data_source": settings["data"],
+                     "config": settings["config"], **result.extra},
+        )
+
+
+def reference_sft_data(model: str, problems: dict[str, Any], folder: Path) -> Path:
+    """SFT rows whose target is each problem's reference solution (complete, so it ends with EOS)."""
+    from transformers import AutoTokenizer
+
+    from harness.intervention.build_sft import encode_example
+    from harness.rundir import write_jsonl
+    from tasks import ProblemSet, render_prompt
+
+    tok = AutoTokenizer.from_pretrained(model)
+    task, selected = ProblemSet(**problems).load()
+    rows = []
+    for p in selected:
+        ex = encode_example(tok, render_prompt(task, p), "", p.solution)
+        ex.pop("_chat_prompt", None)
+        ex["input_ids"].append(tok.eos_token_id)
+        ex["loss_mask"].append(1)
+        rows.append({"id": f"ref-{p.id}", "problem_id": p.id, **ex})
+    return write_jsonl(folder / "reference_sft.jsonl", rows)

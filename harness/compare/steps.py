@@ -1,0 +1,188 @@
+"""Step kinds: the units a recipe is made of (``int``, ``sft``, ``rl``, a plugin's own), one registered class each.
+
+A step kind is a typed contract, in the spirit of inspect_ai's registered solvers and scorers:
+
+* ``Options`` -- a pydantic model (``extra="forbid"``, every field documented): what a recipe may write
+  under ``- <kind>: {...}``. Unknown options fail before anything runs, listing the valid ones.
+* `StepKind.resolve` -- everything the step will read, as a JSON-able dict of *settings*, computed from
+  the options and the comparison (`ResolveContext`). The step's cache key is the hash of the previous
+  step's key plus these resolved settings, and `StepKind.run` receives *only* them (plus the model and
+  the artifacts of earlier steps, which the previous key already covers) -- so nothing a step reads can
+  be missing from its key.
+* `StepKind.run` -- does the work into the step's folder and returns a `StepOutput`: the new model (if
+  any), artifacts for later steps (e.g. ``sft_data``), and its compute, split into *required* and
+  *diagnostic* generated tokens so reports never charge a method for its diagnostics.
+
+Registration: built-in kinds are entry points of the ``harness.steps`` group (pyproject.toml), exactly as a
+plugin package registers its own; `register_step_kind` adds one in-process (notebooks, tests). A new kind
+is one file plus one registration line (docs/adding-a-recipe.md).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from harness.compare.config import CompareConfig
+
+ENTRY_POINT_GROUP = "harness.steps"
+
+
+class StepOptions(BaseModel):
+    """Base of every kind's options model: unknown options are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class Compute:
+    """What a step cost. Generated tokens are counted once each, from the records the step wrote."""
+
+    tokens_generated: int = 0  # required by the method (what a compute-matched comparison charges)
+    tokens_generated_diagnostic: int = 0  # produced only to measure something (Table-1 controls, ...)
+    tokens_trained: int = 0
+    wall_time: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)  # per source, e.g. {"rollout": 16000, ...}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StepOutput:
+    """The result of one step. ``model`` is the checkpoint it produced (None: the model is unchanged)."""
+
+    model: str | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+    compute: Compute = field(default_factory=Compute)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "artifacts": self.artifacts, "compute": self.compute.to_dict(), "summary": self.summary}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepOutput:
+        return cls(model=data.get("model"), artifacts=dict(data.get("artifacts") or {}),
+                   compute=Compute(**(data.get("compute") or {})), summary=dict(data.get("summary") or {}))
+
+
+@dataclass(frozen=True)
+class ResolveContext:
+    """What `StepKind.resolve` may consult: the comparison, the seed, where the step sits in its recipe,
+    and -- for settings that depend on other arms (compute matching) -- their finished results."""
+
+    config: CompareConfig
+    seed: int
+    recipe: str
+    index: int  # 0-based position of the step in the recipe
+    earlier: tuple[str, ...]  # kinds of the steps before it
+    arm_compute: Any = None  # callable (recipe, seed) -> per-step compute list of a finished arm, or None
+    spent: int = 0  # required generated tokens of this arm's earlier steps
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """What `StepKind.run` gets besides its settings."""
+
+    model: str  # the current model (a local path)
+    folder: Path  # the step's cache folder (resumable: a half-done step finds its own files here)
+    artifacts: dict[str, str]  # produced by earlier steps of the arm, e.g. {"sft_data": ".../sft.jsonl"}
+    show_progress: bool = True
+
+
+class StepKind(ABC):
+    """A recipe step kind. Subclasses set `name`, `description`, `Options` and implement `resolve`/`run`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[StepOptions]] = StepOptions
+
+    def requires(self, options: StepOptions) -> tuple[str, ...]:
+        """Artifacts an earlier step of the same recipe must produce (checked before anything runs)."""
+        return ()
+
+    def produces(self, options: StepOptions) -> tuple[str, ...]:
+        """Artifacts this step leaves for later steps."""
+        return ()
+
+    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+        """Extra checks before anything runs; return lines for the plan, raise ValueError on a problem."""
+        return []
+
+    def dynamic(self, options: StepOptions) -> bool:
+        """True when `resolve` needs other arms' results (compute matching): resolved at run time."""
+        return False
+
+    @abstractmethod
+    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+        """Every setting `run` will read, JSON-able (hashed into the cache key)."""
+
+    @abstractmethod
+    def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
+        """Do the work into ``inputs.folder``; must be resumable or restartable (the folder may hold a
+        dead run's files). Runs in a child process by default (`CompareConfig.isolation`)."""
+
+    def parse_options(self, raw: dict[str, Any], where: str = "") -> StepOptions:
+        """The typed options, or a one-line error listing the valid ones."""
+        try:
+            return self.Options(**(raw or {}))
+        except ValidationError as exc:
+            valid = ", ".join(sorted(self.Options.model_fields)) or "(none)"
+            errs = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}" for e in exc.errors(include_url=False))
+            raise ValueError(f"{where}step {self.name!r}: {errs}. Valid options: {valid}") from None
+
+
+_EXTRA: dict[str, type[StepKind]] = {}
+
+
+def register_step_kind(cls: type[StepKind]) -> type[StepKind]:
+    """Register a kind in-process (usable as a class decorator); packages use the entry-point group."""
+    if not getattr(cls, "name", None):
+        raise ValueError(f"{cls.__name__} has no name")
+    _EXTRA[cls.name] = cls
+    return cls
+
+
+def _entry_points() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def step_kind_names() -> list[str]:
+    return sorted(set(_entry_points()) | set(_EXTRA))
+
+
+def get_step_kind(name: str) -> StepKind:
+    """The registered kind ``name`` (an instance); unknown names list the registered ones."""
+    if name in _EXTRA:
+        return _EXTRA[name]()
+    eps = _entry_points()
+    if name not in eps:
+        raise ValueError(
+            f"unknown step kind {name!r}; registered: {', '.join(step_kind_names())} "
+            f"(plugins register under [project.entry-points.\"{ENTRY_POINT_GROUP}\"])"
+        )
+    try:
+        cls = eps[name].load()
+    except Exception as exc:  # a broken plugin names itself
+        raise ValueError(f"step kind {name!r} ({eps[name].value}) failed to load: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, StepKind)):
+        raise TypeError(f"step kind {name!r}: {eps[name].value} is not a StepKind subclass")
+    return cls()
+
+
+def describe_options(kind: StepKind) -> list[tuple[str, str, str]]:
+    """(option, default, description) rows for `harness recipes` and the docs."""
+    rows = []
+    for fname, f in kind.Options.model_fields.items():
+        default = "required" if f.is_required() else repr(f.default if f.default_factory is None else f.default_factory())
+        rows.append((fname, default, f.description or ""))
+    return rows

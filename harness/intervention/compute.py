@@ -1,0 +1,47 @@
+"""What an InT run generated, counted once per sample from the records that hold it, split into what
+the method *requires* and what is only *diagnostic*.
+
+WHY a separate count: a comparison "at equal compute" charges InT for what InT needs -- rollouts, the
+proposer's turns, and the continuations the correctness filter reads -- not for the Table-1 controls
+(original step, prefix only, from scratch), which only measure the mechanism. Each generated sample
+lives in exactly one record file (``attempts.jsonl`` repeats rollout samples and is never read here),
+so summing the sources below counts every token once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.rundir import iter_jsonl
+
+REQUIRED_CONDITION = "intervention"
+
+
+def _tokens(path: Path, keep: Any = None) -> int:
+    if not path.exists():
+        return 0
+    return sum(int(r.get("completion_tokens") or 0) for r in iter_jsonl(path, allow_torn_tail=True) if keep is None or keep(r))
+
+
+def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool = True) -> dict[str, Any]:
+    """Generated tokens of one proposer's InT run, by source, required vs diagnostic.
+
+    ``continuations_required``: the correctness filter (or the suffix ablation) reads the intervention
+    continuations; with both off they are diagnostic too."""
+    run = Path(run_dir)
+    cont = run / f"continue-{label}" / "samples.jsonl"
+    by_source = {
+        "rollout": _tokens(run / "rollout" / "samples.jsonl"),
+        "propose_solve": _tokens(run / f"propose-{label}" / "solves.jsonl"),
+        "propose": _tokens(run / f"propose-{label}" / "proposals.jsonl"),
+        "continue_intervention": _tokens(cont, lambda r: str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
+        "continue_controls": _tokens(cont, lambda r: not str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
+    }
+    required = ["rollout", "propose_solve", "propose"] + (["continue_intervention"] if continuations_required else [])
+    return {
+        "tokens_generated": sum(by_source[k] for k in required),
+        "tokens_generated_diagnostic": sum(v for k, v in by_source.items() if k not in required),
+        "by_source": by_source,
+        "required_sources": required,
+    }

@@ -1,0 +1,95 @@
+"""Model sources: how a model *name* becomes something a backend or trainer can load.
+
+A model is named by a local path, a hub id, or ``<scheme>:<name>`` for models the harness (or a plugin)
+can produce on demand -- ``world:default`` is the embedded world's model, built on first use and cached.
+Schemes are registered through the ``harness.model_sources`` entry-point group (value: a function
+``name -> local path``), so generic code resolves any scheme without knowing which package provides it,
+and a plugin can add its own (``mylab:ckpt-7``).
+
+WHY a registry and not a prefix test: evaluation, the InT stages, trainers and `compare` all accept model
+names; one resolver keeps them agreeing, and none of them needs to import the package behind a scheme.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+ENTRY_POINT_GROUP = "harness.model_sources"
+_SCHEME = re.compile(r"^([a-z][a-z0-9_-]*):(?!//)(.*)$")  # "world:default", not "http://..." or "C:\\..."
+_EXTRA: dict[str, Callable[[str], str]] = {}
+
+
+def register_model_source(scheme: str, resolver: Callable[[str], str]) -> None:
+    """Add a scheme in-process (tests, notebooks); packages use the entry-point group instead."""
+    _EXTRA[scheme] = resolver
+
+
+def _schemes() -> dict[str, Any]:
+    found: dict[str, Any] = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found.update(_EXTRA)
+    return found
+
+
+def model_scheme(model: str) -> str | None:
+    """The registered scheme ``model`` names, or None for a path or hub id."""
+    m = _SCHEME.match(model)
+    if m and m.group(1) in _schemes():
+        return m.group(1)
+    return None
+
+
+def resolve_model(model: str) -> str:
+    """``<scheme>:<name>`` -> the local path its source produces (building it if needed); else ``model``."""
+    scheme = model_scheme(model)
+    if scheme is None:
+        return model
+    target = _schemes()[scheme]
+    resolver = target.load() if isinstance(target, EntryPoint) else target
+    return str(resolver(model.split(":", 1)[1]))
+
+
+def model_identity(model: str) -> dict[str, Any]:
+    """What identifies a model's weights, for protocol hashes: the name as given, where it resolved to,
+    and (for a local folder) a hash of its weight and config files; for a hub id, its revision if pinned.
+
+    Resolving a scheme may build the model (the world's first use); call this only when the model is
+    about to be used anyway."""
+    path = resolve_model(model)
+    ident: dict[str, Any] = {"name": model, "resolved": path}
+    local = Path(path)
+    if local.is_dir():
+        ident["weights_sha256"] = _folder_digest(str(local.resolve()))
+    else:
+        ident["hub_id"] = path.split("@", 1)[0]
+        ident["revision"] = path.split("@", 1)[1] if "@" in path else None
+    return ident
+
+
+@lru_cache(maxsize=64)
+def _folder_digest(folder: str) -> str:
+    """sha256 over the files that define a checkpoint (weights, config, tokenizer), name and content.
+
+    Cached per process: a multi-GB checkpoint is hashed once. Large files are read in 8 MB chunks."""
+    h = hashlib.sha256()
+    root = Path(folder)
+    patterns = ("*.safetensors", "*.bin", "*.gguf", "config.json", "generation_config.json", "tokenizer*.json", "*.jinja")
+    files = sorted({p for pat in patterns for p in root.glob(pat) if p.is_file()})
+    for f in files:
+        h.update(f.name.encode() + b"\0")
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(8 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def safe_name(model: str) -> str:
+    """A folder-name-safe rendering of a model name (no ':' or '/'), for default run-directory names."""
+    base = model.rstrip("/")
+    base = Path(base).name if "/" in base and Path(base).exists() else base.replace("/", "--")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "model"

@@ -1,0 +1,40 @@
+"""`harness world ...`: build the embedded world model and measure its abilities (mounted through the
+``harness.commands`` entry point, so the generic CLI never imports the world)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from harness.ui import console
+
+world_app = typer.Typer(help="The embedded world: a synthetic task family and a tiny model built on CPU.", no_args_is_help=True)
+
+
+@world_app.command("build")
+def world_build(
+    preset: str = typer.Option("default", help="default (~7.5 min on 2 idle cores, meets the ability targets) or test (~30 s)."),
+    seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
+    out: Path | None = typer.Option(None, help="Folder (default: the content-hash cache)."),
+    force: bool = typer.Option(False, help="Rebuild even if cached."),
+) -> None:
+    """Build (or reuse from cache) the world model and print its abilities table."""
+    from harness.world.build import build_world
+
+    path = build_world(preset=preset, out_dir=out, seed=seed, force=force, console=console)
+    typer.echo(str(path))
+
+
+@world_app.command("abilities")
+def world_abilities(
+    model: str = typer.Argument(..., help="A world-model checkpoint (after build, SFT or RL) or world:<preset>."),
+    n_per_level: int = typer.Option(32, help="Test problems per difficulty level."),
+    samples: int = typer.Option(8, help="Samples per problem (avg@k at temperature 1)."),
+) -> None:
+    """Measure solving by difficulty and verification of own failed attempts on any world checkpoint."""
+    from harness.models import resolve_model
+    from harness.world.abilities import measure_abilities
+    from harness.world.report import abilities_table
+
+    console.print(abilities_table(measure_abilities(resolve_model(model), n_per_level=n_per_level, samples=samples)))
