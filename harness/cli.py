@@ -19,6 +19,7 @@ app.add_typer(tasks_app, name="tasks")
 
 def _mount_subcommands() -> None:
     """Sub-apps live next to the code they drive; each module keeps its import free of torch."""
+    from harness.ecosystem.cli import ecosystem_app
     from harness.intervention.cli import int_app
     from reports.cli import plot_cmd, report_cmd
     from trainers.cli import trainers_app
@@ -27,6 +28,7 @@ def _mount_subcommands() -> None:
     app.command("report")(report_cmd)
     app.add_typer(int_app, name="int", help="The InT protocol: rollout, propose, continue, build-sft, run.")
     app.add_typer(trainers_app, name="trainers")
+    app.add_typer(ecosystem_app, name="ecosystem")
 
 
 _mount_subcommands()
