@@ -37,7 +37,7 @@ def _user_errors() -> Iterator[None]:
 
 @ecosystem_app.command("lm-eval-path")
 def lm_eval_path() -> None:
-    """Print the shipped lm-eval task folder (for ``lm_eval --include_path``)."""
+    """Print the shipped lm-eval task folder (pass it to lm_eval --include_path)."""
     from harness.ecosystem.lm_eval_tasks import TASKS_DIR
 
     typer.echo(str(TASKS_DIR))
