@@ -26,6 +26,7 @@ def _mount_subcommands() -> None:
     (the embedded world, plugins) add command groups through the ``harness.commands`` entry points."""
     from importlib.metadata import entry_points
 
+    from harness.ecosystem.cli import ecosystem_app
     from harness.intervention.cli import int_app
     from reports.cli import plot_cmd, report_cmd
     from trainers.cli import trainers_app
@@ -34,6 +35,7 @@ def _mount_subcommands() -> None:
     app.command("report")(report_cmd)
     app.add_typer(int_app, name="int", help="The InT protocol: rollout, propose, continue, build-sft, run.")
     app.add_typer(trainers_app, name="trainers")
+    app.add_typer(ecosystem_app, name="ecosystem")
     for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         try:
             sub = ep.load()

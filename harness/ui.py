@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -86,6 +87,12 @@ class Heartbeat:
 
     def close(self) -> None:
         self._line("done")
+
+
+def print_error(message: object) -> None:
+    """``error: <message>`` in red on stderr. The message is escaped: text from users, plugins and files
+    (``[project.entry-points."harness.trainers"]``, ``[0, 1]``) must print as written, not as rich markup."""
+    console.print(f"[bold red]error:[/] {escape(str(message))}")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from tasks.registry import (
     get_task,
     list_tasks,
     load_task,
+    on_register,
     register_task,
     render_prompt,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "get_task",
     "list_tasks",
     "load_task",
+    "on_register",
     "register_task",
     "render_prompt",
     "subset",

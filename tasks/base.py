@@ -7,6 +7,7 @@ benchmark is one short file (see `tasks/aime.py`), in the spirit of lm-eval's ta
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,12 @@ class Task:
         description: one line for `harness tasks list`.
         loader: ``loader(resolver, split) -> LoadedTask`` (a loader without a ``split`` parameter is
             called as ``loader(resolver)``); the resolver finds local files or downloads them.
-        prompt_template: name of a jinja2 template in ``tasks/templates`` (``paper`` = raw problem).
+        prompt_template: name of a jinja2 template (``<name>.jinja``), looked up in ``template_dirs`` first,
+            then in ``tasks/templates`` (``paper`` = raw problem).
+        template_dirs: folders a task brings its own templates in, searched before ``tasks/templates``: a
+            plugin package passes ``importlib.resources.files("my_plugin") / "templates"`` (or any path).
+        template_source: the template's jinja2 text itself; when set it is used instead of
+            ``prompt_template`` (it may still ``{% include %}`` templates from the search path).
         answer_format: a short tag (``integer``, ``latex``, ``mixed``) shown in listings.
         grader: grader name from ``harness.grading`` (``math-verify`` by default).
         source: canonical origin (GitHub raw URL or hub id) for users with network access.
@@ -80,6 +86,9 @@ class Task:
         hub_only: True when no GitHub copy exists, so the Hugging Face Hub is the only online source.
         hub_id: the Hugging Face Hub dataset id real users can load (documentation for local tasks).
         is_default: the version `get_task(name)` returns when a name has several versions.
+        max_tokens: the generation budget per sample this task needs, in tokens; ``None`` means the
+            protocol default (the paper's 16,384). The lm-eval and inspect_ai adapters use it as their
+            default, so a task for a small-context model (the world: 1,024 positions) runs as shipped.
         overlaps: documented counts of this task's problems that also appear in other tasks, by task name
             (from a data card); `harness.decontam` reports them when the data cannot be checked here.
         capabilities: optional functions a task can offer beyond its data, by name (see `CAPABILITIES`);
@@ -91,6 +100,8 @@ class Task:
     description: str
     loader: Callable[..., LoadedTask]
     prompt_template: str = "paper"
+    template_dirs: tuple[str | os.PathLike[str], ...] = ()
+    template_source: str | None = None
     answer_format: str = "mixed"
     grader: str = "math-verify"
     source: str = ""
@@ -100,8 +111,13 @@ class Task:
     hub_only: bool = False
     hub_id: str = ""
     is_default: bool = False
+    max_tokens: int | None = None
     overlaps: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     capabilities: Mapping[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"task {self.name!r}: max_tokens must be >= 1, got {self.max_tokens}")
 
     def capability(self, name: str) -> Callable[..., Any] | None:
         """The function registered for capability ``name``, or None when the task has none."""

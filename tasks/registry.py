@@ -3,7 +3,9 @@
 Built-in task modules are imported lazily on first lookup, so ``import tasks`` stays cheap and a broken
 benchmark file cannot break unrelated commands at import time. Third-party packages add tasks through
 the ``harness.tasks`` entry-point group, whose value is a module that calls `register_task` on import
-(the inspect_ai / pytest plugin pattern).
+(the inspect_ai / pytest plugin pattern). Such a task brings its prompt template with it (``template_dirs``
+or ``template_source`` on `Task`); adapters that mirror the registry elsewhere (``int_harness`` for
+inspect_ai) follow later registrations through `on_register`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import difflib
 import importlib
 import inspect
 import logging
+import os
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -40,6 +44,7 @@ _BUILTIN_MODULES = [
 ]
 
 _REGISTRY: dict[tuple[str, str], Task] = {}
+_LISTENERS: list[Callable[[Task], None]] = []
 _builtins_loaded = False
 
 
@@ -64,7 +69,16 @@ def register_task(task: Task) -> Task:
     if unknown:
         raise ValueError(f"task {task.name!r}: unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
     _REGISTRY[key] = task
+    for listener in _LISTENERS:
+        listener(task)
     return task
+
+
+def on_register(listener: Callable[[Task], None]) -> Callable[[Task], None]:
+    """Call ``listener(task)`` for every task registered from now on (not for those already registered:
+    read `list_tasks` first). Adapters that mirror the registry use it to see plugin tasks added later."""
+    _LISTENERS.append(listener)
+    return listener
 
 
 def _entry_points() -> list[EntryPoint]:
@@ -182,37 +196,57 @@ def load_task(
     return task.loader(resolver)
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
+def _search_path(task: Task) -> tuple[str, ...]:
+    """The task's own template folders, then the built-in ``tasks/templates``."""
+    own = (os.fspath(d) if isinstance(d, os.PathLike) else str(d) for d in task.template_dirs)
+    return (*own, str(TEMPLATE_DIR))
+
+
+@lru_cache(maxsize=32)
+def _environment(search_path: tuple[str, ...]) -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        loader=jinja2.FileSystemLoader(list(search_path)),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
     )
 
 
+@lru_cache(maxsize=32)
+def _inline_template(search_path: tuple[str, ...], source: str) -> Any:
+    return _environment(search_path).from_string(source)
+
+
+def _template(task: Task) -> Any:
+    import jinja2
+
+    search_path = _search_path(task)
+    if task.template_source is not None:
+        return _inline_template(search_path, task.template_source)
+    try:
+        return _environment(search_path).get_template(f"{task.prompt_template}.jinja")
+    except jinja2.TemplateNotFound as exc:
+        available = sorted({p.stem for d in search_path for p in Path(d).glob("*.jinja")})
+        raise ValueError(
+            f"task {task.name!r}: no prompt template {task.prompt_template!r}; available: {', '.join(available)} "
+            f"(searched {', '.join(search_path)})"
+        ) from exc
+
+
 def render_prompt(task: Task, problem: Problem) -> list[dict[str, str]]:
-    """Chat messages from ``tasks/templates/<task.prompt_template>.jinja``.
+    """Chat messages from the task's template: ``template_source`` if it has one, else
+    ``<task.prompt_template>.jinja`` from ``task.template_dirs`` or ``tasks/templates``.
 
     The template sees ``problem`` (the statement text), ``item`` (the whole `Problem`) and ``task``.
     A template may ``{% set system = "..." %}`` at top level to add a system message.
     """
-    import jinja2
-
-    try:
-        template = _environment().get_template(f"{task.prompt_template}.jinja")
-    except jinja2.TemplateNotFound as exc:
-        available = sorted(p.stem for p in TEMPLATE_DIR.glob("*.jinja"))
-        raise ValueError(
-            f"task {task.name!r}: no prompt template {task.prompt_template!r}; available: {', '.join(available)}"
-        ) from exc
-    module = template.make_module({"problem": problem.problem, "item": problem, "task": task})
+    module = _template(task).make_module({"problem": problem.problem, "item": problem, "task": task})
+    name = "its template_source" if task.template_source is not None else f"template {task.prompt_template!r}"
     content = str(module).strip()
     if not content:
-        raise ValueError(f"task {task.name!r}: template {task.prompt_template!r} rendered an empty prompt")
+        raise ValueError(f"task {task.name!r}: {name} rendered an empty prompt")
     messages = []
     system = getattr(module, "system", None)
     if system:

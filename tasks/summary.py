@@ -78,7 +78,7 @@ def summarize(task: Task, loaded: LoadedTask) -> dict[str, Any]:
         "categories": dict(sorted(categories.items())),
         "answer_formats": {f: formats[f] for f in ANSWER_FORMATS if formats[f]},
         "with_solution": sum(1 for p in loaded.problems if p.solution),
-        "prompt_template": task.prompt_template,
+        "prompt_template": "(inline template_source)" if task.template_source is not None else task.prompt_template,
         "grader": task.grader,
         "source": task.source,
         "hub_id": task.hub_id,

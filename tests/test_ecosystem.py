@@ -4,22 +4,30 @@ written lm-eval tasks, every repeat scored, pass@k reducers, and the importers (
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import lm_eval
 import pytest
+
+pytest.importorskip("lm_eval", reason="needs the ecosystem extra: pip install -e '.[ecosystem]'")
+pytest.importorskip("inspect_ai", reason="needs the ecosystem extra: pip install -e '.[ecosystem]'")
+
+import lm_eval
 import yaml
+from ecosystem_support import mock_model
 from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
 from inspect_ai._eval.loader import load_tasks
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from inspect_ai.scorer import includes
 from lm_eval.api.model import LM
 from lm_eval.tasks import TaskManager
+from typer.testing import CliRunner
 
+from harness.cli import app
 from harness.ecosystem import (
     BENCHMARKS,
     LM_EVAL_TASKS_DIR,
@@ -31,11 +39,10 @@ from harness.ecosystem import (
     write_lm_eval_tasks,
     write_run,
 )
-from harness.ecosystem.__main__ import main as eco_main
-from harness.ecosystem.lm_eval_export import template_config
+from harness.ecosystem.lm_eval_export import shipped_task_yaml, template_config
 from harness.grading import grade, grader_id
 from harness.metrics import group_samples, summarize
-from tasks import load_task
+from tasks import get_task, load_task
 
 pytestmark = pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -64,20 +71,9 @@ class CannedLM(LM):
     loglikelihood_rolling = loglikelihood
 
 
-def mock_model(respond):
-    """mockllm whose answer depends on the prompt; explicit usage keeps inspect off tiktoken (offline)."""
-
-    def output(messages, tools, tool_choice, config) -> ModelOutput:
-        out = ModelOutput.from_content("mockllm/model", respond(messages[-1].text))
-        out.usage = ModelUsage(input_tokens=11, output_tokens=7, total_tokens=18)
-        return out
-
-    return get_model("mockllm/model", custom_outputs=output)
-
-
 def test_entry_point_resolves_every_exported_benchmark():
     eps = {ep.name: ep.value for ep in entry_points(group="inspect_ai")}
-    assert eps.get("int_harness") == "harness.ecosystem.inspect_tasks"
+    assert eps.get("int_harness") == "int_harness"
     exported = exported_tasks()
     assert {
         "aime24",
@@ -97,9 +93,20 @@ def test_entry_point_resolves_every_exported_benchmark():
         assert first.metadata["prompt_hash"] == rows[0]["prompt_hash"]
     (generic,) = load_tasks(["int_harness/benchmark"], {"task": "imo-answerbench", "version": "v1"})
     assert [s.id for s in generic.dataset] == [r["id"] for r in problem_rows("imo-answerbench", "v1")]
+    # Every registered task has its own name, training sets included (their only split by default).
+    import int_harness
+
+    assert {e.export for e in exported_tasks(None)} | {"benchmark"} <= set(int_harness.DEFINED)
+    (train,) = load_tasks(["int_harness/aime_1983_2023"])
+    assert len(train.dataset) == len(load_task("aime-1983-2023").problems)
+    (world,) = load_tasks(["int_harness/world_hard"])
+    assert world.config.max_tokens == get_task("world").max_tokens == 192  # the task's budget, not 16,384
 
 
-def test_inspect_epochs_reduce_to_our_avg_and_pass_at_k(tmp_path):
+@pytest.mark.parametrize("how", ["-T epochs=4", "--epochs 4"])
+def test_inspect_epochs_give_our_avg_pass_and_maj_at_k(tmp_path, how):
+
+
     rows = problem_rows("amc23")[:5]
     by_prompt = {r["prompt"]: (i, r) for i, r in enumerate(rows)}
     calls: dict[str, int] = defaultdict(int)
@@ -110,24 +117,26 @@ def test_inspect_epochs_reduce_to_our_avg_and_pass_at_k(tmp_path):
         right = calls[prompt] <= i  # problem i gets i correct answers out of 4 (the last one 4 of 4)
         return f"Thus \\boxed{{{row['answer'] if right else int(row['answer']) + 1}}}."
 
+    # `inspect eval -T epochs=4` is task_args; `inspect eval --epochs 4` is eval(epochs=4), which keeps the
+    # task's reducers: pass@k must not depend on which one the user typed.
+    epochs = {"task_args": {"epochs": 4}} if how.startswith("-T") else {"epochs": 4}
     (log,) = inspect_eval(
-        "int_harness/amc23",
-        task_args={"epochs": 4},
-        model=mock_model(respond),
-        limit=5,
-        log_dir=str(tmp_path),
-        display="none",
+        "int_harness/amc23", model=mock_model(respond), limit=5, log_dir=str(tmp_path), display="none", **epochs
     )
     assert log.status == "success"
-    reduced = {s.reducer: s.metrics["accuracy"].value for s in log.results.scores}
+    (score,) = log.results.scores  # one column, named by what it holds
+    got = {k: m.value for k, m in score.metrics.items()}
+    assert set(got) == {"avg@k", "ci95_low", "ci95_high", "pass@2", "pass@4", "maj@4"}
     records = import_inspect_log(log.location)
     assert len(records) == 20 and {r["sample_index"] for r in records} == {0, 1, 2, 3}
     assert all(r["grader"] == grader_id() and r["prompt_tokens"] == 11 for r in records)
     ours = summarize(group_samples(records))
     assert [p.accuracy for p in group_samples(records)] == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert reduced["mean"] == pytest.approx(ours["avg@k"]) == pytest.approx(0.5)
-    assert reduced["pass_at_2"] == pytest.approx(ours["pass@k"]["2"])
-    assert reduced["pass_at_4"] == pytest.approx(ours["pass@k"]["4"]) == pytest.approx(0.8)
+    assert got["avg@k"] == pytest.approx(ours["avg@k"]) == pytest.approx(0.5)
+    assert [got["ci95_low"], got["ci95_high"]] == pytest.approx(ours["avg@k_ci95"])
+    assert got["pass@2"] == pytest.approx(ours["pass@k"]["2"])
+    assert got["pass@4"] == pytest.approx(ours["pass@k"]["4"]) == pytest.approx(0.8)
+    assert got["maj@4"] == pytest.approx(ours["maj@k"]["4"])
     results = import_run(log.location, tmp_path / "run")
     assert results["tasks"]["amc23@default"]["metrics"]["avg@k"] == pytest.approx(0.5)
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["model"] == "mockllm/model"
@@ -160,7 +169,19 @@ def test_importer_regrades_logs_from_other_scorers(tmp_path):
 
 def test_shipped_lm_eval_tasks_cover_the_benchmarks_and_use_our_loader():
     shipped = {p.stem for p in LM_EVAL_TASKS_DIR.glob("int_*.yaml")}
-    assert {f"int_{e.export}" for e in exported_tasks()} <= shipped
+    assert {f"int_{e.export}" for e in exported_tasks()} == shipped
+    for exp in exported_tasks():  # generated from the task definitions; regenerate with write_shipped_tasks()
+        assert (LM_EVAL_TASKS_DIR / f"int_{exp.export}.yaml").read_text() == shipped_task_yaml(exp), exp
+    world_rows = problem_rows("world")[:1]
+    res = lm_eval.simple_evaluate(
+        model=CannedLM({r["id"]: [f"\\boxed{{{r['answer']}}}"] * 8 for r in world_rows}),
+        tasks=["int_world"],
+        task_manager=TaskManager(include_path=str(LM_EVAL_TASKS_DIR)),
+        limit=1,
+    )
+    assert res["results"]["int_world"]["avg@k,all_samples"] == 1.0
+    # The world task's own budget: prompt + 192 fits the world model's 1,024-token window (16,384 did not).
+    assert res["configs"]["int_world"]["generation_kwargs"]["max_gen_toks"] == 192
     template = template_config()
     assert template["filter_list"][0]["filter"][0]["filter_fn"] == "utils.keep_all_samples"
     for path in LM_EVAL_TASKS_DIR.glob("int_*.yaml"):
@@ -236,9 +257,20 @@ def test_lm_eval_scores_every_repeat_and_the_importer_checks_it(tmp_path):
         import_lm_eval_samples(samples)
 
 
-def test_helper_command_prints_path_and_writes_tasks(tmp_path, capsys):
-    assert eco_main(["lm-eval-path"]) == 0
-    assert capsys.readouterr().out.strip() == str(LM_EVAL_TASKS_DIR)
-    assert eco_main(["lm-eval-tasks", str(tmp_path / "x"), "--task", "amc23", "--repeats", "2"]) == 0
+def test_ecosystem_commands_under_harness_and_the_module_alias(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["ecosystem", "lm-eval-path"])
+    assert res.exit_code == 0 and res.output.strip() == str(LM_EVAL_TASKS_DIR)
+    res = runner.invoke(app, ["ecosystem", "lm-eval-tasks", str(tmp_path / "x"), "--task", "amc23", "--repeats", "2"])
+    assert res.exit_code == 0, res.output
     assert yaml.safe_load((tmp_path / "x" / "int_amc23.yaml").read_text())["repeats"] == 2
     assert grade("\\boxed{27}", "27").correct  # the grader the written task calls is importable here
+    res = runner.invoke(app, ["ecosystem", "lm-eval-tasks", str(tmp_path / "y"), "--task", "no[such]"])
+    assert res.exit_code == 1 and "error: unknown task 'no[such]'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "y").exists()
+    alias = subprocess.run(
+        [sys.executable, "-m", "harness.ecosystem", "lm-eval-path"], capture_output=True, text=True, timeout=120
+    )
+    assert alias.returncode == 0 and alias.stdout.strip() == str(LM_EVAL_TASKS_DIR)
+    alias = subprocess.run([sys.executable, "-m", "harness.ecosystem", "--help"], capture_output=True, text=True, timeout=120)
+    assert "python -m harness.ecosystem" in alias.stdout and "lm-eval-tasks" in alias.stdout

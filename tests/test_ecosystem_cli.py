@@ -15,6 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("lm_eval", reason="needs the ecosystem extra: pip install -e '.[ecosystem]'")
+pytest.importorskip("inspect_ai", reason="needs the ecosystem extra: pip install -e '.[ecosystem]'")
+
 from transformers import AutoTokenizer
 
 from harness.ecosystem import LM_EVAL_TASKS_DIR, import_run, problem_rows
@@ -57,7 +61,7 @@ def test_inspect_eval_cli_runs_our_task_on_a_local_hf_model(tiny_model_dir, tmp_
     _run(
         [
             "inspect", "eval", "int_harness/aime25", "--model", "hf/local", "-M", f"model_path={tiny_model_dir}",
-            "-M", "device=cpu", "--limit", "2", "-T", "epochs=2", "--max-tokens", "8", "--seed", "7",
+            "-M", "device=cpu", "--limit", "2", "--epochs", "2", "--max-tokens", "8", "--seed", "7",
             "--log-dir", str(tmp_path / "logs"), "--display", "none",
         ],
         tmp_path,
@@ -81,6 +85,21 @@ def test_inspect_eval_cli_runs_our_task_on_a_local_hf_model(tiny_model_dir, tmp_
         assert s["finish_reason"] in ("stop", "length") and s["source"].startswith("inspect:")
     metrics = results["tasks"]["aime25@default"]["metrics"]
     assert metrics["n_problems"] == 2 and metrics["samples_per_problem"] == 2
+    # `--epochs 2` on inspect's command line keeps pass@2 and maj@2, in one column.
+    from inspect_ai.log import read_eval_log
+
+    (score,) = read_eval_log(str(log), header_only=True).results.scores
+    assert {"avg@k", "pass@2", "maj@2"} <= set(score.metrics)
+    assert score.metrics["avg@k"].value == pytest.approx(metrics["avg@k"])
+
+
+def _lm_eval(model_args: str, include: Path, task: str, limit: int, out: Path, *extra: str) -> None:
+    """The real ``lm_eval`` command line on a local hf model, logging every sample under ``out``."""
+    _run(
+        ["lm_eval", "--model", "hf", "--model_args", model_args, "--device", "cpu", "--include_path", str(include),
+         "--tasks", task, "--limit", str(limit), "--apply_chat_template", *extra, "--log_samples", "--output_path", str(out)],
+        out.parent,
+    )  # fmt: skip
 
 
 def _check_lm_eval_samples(
@@ -104,30 +123,25 @@ def _check_lm_eval_samples(
 def test_lm_eval_cli_runs_written_tasks_with_every_repeat(tiny_model_dir, tmp_path):
     tasks_dir = tmp_path / "tasks"
     _run(
-        [Path(sys.executable).name, "-m", "harness.ecosystem", "lm-eval-tasks", str(tasks_dir), "--data-dir", str(DATA_DIR),
+        ["harness", "ecosystem", "lm-eval-tasks", str(tasks_dir), "--data-dir", str(DATA_DIR),
          "--task", "imo-answerbench@v2", "--repeats", "3", "--max-gen-toks", "8"],
         tmp_path,
     )  # fmt: skip
-    _run(
-        [
-            "lm_eval", "--model", "hf", "--model_args", f"pretrained={tiny_model_dir}", "--device", "cpu",
-            "--include_path", str(tasks_dir), "--tasks", "int_imo_answerbench_v2", "--limit", "2",
-            "--apply_chat_template", "--log_samples", "--output_path", str(tmp_path / "out"),
-        ],
-        tmp_path,
-    )  # fmt: skip
+    _lm_eval(f"pretrained={tiny_model_dir}", tasks_dir, "int_imo_answerbench_v2", 2, tmp_path / "out")
     _check_lm_eval_samples(
         tmp_path / "out", "int_imo_answerbench_v2", _rows("imo-answerbench", "v2"), 3, tiny_model_dir
     )
 
 
 def test_lm_eval_cli_runs_shipped_tasks_through_our_loader(tiny_model_dir, tmp_path):
-    _run(
-        [
-            "lm_eval", "--model", "hf", "--model_args", f"pretrained={tiny_model_dir}", "--device", "cpu",
-            "--include_path", str(LM_EVAL_TASKS_DIR), "--tasks", "int_amc23", "--limit", "2",
-            "--apply_chat_template", "--gen_kwargs", "max_gen_toks=4", "--log_samples", "--output_path", str(tmp_path / "out"),
-        ],
-        tmp_path,
-    )  # fmt: skip
+    _lm_eval(f"pretrained={tiny_model_dir}", LM_EVAL_TASKS_DIR, "int_amc23", 2, tmp_path / "out", "--gen_kwargs", "max_gen_toks=4")
     _check_lm_eval_samples(tmp_path / "out", "int_amc23", _rows("amc23"), 8, tiny_model_dir)
+
+
+def test_lm_eval_cli_runs_the_shipped_world_task_in_a_1024_token_window(tiny_model_dir, tmp_path):
+    """The world model has 1,024 positions; the shipped int_world must run there as is (the template's
+    16,384-token budget made lm-eval assert before any generation)."""
+    _lm_eval(f"pretrained={tiny_model_dir},max_length=1024", LM_EVAL_TASKS_DIR, "int_world", 1, tmp_path / "out")
+    (samples,) = (tmp_path / "out").rglob("samples_int_world_*.jsonl")
+    (entry,) = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert entry["arguments"]["gen_args_0"]["arg_1"]["max_gen_toks"] == 192 and len(entry["resps"][0]) == 8

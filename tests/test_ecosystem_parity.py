@@ -14,10 +14,14 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import lm_eval
 import pytest
+
+pytest.importorskip("lm_eval", reason="needs the ecosystem extra: pip install -e '.[ecosystem]'")
+pytest.importorskip("inspect_ai", reason="needs the ecosystem extra: pip install -e '.[ecosystem]'")
+
+import lm_eval
+from ecosystem_support import mock_model
 from inspect_ai import eval as inspect_eval
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from lm_eval.api.model import LM
 from lm_eval.tasks import TaskManager
 
@@ -136,20 +140,14 @@ def _run_inspect(cases: list[dict], log_dir: Path) -> None:
         queues[case["row"]["prompt"]].append(case["response"])
         by_text[(case["row"]["task"], case["row"]["version"], case["row"]["id"], case["response"])] = case
 
-    def output(messages, tools, tool_choice, config) -> ModelOutput:
-        out = ModelOutput.from_content("mockllm/model", queues[messages[-1].text].pop(0))
-        out.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)  # offline: no tiktoken
-        return out
-
     tasks = []
     for task, version in sorted({(c["row"]["task"], c["row"]["version"]) for c in cases}):
         wanted = {c["row"]["id"] for c in cases if (c["row"]["task"], c["row"]["version"]) == (task, version)}
         t = build_task(task, version, epochs=len(STYLES))
         t.dataset = t.dataset.filter(lambda s, wanted=wanted: s.id in wanted)
         tasks.append(t)
-    logs = inspect_eval(
-        tasks, model=get_model("mockllm/model", custom_outputs=output), log_dir=str(log_dir), display="none"
-    )
+    model = mock_model(lambda prompt: queues[prompt].pop(0), input_tokens=1, output_tokens=1)
+    logs = inspect_eval(tasks, model=model, log_dir=str(log_dir), display="none")
     assert all(log.status == "success" for log in logs) and not any(queues.values())
     for log in logs:
         records = {(r["problem_id"], r["text"]): r for r in import_inspect_log(log.location)}

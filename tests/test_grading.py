@@ -10,6 +10,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="needs the dev extra: pip install -e '.[dev]'")
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -4,6 +4,9 @@ from math import comb
 
 import numpy as np
 import pytest
+
+pytest.importorskip("hypothesis", reason="needs the dev extra: pip install -e '.[dev]'")
+
 from hypothesis import given
 from hypothesis import strategies as st
 

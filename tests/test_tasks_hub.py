@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import datasets
 import pytest
 
 import tasks
 from tasks.data import DataNotFoundError, DataResolver
-
-datasets = pytest.importorskip("datasets")
 
 MATHARENA_ROWS = [
     {"problem_idx": 1, "problem": "Compute $1+1$. ", "answer": "2", "problem_type": ["Algebra"]},

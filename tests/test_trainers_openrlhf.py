@@ -95,7 +95,7 @@ def test_old_and_invalid_flags_are_rejected() -> None:
 @needs_wheel
 def test_openrlhf_sft_reader_trains_exactly_the_target(tiny_model_dir: Path, tokenizer, tmp_path: Path) -> None:
     """Our rows through OpenRLHF's own SFTDataset (with our flags): loss on prefix + intervention, no EOS."""
-    sft_dataset = pytest.importorskip("openrlhf.datasets.sft_dataset", reason="pip install pylatexenc")
+    sft_dataset = pytest.importorskip("openrlhf.datasets.sft_dataset", reason="needs the openrlhf wheel and pylatexenc: pip install --no-deps openrlhf && pip install pylatexenc")
     from openrlhf.datasets.utils import blending_datasets
 
     rows = ts.sft_rows(tokenizer, n=4)
@@ -118,7 +118,7 @@ def test_openrlhf_sft_reader_trains_exactly_the_target(tiny_model_dir: Path, tok
 
 @needs_wheel
 def test_openrlhf_prompt_reader_gets_rendered_prompts_and_labels(tiny_model_dir: Path, tokenizer, tmp_path: Path) -> None:
-    prompts_dataset = pytest.importorskip("openrlhf.datasets.prompts_dataset", reason="pip install pylatexenc")
+    prompts_dataset = pytest.importorskip("openrlhf.datasets.prompts_dataset", reason="needs the openrlhf wheel and pylatexenc: pip install --no-deps openrlhf && pip install pylatexenc")
     from openrlhf.datasets.utils import blending_datasets
 
     problems = ts.write_rl(tmp_path / "rl.jsonl")

@@ -12,7 +12,7 @@ from trainers.presets import get_config
 from trainers.trainlog import TRL_EXTRA, TRL_KEYS, map_metrics, read_train_log, throughput
 from trainers.trl_backend import TRLTrainer
 
-pytest.importorskip("trl")
+pytest.importorskip("trl", reason="needs the trl extra: pip install -e '.[trl]'")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """`harness trainers ...`: list plugins, show their configs, run SFT or RL on any registered stack.
 
 Import cost matters here: the lead mounts `trainers_app` under `harness`, so this module imports only
-typer/rich and the light `trainers` modules; a stack is imported when its operation runs.
+typer/rich and the light `trainers` modules; a stack is imported when its operation runs. Text that
+comes from plugins or configs is escaped before rich prints it: ``[project.entry-points...]`` in a message
+or ``[0.9, 0.95]`` in a value would otherwise be read as markup and vanish.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from harness.ui import console
-from trainers.base import RLConfig, SFTConfig, TrainResult, field_help
+from harness.ui import console, print_error
+from trainers.base import RLConfig, SFTConfig, TrainerPlugin, TrainResult, field_help
 from trainers.presets import get_config, parse_set_options, preset_names
-from trainers.registry import get_trainer, list_trainers
+from trainers.registry import UnknownTrainerError, get_trainer, list_trainers
 
 trainers_app = typer.Typer(help="Training stacks (plugins): list them, inspect configs, run SFT / RL.",
                            no_args_is_help=True)
@@ -40,15 +43,24 @@ def list_cmd(as_json: bool = AsJson) -> None:
         table.add_column(col)
     for r in rows:
         mark = "[green]yes[/]" if r.installed else "[red]no[/]"
-        table.add_row(r.name, mark, ", ".join(r.supports), r.detail, r.target)
+        table.add_row(escape(r.name), mark, escape(", ".join(r.supports)), escape(r.detail), escape(r.target))
     console.print(table)
+
+
+def _plugin(name: str) -> TrainerPlugin:
+    """The plugin, or one ``error:`` line listing the registered ones (exit code 1)."""
+    try:
+        return get_trainer(name)
+    except UnknownTrainerError as exc:
+        print_error(exc)
+        raise typer.Exit(1) from None
 
 
 @trainers_app.command("show")
 def show_cmd(name: str = typer.Argument(..., help="Plugin name, e.g. trl."),
              preset: str = Preset, as_json: bool = AsJson) -> None:
     """A plugin's status and the SFT / RL config fields with the preset's values and help texts."""
-    plugin = get_trainer(name)
+    plugin = _plugin(name)
     installed, detail = plugin.availability()
     configs = {stage: get_config(preset, stage) for stage in ("sft", "rl") if stage in plugin.supports}
     if as_json:
@@ -57,8 +69,8 @@ def show_cmd(name: str = typer.Argument(..., help="Plugin name, e.g. trl."),
                                "preset": preset, "configs": {k: v.to_dict() for k, v in configs.items()}},
                               indent=2, default=str))
         return
-    console.print(f"[bold]{plugin.name}[/]: {plugin.description}")
-    console.print(f"installed: {installed} ({detail}); supports: {', '.join(sorted(plugin.supports))}")
+    console.print(f"[bold]{escape(plugin.name)}[/]: {escape(plugin.description)}")
+    console.print(escape(f"installed: {installed} ({detail}); supports: {', '.join(sorted(plugin.supports))}"))
     for stage, config in configs.items():
         table = Table(title=f"{stage} config (preset {preset})")
         for col in ("field", "value", "paper default", "help"):
@@ -66,12 +78,12 @@ def show_cmd(name: str = typer.Argument(..., help="Plugin name, e.g. trl."),
         helps = field_help(type(config))
         for f in fields(config):
             default, help_text = helps[f.name]
-            table.add_row(f.name, str(getattr(config, f.name)), str(default), help_text)
+            table.add_row(f.name, escape(str(getattr(config, f.name))), escape(str(default)), escape(help_text))
         console.print(table)
 
 
-def _prepare(name: str, dry_run: bool):
-    plugin = get_trainer(name)
+def _prepare(name: str, dry_run: bool) -> TrainerPlugin:
+    plugin = _plugin(name)
     if dry_run:
         if "dry-run" not in plugin.supports:
             raise typer.BadParameter(f"trainer {name!r} has no dry run (supports: {', '.join(sorted(plugin.supports))})")
@@ -90,10 +102,10 @@ def _report(result: TrainResult, out: Path) -> None:
         console.print("[bold]dry run[/]: nothing was trained. Command:")
         typer.echo(result.extra["command"])
         for key, path in result.extra.get("paths", {}).items():
-            console.print(f"  {key}: {path}")
-        console.print(f"  flag check: {result.extra.get('flag_check')}")
+            console.print(escape(f"  {key}: {path}"))
+        console.print(escape(f"  flag check: {result.extra.get('flag_check')}"))
         return
-    console.print(json.dumps(summary, indent=2, default=str))
+    console.print(escape(json.dumps(summary, indent=2, default=str)))
 
 
 @trainers_app.command("sft")

@@ -8,12 +8,13 @@ One definition of each is the whole point: a number from `inspect eval`, from `l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Benchmarks exported to the external harnesses (training sets stay internal). `world` is included as
-# soon as the registry has it.
+# Benchmarks shipped as lm-eval task files (training sets stay internal). inspect_ai sees every registered
+# task, plugins included (the `int_harness` package).
 BENCHMARKS: tuple[str, ...] = (
     "imo-answerbench",
     "aime24",
@@ -46,24 +47,31 @@ def identifier(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]", "_", name)
 
 
-def exported_tasks() -> list[ExportedTask]:
-    """Every exported benchmark: one entry per version plus an unversioned alias for the default one."""
+def exports_of(name: str, versions: Sequence[Any]) -> list[ExportedTask]:
+    """The external names of one registered task: its bare name (the only or the default version) and,
+    when it has several versions, ``<name>_<version>`` for each."""
+    if len(versions) == 1:
+        return [ExportedTask(identifier(name), name, versions[0].version)]
+    out = [ExportedTask(identifier(name), name, None)] if any(v.is_default for v in versions) else []
+    return out + [ExportedTask(identifier(f"{name}_{v.version}"), name, v.version) for v in versions]
+
+
+def exported_tasks(names: Iterable[str] | None = BENCHMARKS) -> list[ExportedTask]:
+    """External names of the given tasks (default: the benchmarks; ``None``: every registered task)."""
     from tasks import list_tasks
 
     by_name: dict[str, list[Any]] = {}
     for t in list_tasks():
-        if t.name in BENCHMARKS:
-            by_name.setdefault(t.name, []).append(t)
-    out: list[ExportedTask] = []
-    for name in BENCHMARKS:
-        versions = by_name.get(name, [])
-        if len(versions) == 1:
-            out.append(ExportedTask(identifier(name), name, versions[0].version))
-            continue
-        if any(v.is_default for v in versions):
-            out.append(ExportedTask(identifier(name), name, None))
-        out.extend(ExportedTask(identifier(f"{name}_{v.version}"), name, v.version) for v in versions)
-    return out
+        by_name.setdefault(t.name, []).append(t)
+    wanted = list(by_name) if names is None else [n for n in names if n in by_name]
+    return [exp for name in wanted for exp in exports_of(name, by_name[name])]
+
+
+def max_tokens_of(task: str, version: str | None = None) -> int:
+    """The token budget per sample for a task: its own ``max_tokens``, else our default (16,384)."""
+    from tasks import get_task
+
+    return get_task(task, version).max_tokens or int(DEFAULT_SAMPLING["max_tokens"])
 
 
 def problem_rows(
@@ -71,9 +79,10 @@ def problem_rows(
     version: str | None = None,
     *,
     data_dir: str | Path | None = None,
-    split: str = "test",
+    split: str | None = "test",
 ) -> list[dict[str, Any]]:
-    """Our problems with their rendered prompts, flattened to JSON-able rows.
+    """Our problems with their rendered prompts, flattened to JSON-able rows (``split=None``: the task's
+    default split).
 
     ``prompt_hash`` is computed exactly as ``harness eval`` computes it, so imported samples join ours.
     """

@@ -1,9 +1,11 @@
-"""Write self-contained lm-eval task folders: frozen prompt rows as jsonl plus YAMLs reading them through
-``dataset_path: json`` / ``data_files``.
+"""Write lm-eval task YAMLs: the shipped ones (`shipped_task_yaml`, loading through our loaders at run
+time) and self-contained folders (frozen prompt rows as jsonl read through ``dataset_path: json``).
 
 Why a writer next to the shipped YAMLs: the shipped ones load problems through our loaders at run time
 (needs ``$HARNESS_DATA_DIR``); a written folder freezes the rendered prompts, so ``lm_eval
 --include_path DIR`` runs offline anywhere the package is installed, and the exact prompts are on disk.
+Both take the token budget from the task definition (`tasks.Task.max_tokens`) when it has one, so a task
+for a small-context model runs as shipped; the shipped files are generated here and a test keeps them so.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from harness.ecosystem.common import ExportedTask, exported_tasks, identifier, problem_rows
+from harness.ecosystem.common import ExportedTask, exported_tasks, identifier, max_tokens_of, problem_rows
 from harness.ecosystem.lm_eval_tasks import TASKS_DIR
+from harness.rundir import atomic_write_text
 
 TEMPLATE = "_int_template.yaml"
 UTILS_MODULE = "harness.ecosystem.lm_eval_tasks.utils"
@@ -34,12 +37,56 @@ def template_config() -> dict[str, Any]:
     return yaml.load((TASKS_DIR / TEMPLATE).read_text(encoding="utf-8"), Loader=_TagLoader)  # noqa: S506
 
 
+def generation_kwargs(max_gen_toks: int) -> dict[str, Any]:
+    """The template's sampling settings with another token budget (a task's ``generation_kwargs``
+    replaces the included template's whole mapping, so every key is repeated)."""
+    return {**template_config()["generation_kwargs"], "max_gen_toks": int(max_gen_toks)}
+
+
+def _own_budget(task: str, version: str | None) -> int | None:
+    """The task's token budget when it differs from the template's (16,384), else None."""
+    budget = max_tokens_of(task, version)
+    return None if budget == template_config()["generation_kwargs"]["max_gen_toks"] else budget
+
+
+def shipped_task_yaml(exp: ExportedTask) -> str:
+    """The text of ``lm_eval_tasks/int_<export>.yaml``: our loader at run time, the task's token budget."""
+    text = (
+        f"# {exp.spec} through our loader (data: $HARNESS_DATA_DIR or dataset_kwargs.int_data_dir).\n"
+        f"include: {TEMPLATE}\n"
+        f"task: int_{exp.export}\n"
+        "custom_dataset: !function utils.load_benchmark\n"
+        + yaml.safe_dump(
+            {"dataset_kwargs": {"int_task": exp.task, "int_version": exp.version}}, sort_keys=False
+        )
+    )
+    budget = _own_budget(exp.task, exp.version)
+    if budget is not None:
+        text += "# The task's own token budget (tasks.Task.max_tokens), not the template's.\n"
+        text += yaml.safe_dump({"generation_kwargs": generation_kwargs(budget)}, sort_keys=False)
+    return text
+
+
+def write_shipped_tasks(folder: str | Path = TASKS_DIR) -> list[Path]:
+    """(Re)write the shipped YAML of every exported benchmark (run after changing a task definition)."""
+    paths = []
+    for exp in exported_tasks():
+        path = Path(folder) / f"int_{exp.export}.yaml"
+        atomic_write_text(path, shipped_task_yaml(exp))
+        paths.append(path)
+    return paths
+
+
 def _resolve(specs: Sequence[str] | None) -> list[ExportedTask]:
+    """Exported names for ``name``/``name@version`` specs, every one checked before anything is written."""
+    from tasks import get_task
+
     if not specs:
         return exported_tasks()
     out = []
     for spec in specs:
         name, _, version = spec.partition("@")
+        get_task(name, version or None)  # an unknown name or version fails here, listing the known ones
         export = identifier(f"{name}_{version}" if version else name)
         out.append(ExportedTask(export, name, version or None))
     return out
@@ -86,10 +133,7 @@ def write_lm_eval_task(
     if repeats is not None:
         config["repeats"] = int(repeats)
     if max_gen_toks is not None:
-        config["generation_kwargs"] = {
-            **template_config()["generation_kwargs"],
-            "max_gen_toks": int(max_gen_toks),
-        }
+        config["generation_kwargs"] = generation_kwargs(max_gen_toks)
     header = f"# {note or name} ({len(rows)} problems), written by harness.ecosystem.write_lm_eval_task\n"
     path = out / f"{name}.yaml"
     path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -112,7 +156,7 @@ def write_lm_eval_tasks(
         data_dir: our benchmark data directory (default ``$HARNESS_DATA_DIR``).
         tasks: ``name`` or ``name@version`` specs; default every exported benchmark.
         repeats: samples per problem (default: the template's); every one is scored.
-        max_gen_toks: token budget per sample (default: the template's).
+        max_gen_toks: token budget per sample (default: the task's ``max_tokens``, else the template's).
         split: dataset split to export.
 
     Returns:
@@ -122,7 +166,6 @@ def write_lm_eval_tasks(
     for exp in _resolve(tasks):
         rows = problem_rows(exp.task, exp.version, data_dir=data_dir, split=split)
         note = f"{rows[0]['task']}@{rows[0]['version']} ({split})" if rows else exp.spec
-        write_lm_eval_task(
-            out, f"int_{exp.export}", rows, repeats=repeats, max_gen_toks=max_gen_toks, note=note
-        )
+        budget = max_gen_toks or _own_budget(exp.task, exp.version)
+        write_lm_eval_task(out, f"int_{exp.export}", rows, repeats=repeats, max_gen_toks=budget, note=note)
     return out
