@@ -302,14 +302,15 @@ def main() -> None:
     from harness.configs import describe_validation_error
     from tasks.data import DataNotFoundError
 
+    from harness.ui import print_error
+
     try:
         app()
     except ValidationError as exc:
-        console.print(f"[bold red]error:[/] {escape(describe_validation_error(exc))}")
+        print_error(describe_validation_error(exc))
         raise SystemExit(1) from None
     except (DataNotFoundError, LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        console.print(f"[bold red]error:[/] {escape(message)}")
+        print_error(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/] (finished work is kept; re-run the same command to resume)")

@@ -119,7 +119,14 @@ def check_overlap(train: Any, evals: list[Any], *, mode: str = "refuse", allow: 
         task = train.resolve_task()
         for ps in evals:
             documented = dict(getattr(task, "overlaps", {}) or {}).get(ps.resolve_task().name)
-            note = (f"; its data card says {documented} of its problems come from {ps.spec}" if documented else "")
+            note = ""
+            if documented:
+                try:
+                    total = len(ps.model_copy(update={"per_category": None, "limit": None, "exclude_ids": ()}).load()[1])
+                    note = (f"; its data card: {documented} of {ps.spec}'s {total} problems are in it, so "
+                            f"{total - documented} held out (expected)")
+                except DataNotFoundError:
+                    note = f"; its data card: {documented} of {ps.spec}'s problems are in it"
             report.tasks.append({"task": ps.spec, "checked": False, "documented_overlap": documented})
             report.lines.append(f"{ps.spec}: not checked here -- training set {train.spec} is not available locally{note}; "
                                 f"the run checks it when the data loads ({mode})")

@@ -35,6 +35,9 @@ from harness.sampling import RunStats, Unit, open_records, sample_and_grade
 log = logging.getLogger(__name__)
 
 
+DEFAULT_MAX_TOKENS = 16384  # the paper's evaluation budget
+
+
 class SamplingConfig(BaseModel):
     """Sampling settings; defaults are the InT paper's (Qwen3-4B-Instruct-2507's recommended ones)."""
 
@@ -42,13 +45,19 @@ class SamplingConfig(BaseModel):
     temperature: float = Field(0.7, ge=0, description="Sampling temperature (0 = greedy).")
     top_p: float = Field(0.8, gt=0, le=1, description="Nucleus sampling mass.")
     top_k: int = Field(20, ge=-1, description="Top-k cut-off (0 or -1 disables).")
-    max_tokens: int = Field(16384, gt=0, description="Token budget per sample.")
+    max_tokens: int | None = Field(
+        None, gt=0, description="Token budget per sample (None: the task's own budget if it declares one, else 16,384)."
+    )
     seed: int = Field(0, description="Base seed; sample j of a prompt uses seed + j where supported.")
 
-    def params(self, n: int) -> SamplingParams:
+    def budget(self, task_default: int | None = None) -> int:
+        """The token budget in force: this config's, else the task's, else the paper's 16,384."""
+        return self.max_tokens or task_default or DEFAULT_MAX_TOKENS
+
+    def params(self, n: int, task_default: int | None = None) -> SamplingParams:
         """The backend's `SamplingParams` for ``n`` samples per prompt."""
         return SamplingParams(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                              max_tokens=self.max_tokens, seed=self.seed)
+                              max_tokens=self.budget(task_default), seed=self.seed)
 
 
 class EvalSettings(BaseModel):
@@ -187,8 +196,8 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     from harness.redact import redact_config
 
     # Validate everything first: nothing is written before this block succeeds.
-    params = config.sampling.params(config.samples)
     plans = _plan(config)
+    params = {t.name: config.sampling.params(config.samples, t.max_tokens) for t, _, _ in plans}
     generator = generator_identity(config, checked=backend is None)
     out = Path(config.out or default_out(config.model, config.tasks, generator))
     grading = open_grader(config, workers=config.grader_workers, timeout=config.grader_timeout)
@@ -196,7 +205,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
         "generator": generator,
         "tasks": [
             {"task": t.name, "version": t.version, "split": ps.resolved_split(), "problems": ps.identity(),
-             "prompts": stable_hash([u.request.key() for u in units])}
+             "prompts": stable_hash([u.request.key() for u in units]), "max_tokens": params[t.name].max_tokens}
             for ps, (t, _, units) in zip(config.problem_sets(), plans, strict=True)
         ],
         "sampling": config.sampling.model_dump(),
@@ -226,7 +235,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     try:
         for (task, _, units), recs in zip(plans, records, strict=True):
             sample_and_grade(
-                units, k=config.samples, params=params, records=recs, backend=backend or lazy_backend,
+                units, k=config.samples, params=params[task.name], records=recs, backend=backend or lazy_backend,
                 grader=grading, batch_size=config.batch_problems, label=f"{task.name}@{task.version}",
                 show_progress=show_progress, stats=stats, answer_after=config.answer_after,
             )

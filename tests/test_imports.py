@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("harness", "tasks", "trainers", "reports")
+PACKAGES = ("harness", "tasks", "trainers", "reports", "int_harness")
 
 
 def _modules() -> dict[str, Path]:
@@ -91,7 +91,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 OPTIONAL = {  # modules that import an optional stack at module top (they are imported lazily by design)
-    "harness.backends.vllm", "harness.ecosystem.inspect_tasks", "harness.ecosystem.lm_eval_tasks.utils",
+    "harness.backends.vllm", "harness.ecosystem.inspect_tasks", "harness.ecosystem.lm_eval_tasks.utils", "int_harness",
 }
 
 

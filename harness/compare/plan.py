@@ -78,8 +78,13 @@ def derived_recipes(recipes: list[Recipe], cfg: CompareConfig) -> list[tuple[Rec
     return out
 
 
-def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str) -> Plan:
-    """Parse every step's options, validate, resolve static settings and chain the keys."""
+def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missing_data_ok: bool = False) -> Plan:
+    """Parse every step's options, validate, resolve static settings and chain the keys.
+
+    ``missing_data_ok`` (dry runs): a step whose data is not available here (hub-only data, offline) is
+    reported and left unresolved instead of failing; a real run needs the data anyway."""
+    from tasks import DataNotFoundError
+
     named = [r.name for r in recipes]
     if len(set(named)) != len(named):
         raise ValueError(f"recipe named twice in {named}")
@@ -100,14 +105,22 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str) -> Plan:
                 options = kind.parse_options(step.options, where)  # the recipe checked kinds and artifacts when read
                 ctx = ResolveContext(config=cfg, seed=seed, recipe=recipe.name, index=i,
                                      earlier=tuple(s.kind for s in recipe.steps[:i]))
-                if seed == 0:
-                    for line in kind.validate(options, ctx):
-                        if line not in seen_lines:
-                            seen_lines.add(line)
-                            plan.checks.append(line)
                 planned = PlannedStep(kind=kind, options=options, raw=dict(step.options))
-                if key is not None and not kind.dynamic(options):
-                    planned.settings = kind.resolve(options, ctx)
+                try:
+                    lines = kind.validate(options, ctx) if seed == 0 else []
+                    settings = kind.resolve(options, ctx) if key is not None and not kind.dynamic(options) else None
+                except DataNotFoundError as exc:
+                    if not missing_data_ok:
+                        raise
+                    first = str(exc).splitlines()[0]
+                    lines, settings = [f"{kind.name}: not resolved here -- {first} (the run loads it)"], None
+                    key = None
+                for line in lines:
+                    if line not in seen_lines:
+                        seen_lines.add(line)
+                        plan.checks.append(line)
+                if settings is not None:
+                    planned.settings = settings
                     planned.key = step_key(key, kind.name, planned.settings)
                     key = planned.key
                 else:

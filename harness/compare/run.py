@@ -67,7 +67,7 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
     overlap = check_overlap(cfg.train_set(), cfg.eval_settings().problem_sets(), mode=cfg.decontaminate,
                             allow=cfg.allow_overlap)
     base = {"name": cfg.base_model} if dry_run else base_identity(cfg)
-    plan = make_plan(recipes, cfg, stable_hash({"base": base}))
+    plan = make_plan(recipes, cfg, stable_hash({"base": base}), missing_data_ok=dry_run)
     protocol = eval_protocol(cfg, overlap.exclude)
     summary: dict[str, Any] = {
         "recipes": recipe_names,

@@ -56,8 +56,14 @@ class IntStep(StepKind):
             icfg = self._config(options, ctx)
         except Exception as exc:  # an unknown dotted override names itself here, before any work
             raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} (int): invalid InT settings: {exc}") from None
+        from tasks import DataNotFoundError
+
+        try:
+            n = str(len(icfg.rollout.problem_set().load()[1]))
+        except DataNotFoundError:
+            n = "? (not available here)"
         return [f"int: preset {options.preset or ctx.config.int_preset}, proposer {icfg.propose.proposer}, "
-                f"{icfg.rollout.k} rollouts x {len(icfg.rollout.problem_set().load()[1])} problems, continue.n {icfg.continuation.n}"]
+                f"{icfg.rollout.k} rollouts x {n} problems, continue.n {icfg.continuation.n}"]
 
     def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
         assert isinstance(options, IntOptions)

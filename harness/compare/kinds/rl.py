@@ -59,10 +59,16 @@ class RLStep(StepKind):
         plugin = trainer(ctx.config.trainer)
         if "rl" not in plugin.supports:
             raise ValueError(f"trainer {ctx.config.trainer!r} does not support rl (supports {sorted(plugin.supports)})")
+        from tasks import DataNotFoundError
+
         config = self._config(options, ctx, 0 if self.dynamic(options) else None)
-        n = len(rl_rows(ctx.config.train_set(), 0.0, 0.5, 0))
-        config.require_problems(n)
-        lines = [f"rl config valid ({ctx.config.trainer_preset} preset, {n} problems)"]
+        try:
+            n = len(rl_rows(ctx.config.train_set(), 0.0, 0.5, 0))
+        except DataNotFoundError:
+            lines = [f"rl config valid ({ctx.config.trainer_preset} preset); training problems not available here"]
+        else:
+            config.require_problems(n)
+            lines = [f"rl config valid ({ctx.config.trainer_preset} preset, {n} problems)"]
         if options.hint_fraction:  # type: ignore[attr-defined]
             lines.append(f"rl hints: {options.hint_fraction:.0%} of problems, {options.hint_length:.0%} of the reference")  # type: ignore[attr-defined]
         if self.dynamic(options):
