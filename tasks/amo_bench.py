@@ -44,6 +44,7 @@ register_task(
         source=f"hf://datasets/{HUB_ID} (split test)",
         license="MIT (dataset card)",
         hub_only=True,
+        size=50,  # the documented size (loader check)
         hub_id=HUB_ID,
     )
 )

@@ -29,6 +29,7 @@ register_task(
         source=f"hf://datasets/{HUB_ID} (split train)",
         license="CC-BY-NC-SA-4.0 (MatHArena Hub copy)",
         hub_only=True,
+        size=49,  # the documented size (loader check)
         hub_id=HUB_ID,
     )
 )

@@ -89,6 +89,7 @@ class Task:
         max_tokens: the generation budget per sample this task needs, in tokens; ``None`` means the
             protocol default (the paper's 16,384). The lm-eval and inspect_ai adapters use it as their
             default, so a task for a small-context model (the world: 1,024 positions) runs as shipped.
+        size: the documented number of problems (hub-only data), for planning before the data is loaded.
         overlaps: documented counts of this task's problems that also appear in other tasks, by task name
             (from a data card); `harness.decontam` reports them when the data cannot be checked here.
         capabilities: optional functions a task can offer beyond its data, by name (see `CAPABILITIES`);
@@ -112,6 +113,7 @@ class Task:
     hub_id: str = ""
     is_default: bool = False
     max_tokens: int | None = None
+    size: int | None = None
     overlaps: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     capabilities: Mapping[str, Callable[..., Any]] = field(default_factory=dict, compare=False, hash=False)
 

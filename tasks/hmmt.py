@@ -58,6 +58,7 @@ register_task(
         source=f"hf://datasets/{NOV_HUB_ID} (split train)",
         license=MATHARENA_LICENSE,
         hub_only=True,
+        size=30,  # the documented size (loader check)
         hub_id=NOV_HUB_ID,
     )
 )

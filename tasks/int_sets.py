@@ -81,6 +81,7 @@ register_task(
         splits=("train",),
         hub_only=True,
         hub_id=HARD_HUB_ID,
+        size=4508,  # the documented train split (loader check)
         overlaps={"imo-answerbench": 360},  # int-paper.md §2.0: 360 of IMO-AnswerBench's 400 are in the pool
     )
 )

@@ -62,6 +62,10 @@ class SFTConfig:
     max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run num_epochs).")
     seed: int = _f(0, "Seed for data order and initialisation of anything random.")
     bf16: bool | None = _f(None, "bf16 training; None = on when CUDA is available (bf16 fails on CPU).")
+    dtype: str = _f("float32", "Dtype the weights are loaded and updated in. float32 + bf16 autocast is mixed precision "
+                    "(16 bytes/param with AdamW); 'bfloat16' halves that but loses updates below bf16 resolution "
+                    "(2^-8 relative) -- at the paper's lr 1e-6 nearly all of them.")
+    gradient_checkpointing: bool | None = _f(None, "Recompute activations in the backward pass; None = on with CUDA.")
     logging_steps: int = _f(1, "Write a train-log row every N optimizer steps.")
     report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
                          "the neutral train_log.jsonl is always written.")
@@ -98,8 +102,17 @@ class RLConfig:
     reward: str = _f("math-verify", "Grader used as the binary reward (the same implementation as evaluation).")
     seed: int = _f(0, "Seed for prompt order and sampling.")
     bf16: bool | None = _f(None, "bf16 training; None = on when CUDA is available.")
+    dtype: str = _f("float32", "Dtype the weights are loaded and updated in (see SFTConfig.dtype: float32 + bf16 "
+                    "autocast is the mixed precision the paper's lr needs).")
+    gradient_checkpointing: bool | None = _f(None, "Recompute activations in the backward pass; None = on with CUDA.")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM (GPU only).")
     vllm_mode: str = _f("colocate", "'colocate' (share the GPU, sleep mode) or 'server' (separate GPUs).")
+    vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory the colocated vLLM engine may take.")
+    vllm_max_model_length: int | None = _f(
+        None, "vLLM context window; None = the longest prompt in the data + max_new_tokens (never the model's "
+        "full context, whose KV cache may not fit).",
+    )
+    vllm_sleep_mode: bool = _f(True, "Colocated vLLM sleeps (offloads weights, frees its KV cache) while the trainer updates.")
     logging_steps: int = _f(1, "Write a train-log row every N RL steps.")
     report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
                          "the neutral train_log.jsonl is always written.")

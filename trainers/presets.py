@@ -15,7 +15,9 @@ from typing import Any, get_type_hints
 from trainers.base import RLConfig, SFTConfig
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {"sft": {}, "rl": {}},
+    # The paper's algorithm; sizes chosen so that a 4B model trains on one 80-141 GB GPU (harness.compare.preflight):
+    # one sequence per forward pass (16K-token logits are ~15 GB each), accumulation for the effective batch.
+    "paper": {"sft": {"per_device_batch_size": 1}, "rl": {"per_device_batch_size": 1}},
     "embedded": {
         "sft": {
             "learning_rate": 1e-4,  # the RL learning rate, as in the paper (both 1e-6 there)

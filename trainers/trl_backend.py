@@ -39,13 +39,13 @@ def _bf16(requested: bool | None) -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def _checkpointing() -> dict[str, bool]:
-    """Activation checkpointing on GPU only; transformers >= 5.24 renamed the field and warns on the old name."""
+def _checkpointing(requested: bool | None = None) -> dict[str, bool]:
+    """Activation checkpointing (None: on GPU only); transformers >= 5.24 renamed the field and warns on the old name."""
     from transformers import TrainingArguments
 
     name = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ else (
         "gradient_checkpointing")
-    return {name: _cuda()}
+    return {name: _cuda() if requested is None else requested}
 
 
 def _world_size() -> int:
@@ -123,6 +123,14 @@ def _budget_callback(counters: Any, budget: int, updates_per_step: int):
             return control
 
     return TokenBudget()
+
+
+def _n_tokens(tokenizer: Any, prompt: Any) -> int:
+    """Tokens of one TRL prompt (chat messages rendered with a generation prompt, or text)."""
+    if isinstance(prompt, str):
+        return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    ids = tokenizer.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True)
+    return len(ids["input_ids"] if isinstance(ids, dict) else ids)
 
 
 def rl_prompts(rows: list[dict[str, Any]], tokenizer: Any) -> list[Any]:
@@ -208,7 +216,8 @@ class TRLTrainer(TrainerPlugin):
             seed=config.seed,
             bf16=_bf16(config.bf16),
             use_cpu=not _cuda(),
-            **_checkpointing(),
+            **_checkpointing(config.gradient_checkpointing),
+            model_init_kwargs={"dtype": config.dtype},
             completion_only_loss=True,
             max_length=None,  # over-long rows were dropped above; TRL would truncate them instead
             logging_steps=config.logging_steps,
@@ -236,8 +245,10 @@ class TRLTrainer(TrainerPlugin):
                        effective_batch_size=info["effective_batch_size"])
 
     # ---- RL ----------------------------------------------------------------------------------------
-    def grpo_args(self, config: RLConfig, out_dir: Path) -> Any:
-        """`trl.GRPOConfig` for the neutral RL config (one TRL optimizer step per mini-batch)."""
+    def grpo_args(self, config: RLConfig, out_dir: Path, max_prompt_tokens: int | None = None) -> Any:
+        """`trl.GRPOConfig` for the neutral RL config (one TRL optimizer step per mini-batch). The colocated
+        vLLM's context is the longest prompt + ``max_new_tokens`` unless set: the model's full context (262K
+        positions for Qwen3-4B-2507) would need a KV cache that cannot fit beside the trainer."""
         import trl
 
         if config.use_vllm and not _cuda():
@@ -270,10 +281,15 @@ class TRLTrainer(TrainerPlugin):
             max_completion_length=config.max_new_tokens,
             use_vllm=config.use_vllm,
             vllm_mode=config.vllm_mode,
+            vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+            vllm_max_model_length=config.vllm_max_model_length or (
+                (max_prompt_tokens + config.max_new_tokens) if max_prompt_tokens else None),
+            vllm_enable_sleep_mode=config.use_vllm and config.vllm_mode == "colocate" and config.vllm_sleep_mode,
+            model_init_kwargs={"dtype": config.dtype},
             seed=config.seed,
             bf16=_bf16(config.bf16),
             use_cpu=not _cuda(),
-            **_checkpointing(),
+            **_checkpointing(config.gradient_checkpointing),
             logging_steps=config.logging_steps * updates,
             save_strategy="no",
             report_to=config.report_to,
@@ -292,13 +308,14 @@ class TRLTrainer(TrainerPlugin):
         rows = load_rl_rows(problems)
         config.require_problems(len(rows))
         tokenizer = AutoTokenizer.from_pretrained(model)
+        prompts = rl_prompts(rows, tokenizer)
         train = Dataset.from_list(
             [{"prompt": p, "answer": str(r["answer"]), "problem_id": str(r["problem_id"])}
-             for r, p in zip(rows, rl_prompts(rows, tokenizer), strict=True)]
+             for r, p in zip(rows, prompts, strict=True)]
         )
         counters = RewardCounters()
         writer = TrainLogWriter(out_dir, "rl")
-        args = self.grpo_args(config, out_dir)
+        args = self.grpo_args(config, out_dir, max_prompt_tokens=max(_n_tokens(tokenizer, p) for p in prompts))
         callbacks = [_log_callback(writer, steps_per_row=config.updates_per_step, counters=counters,
                                    progress=Progress("rl", args, steps_per_row=config.updates_per_step))]
         if config.max_generated_tokens is not None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.compare.preflight import PreflightConfig
 from harness.configs import build, read_yaml_mapping
 from harness.evaluate import EvalSettings, SamplingConfig
 from tasks.problemset import ProblemSet
@@ -77,6 +78,8 @@ class CompareConfig(BaseModel):
         "or in this one (debugging).",
     )
     sft_stats_rows: int | None = Field(64, ge=1, description="Rows per SFT data source scored for NLL/entropy (None: all).")
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig, description="Device memory, model shapes and "
+                                       "throughput assumptions for the preflight (`harness.compare.preflight`).")
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> CompareConfig:

@@ -81,8 +81,18 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
         "overlap": overlap.to_dict(),
         "base_model_identity": base,
     }
+    pre = preflight(plan, cfg, overlap)
+    summary["preflight"] = pre.to_dict()
     if dry_run:
         print_plan(plan, summary, cfg)
+        from harness.compare.preflight import print_preflight
+
+        print_preflight(pre)
+    if pre.problems:
+        worst = pre.problems[0]
+        raise PlanDoesNotFit(f"stage {worst.stage} of arm {worst.arm!r} does not fit: {worst.problem}"
+                             + (f" (and {len(pre.problems) - 1} more stages)" if len(pre.problems) > 1 else ""))
+    if dry_run:
         return summary
     t0 = time.perf_counter()
     runner = Runner(cfg, out, show_progress)
@@ -110,6 +120,33 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
     summary["report_dir"] = str(build_report(out))
     summary["report_seconds"] = round(time.perf_counter() - t1, 1)
     return summary
+
+
+class PlanDoesNotFit(ValueError):
+    """The preflight found a stage whose memory estimate exceeds the device."""
+
+
+def preflight(plan: Plan, cfg: CompareConfig, overlap: Any) -> Any:
+    """Per-stage generations, tokens, memory and GPU-hours (harness.compare.preflight)."""
+    from harness.compare.preflight import estimate
+    from tasks import DataNotFoundError
+
+    def count(ps: Any) -> int | None:
+        try:
+            return len(ps.load()[1])
+        except DataNotFoundError:
+            return ps.resolve_task().size  # the documented size, for planning
+
+    n_train = count(cfg.train_set())
+    by_task = {t["task"]: t for t in overlap.tasks}
+    n_eval = {}
+    for ps in eval_settings(cfg, overlap.exclude).problem_sets():
+        info = by_task.get(ps.spec, {})
+        n = count(ps)
+        if n is not None and not info.get("checked", True) and info.get("documented_overlap") and cfg.decontaminate == "exclude":
+            n -= info["documented_overlap"]  # unchecked here: the documented overlap will be held out
+        n_eval[ps.spec] = n or 0
+    return estimate(plan, cfg, n_train, n_eval)
 
 
 class Runner:

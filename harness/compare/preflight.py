@@ -1,0 +1,365 @@
+"""Preflight: before a comparison runs, estimate what each stage generates, trains, occupies and costs.
+
+For every stage of every arm: the number of generations and an estimate of generated tokens; for GPU
+stages a memory estimate (weights, optimizer state, activations and logits, KV cache) against the device
+memory the user declares (``preflight.device_memory_gib``) or that is detected; GPU-hours from stated
+throughput assumptions. A plan that cannot fit fails before anything runs, naming the stage, the term
+that does not fit and what to change. The estimates are deliberately simple, conservative upper-bound
+arithmetic -- written out here so a reader can check each term:
+
+* **model states in training** (ZeRO, Rajbhandari et al. 2020, §3.1): mixed-precision AdamW keeps fp16/bf16
+  weights and gradients (2 + 2 bytes/param) plus fp32 master weights, momentum and variance
+  (4 + 4 + 4) = **16 bytes per parameter**; the harness trains with fp32 weights and bf16 autocast, which
+  costs the same 16 bytes (4 weights + 4 grads + 8 Adam). Pure bf16 weights (``dtype: bfloat16``) would
+  halve it but lose updates below bf16 resolution (2^-8 relative) -- at the paper's lr 1e-6, nearly all.
+* **logits**: the loss needs the vocabulary distribution at every trained position: micro-batch x sequence x
+  vocab, in bf16 from the head plus an fp32 copy for the log-softmax (6 bytes per entry).
+* **activations** with gradient checkpointing: one hidden state per layer and position (bf16) plus one
+  layer's intermediate activations recomputed at a time (~ 16 x hidden per position).
+* **KV cache** (PagedAttention, Kwon et al. 2023): 2 (K and V) x layers x KV heads x head dim x 2 bytes per
+  token; vLLM needs room for at least one sequence of ``max_model_len`` tokens within
+  ``gpu_memory_utilization`` x device memory after the weights.
+* **GPU-hours** = generated tokens / generation throughput + trained tokens / training throughput, with the
+  throughputs stated in the config (defaults: measured orders of magnitude for a 4B model on one
+  H100/H200 with vLLM and TRL; change them for your hardware).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GiB = 1024**3
+
+
+class ModelShape(BaseModel):
+    """What the memory arithmetic needs of a model (its config.json, or declared for offline planning)."""
+
+    model_config = ConfigDict(extra="forbid")
+    params: float = Field(..., description="Parameter count.")
+    layers: int = Field(..., description="num_hidden_layers.")
+    hidden: int = Field(..., description="hidden_size.")
+    kv_heads: int = Field(..., description="num_key_value_heads.")
+    head_dim: int = Field(..., description="Attention head dimension.")
+    vocab: int = Field(..., description="vocab_size.")
+    weight_bytes: float | None = Field(None, description="Bytes of the served weights if not 2 per parameter (quantised checkpoints).")
+
+    def kv_bytes_per_token(self, dtype_bytes: int = 2) -> int:
+        return 2 * self.layers * self.kv_heads * self.head_dim * dtype_bytes
+
+    def served_weight_bytes(self) -> float:
+        return self.weight_bytes if self.weight_bytes is not None else 2 * self.params
+
+    @classmethod
+    def from_hf_config(cls, cfg: dict[str, Any], params: float | None = None) -> ModelShape:
+        heads = cfg.get("num_attention_heads") or 1
+        hidden = cfg["hidden_size"]
+        head_dim = cfg.get("head_dim") or hidden // heads
+        vocab, layers = cfg["vocab_size"], cfg["num_hidden_layers"]
+        if params is None:  # dense decoder estimate: embeddings (+ head) + attention + MLP per layer
+            inter = cfg.get("intermediate_size", 4 * hidden)
+            kv = cfg.get("num_key_value_heads", heads)
+            attn = hidden * heads * head_dim * 2 + hidden * kv * head_dim * 2
+            mlp = 3 * hidden * inter
+            params = vocab * hidden * (1 if cfg.get("tie_word_embeddings") else 2) + layers * (attn + mlp)
+        return cls(params=float(params), layers=layers, hidden=hidden, kv_heads=cfg.get("num_key_value_heads", heads),
+                   head_dim=head_dim, vocab=vocab)
+
+
+class Throughput(BaseModel):
+    """Stated assumptions for GPU-hours (per GPU). Defaults: orders of magnitude for a ~4B model on one
+    H100/H200 -- vLLM batched decoding, TRL/DeepSpeed training with gradient checkpointing."""
+
+    model_config = ConfigDict(extra="forbid")
+    generate_tokens_per_s: float = Field(15000.0, gt=0, description="Generated tokens per second per GPU (vLLM, batched).")
+    train_tokens_per_s: float = Field(5000.0, gt=0, description="Trained tokens per second per GPU (forward + backward).")
+
+
+class PreflightConfig(BaseModel):
+    """Inputs of the preflight that the comparison does not already hold."""
+
+    model_config = ConfigDict(extra="forbid")
+    device_memory_gib: float | None = Field(None, gt=0, description="Memory per GPU; None: detected (CUDA) or not checked.")
+    gpus: int = Field(1, ge=1, description="GPUs available to the run.")
+    models: dict[str, ModelShape] = Field(default_factory=dict, description="Shapes of models whose config.json is not local.")
+    throughput: Throughput = Field(default_factory=Throughput)
+    expected_failure_rate: float = Field(0.9, ge=0, le=1, description="Share of training rollouts that fail (hard problems).")
+    mean_completion_fraction: float = Field(0.5, gt=0, le=1, description="Mean completion length as a share of the budget.")
+    selected_fraction: float = Field(0.5, gt=0, le=1, description="Share of failed attempts whose proposal survives the filters.")
+
+
+def model_shape(model: str, declared: dict[str, ModelShape]) -> ModelShape | None:
+    """The shape of ``model``: declared, else its config.json in a local folder or the local hub cache."""
+    if model in declared:
+        return declared[model]
+    from harness.models import model_scheme, resolve_model
+
+    path = Path(resolve_model(model)) if model_scheme(model) else Path(model).expanduser()
+    cfg_file = path / "config.json" if path.is_dir() else None
+    if cfg_file is None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(model, "config.json")
+            cfg_file = Path(found) if isinstance(found, str) else None
+        except Exception:  # any hub-cache problem means "unknown"
+            cfg_file = None
+    if cfg_file is None or not cfg_file.exists():
+        return None
+    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    cfg = cfg.get("text_config", cfg)
+    weights = sum(p.stat().st_size for p in cfg_file.parent.glob("*.safetensors"))
+    shape = ModelShape.from_hf_config(cfg)
+    return shape.model_copy(update={"params": weights / 4}) if weights and cfg.get("torch_dtype") == "float32" else shape
+
+
+def training_state_bytes(params: float, *, master_fp32: bool = True) -> float:
+    """Model states of AdamW training (ZeRO §3.1): 16 bytes/param with fp32 master state, 8 in pure bf16."""
+    return params * (16 if master_fp32 else 8)
+
+
+def logits_bytes(micro_batch: int, seq: int, vocab: int) -> float:
+    """bf16 logits from the head plus the fp32 copy the log-softmax works on."""
+    return micro_batch * seq * vocab * (2 + 4)
+
+
+def activation_bytes(shape: ModelShape, micro_batch: int, seq: int, checkpointing: bool) -> float:
+    """Checkpointed: one bf16 hidden state per layer and position + one layer's recompute (~16 x hidden);
+    without checkpointing every layer keeps its intermediates (~34 x hidden per position, bf16)."""
+    per_pos = shape.hidden * 2
+    if checkpointing:
+        return micro_batch * seq * per_pos * (shape.layers + 16)
+    return micro_batch * seq * per_pos * 34 * shape.layers
+
+
+def kv_fit(shape: ModelShape, device_bytes: float, utilisation: float, max_model_len: int) -> tuple[float, float]:
+    """(bytes vLLM may use for KV after the weights, bytes one max_model_len sequence needs)."""
+    return utilisation * device_bytes - shape.served_weight_bytes(), max_model_len * shape.kv_bytes_per_token()
+
+
+@dataclass
+class StageEstimate:
+    arm: str
+    stage: str
+    generations: int = 0
+    tokens_generated: float = 0
+    tokens_trained: float = 0
+    memory: dict[str, float] = field(default_factory=dict)  # term -> bytes (peak, per GPU)
+    device_bytes: float | None = None
+    problem: str | None = None  # the term that does not fit, and the fix
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def peak(self) -> float:
+        return sum(self.memory.values())
+
+    @property
+    def gpu_hours(self) -> float:
+        return 0.0  # filled by the plan (needs the throughput)
+
+
+@dataclass
+class Preflight:
+    stages: list[StageEstimate]
+    throughput: Throughput
+    gpus: int
+    device: str
+
+    def gpu_hours(self, st: StageEstimate) -> float:
+        return (st.tokens_generated / self.throughput.generate_tokens_per_s
+                + st.tokens_trained / self.throughput.train_tokens_per_s) / 3600
+
+    @property
+    def problems(self) -> list[StageEstimate]:
+        return [s for s in self.stages if s.problem]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device, "gpus": self.gpus, "throughput": self.throughput.model_dump(),
+            "stages": [{"arm": s.arm, "stage": s.stage, "generations": s.generations,
+                        "tokens_generated": round(s.tokens_generated), "tokens_trained": round(s.tokens_trained),
+                        "memory_gib": {k: round(v / GiB, 1) for k, v in s.memory.items()},
+                        "peak_gib": round(s.peak / GiB, 1) if s.memory else None,
+                        "device_gib": round(s.device_bytes / GiB, 1) if s.device_bytes else None,
+                        "gpu_hours": round(self.gpu_hours(s), 2), "problem": s.problem, "notes": s.notes}
+                       for s in self.stages],
+            "total_gpu_hours": round(sum(self.gpu_hours(s) for s in self.stages), 1),
+        }
+
+
+def _device(pf: PreflightConfig) -> tuple[float | None, str]:
+    if pf.device_memory_gib:
+        return pf.device_memory_gib * GiB, f"{pf.gpus} GPU(s) x {pf.device_memory_gib:g} GiB (declared)"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            return float(props.total_memory), f"{torch.cuda.device_count()} x {props.name} ({props.total_memory / GiB:.0f} GiB, detected)"
+    except ImportError:
+        pass
+    return None, "no GPU declared or detected: memory not checked"
+
+
+def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
+    """Per-stage estimates for every arm of ``plan`` (one seed: seeds repeat the same stages)."""
+    from harness.intervention.config import preset as int_preset
+    from trainers.presets import get_config
+
+    pf: PreflightConfig = cfg.preflight
+    device_bytes, device = _device(pf)
+    gpu = device_bytes is not None
+    shape = model_shape(cfg.base_model, pf.models) if gpu else None
+    frac = pf.mean_completion_fraction
+    eval_budget = cfg.eval.sampling.budget()
+    out: list[StageEstimate] = []
+    vllm = cfg.backend == "vllm"
+    util = float(cfg.backend_options.get("gpu_memory_utilization", 0.9))
+    max_len = int(cfg.backend_options.get("max_model_len") or 0)
+
+    def inference_memory(st: StageEstimate, model_shape_: ModelShape | None, length: int) -> None:
+        if not (gpu and model_shape_):
+            return
+        room, need = kv_fit(model_shape_, device_bytes, util if vllm else 1.0, length)
+        st.memory = {"weights (served)": model_shape_.served_weight_bytes(), "KV cache (one max-length sequence)": need}
+        st.device_bytes = device_bytes
+        if need > room:
+            st.problem = (f"KV cache: one {length:,}-token sequence needs {need / GiB:.1f} GiB but only "
+                          f"{max(room, 0) / GiB:.1f} GiB remain at gpu_memory_utilization {util}; lower max_model_len "
+                          f"or raise gpu_memory_utilization")
+
+    for arm in [a for a in plan.arms if a.seed == 0]:
+        for step in arm.steps:
+            kind = step.kind.name
+            settings = step.settings or {}
+            if kind == "int":
+                icfg = int_preset(getattr(step.options, "preset", None) or cfg.int_preset, "", {
+                    "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
+                    **cfg.int_overrides, **getattr(step.options, "overrides", {})}) if not settings else None
+                data = settings.get("int_config") if settings else icfg.model_dump(by_alias=True)
+                k = data["rollout"]["k"]
+
+                def budget(sec: str, data: dict[str, Any] = data) -> int:
+                    return data[sec]["sampling"].get("max_tokens") or 16384
+
+                n = n_train or 0
+                failed = n * k * pf.expected_failure_rate
+                props = failed * data["propose"]["n"] * (2 if data["propose"]["template"] == "paper" else 1)
+                selected = failed * pf.selected_fraction
+                ctrl = min(data["continue"].get("controls_max_problems") or n, n) * k * pf.expected_failure_rate * pf.selected_fraction
+                conts = (selected + ctrl * len(data["continue"]["controls"])) * data["continue"]["n"]
+                for sub, gens, b in (("int: rollout", n * k, budget("rollout")), ("int: propose", props, budget("propose")),
+                                     ("int: continue", conts, budget("continue"))):
+                    st = StageEstimate(arm.name, sub, int(gens), gens * b * frac)
+                    inference_memory(st, shape, max_len or (b + 8192))
+                    if sub == "int: continue" and data["continue"].get("controls_max_problems"):
+                        st.notes.append(f"Table-1 controls on at most {data['continue']['controls_max_problems']} problems")
+                    out.append(st)
+            elif kind == "sft":
+                c = settings.get("config") or get_config(cfg.trainer_preset, "sft", **cfg.sft).to_dict()
+                rows = (n_train or 0) * 4 * pf.expected_failure_rate * pf.selected_fraction
+                st = StageEstimate(arm.name, "sft", 0, 0, rows * c["max_length"] * 0.5 * c["num_epochs"])
+                if gpu and shape:
+                    ckpt = c.get("gradient_checkpointing") is not False
+                    st.memory = {
+                        "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
+                        "activations": activation_bytes(shape, c["per_device_batch_size"], c["max_length"], ckpt),
+                        "logits": logits_bytes(c["per_device_batch_size"], c["max_length"], shape.vocab),
+                    }
+                    st.device_bytes = device_bytes
+                    if st.peak > device_bytes:
+                        st.problem = _training_fix(st, device_bytes, c)
+                out.append(st)
+            elif kind == "rl":
+                c = settings.get("config") or get_config(cfg.trainer_preset, "rl", **cfg.rl).to_dict()
+                gens = c["max_steps"] * c["prompts_per_step"] * c["group_size"]
+                st = StageEstimate(arm.name, "rl", gens, gens * c["max_new_tokens"] * frac, gens * c["max_new_tokens"] * frac)
+                if settings.get("match_compute_of") or getattr(step.options, "match_compute_of", None):
+                    st.notes.append("compute-matched: steps until the budget (estimate uses max_steps as a cap)")
+                if gpu and shape:
+                    seq = (c.get("max_prompt_length") or 2048) + c["max_new_tokens"]
+                    ckpt = c.get("gradient_checkpointing") is not False
+                    mem = {
+                        "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
+                        "activations": activation_bytes(shape, c["per_device_batch_size"], seq, ckpt),
+                        "logits": logits_bytes(c["per_device_batch_size"], seq, shape.vocab),
+                    }
+                    if c.get("use_vllm") and c.get("vllm_mode", "colocate") == "colocate":
+                        vlen = c.get("vllm_max_model_length") or seq
+                        mem["colocated vLLM (gpu_memory_utilization)"] = c.get("vllm_gpu_memory_utilization", 0.3) * device_bytes
+                        room, need = kv_fit(shape, device_bytes, c.get("vllm_gpu_memory_utilization", 0.3), vlen)
+                        if need > room:
+                            st.problem = (f"colocated vLLM: one {vlen:,}-token sequence needs {need / GiB:.1f} GiB of KV cache, "
+                                          f"{max(room, 0) / GiB:.1f} GiB remain; set vllm_max_model_length (prompt + max_new_tokens)")
+                    st.memory, st.device_bytes = mem, device_bytes
+                    if st.peak > device_bytes:  # the trainer's own states first: nothing else helps until they fit
+                        st.problem = _training_fix(st, device_bytes, c)
+                out.append(st)
+            else:
+                out.append(StageEstimate(arm.name, kind, notes=["plugin step: no estimate"]))
+        gens = sum(n_eval.values()) * cfg.eval.samples
+        st = StageEstimate(arm.name, "eval", gens, gens * eval_budget * frac)
+        inference_memory(st, shape, max_len or eval_budget + 4096)
+        out.append(st)
+    for extra in cfg.eval_only:
+        gens = sum(n_eval.values()) * cfg.eval.samples
+        budget = extra.sampling.budget() if extra.sampling else eval_budget
+        st = StageEstimate(extra.name, "eval (eval-only)", gens, gens * budget * frac)
+        eshape = model_shape(extra.model, pf.models) if gpu else None
+        length = int(extra.options.get("max_model_len") or budget + 4096)
+        if gpu and eshape is None:
+            st.notes.append("model shape unknown here: memory not checked (declare it under preflight.models)")
+        inference_memory(st, eshape, length)
+        out.append(st)
+    return Preflight(out, pf.throughput, pf.gpus, device)
+
+
+def _training_fix(st: StageEstimate, device_bytes: float, c: dict[str, Any]) -> str:
+    """The largest term and what to change."""
+    worst, size = max(st.memory.items(), key=lambda kv: kv[1])
+    fixes = {
+        "logits": f"lower per_device_batch_size (now {c['per_device_batch_size']}; accumulation keeps the effective batch)",
+        "activations": "turn gradient_checkpointing on, or lower per_device_batch_size",
+        "colocated vLLM (gpu_memory_utilization)": "lower vllm_gpu_memory_utilization, or run vLLM on its own GPU (vllm_mode: server)",
+    }
+    fix = fixes.get(worst, "use a larger GPU, more GPUs with ZeRO-3 sharding (trainer: openrlhf), or a smaller model")
+    return (f"needs {st.peak / GiB:.1f} GiB > {device_bytes / GiB:.1f} GiB; largest term {worst} {size / GiB:.1f} GiB: {fix}")
+
+
+def _n(x: float) -> str:
+    """1234567 -> 1.2M (tables that fit a terminal)."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"{x / size:.1f}{unit}"
+    return f"{x:.0f}"
+
+
+def print_preflight(pre: Preflight) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from harness.ui import console
+
+    table = Table(title=f"Preflight ({pre.device}; throughput assumptions: {pre.throughput.generate_tokens_per_s:,.0f} "
+                        f"generated / {pre.throughput.train_tokens_per_s:,.0f} trained tokens/s per GPU)")
+    for col in ("arm", "stage", "gens", "tok gen", "tok train", "peak GiB", "GPU-h", "fits"):
+        table.add_column(col, justify="left" if col in ("arm", "stage", "fits") else "right", overflow="fold")
+    for s in pre.stages:
+        fits = "-" if not s.memory else ("no" if s.problem else "yes")
+        table.add_row(s.arm, s.stage, _n(s.generations), _n(s.tokens_generated), _n(s.tokens_trained),
+                      f"{s.peak / GiB:.1f}" if s.memory else "-", f"{pre.gpu_hours(s):.2f}", fits)
+    console.print(table)
+    total = sum(pre.gpu_hours(s) for s in pre.stages)
+    if any(s.memory for s in pre.stages):
+        console.print(escape(f"estimated GPU-hours (one seed): {total:.1f} on {pre.gpus} GPU(s) -> ~{math.ceil(total / pre.gpus)} h wall"))
+    for s in pre.stages:
+        for note in s.notes:
+            console.print(escape(f"  note ({s.arm} {s.stage}): {note}"))
+        if s.memory and s.problem:
+            terms = ", ".join(f"{k} {v / GiB:.1f}" for k, v in s.memory.items())
+            console.print(escape(f"  DOES NOT FIT ({s.arm} {s.stage}): {s.problem} [{terms} GiB]"))

@@ -1,0 +1,80 @@
+"""The preflight's arithmetic against published figures, the paper plan on one H200, a plan that cannot
+fit, and trainer settings derived from the config's context length."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.compare.preflight import GiB, ModelShape, activation_bytes, kv_fit, logits_bytes, training_state_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+QWEN3_4B = ModelShape(params=4.02e9, layers=36, hidden=2560, kv_heads=8, head_dim=128, vocab=151936)
+
+
+def test_model_states_match_the_zero_paper():
+    # ZeRO (Rajbhandari et al. 2020) §3.1: mixed-precision Adam keeps 16 bytes per parameter, so a 1.5B-parameter
+    # GPT-2 "requires at least 24 GB of memory" for its model states.
+    assert training_state_bytes(1.5e9) == pytest.approx(24e9)
+    assert training_state_bytes(1.5e9, master_fp32=False) == pytest.approx(12e9)
+    # a 4B model with fp32 AdamW state: the ~60 GiB the issue estimates, before activations
+    assert training_state_bytes(QWEN3_4B.params) / GiB == pytest.approx(59.9, abs=0.1)
+
+
+def test_kv_cache_per_token_matches_pagedattention():
+    # PagedAttention (Kwon et al. 2023) §3: "for OPT-13B, the KV cache of a single token demands 800 KB of space,
+    # calculated as 2 (key and value vectors) x 5120 (hidden state size) x 40 (number of layers) x 2 (bytes per FP16)".
+    opt13b = ModelShape(params=13e9, layers=40, hidden=5120, kv_heads=40, head_dim=128, vocab=50272)
+    assert opt13b.kv_bytes_per_token() == 2 * 5120 * 40 * 2 == 819_200
+
+
+def test_qwen3_4b_full_context_does_not_fit_a_colocated_engine_but_its_budget_does():
+    # TRL's colocated vLLM at its default 0.3 of a 141 GB GPU: the model's 262,144 positions do not fit ...
+    room, need = kv_fit(QWEN3_4B, 141 * GiB, 0.3, 262_144)
+    assert need > room
+    # ... one 16K-token completion after a 2K prompt does.
+    room, need = kv_fit(QWEN3_4B, 141 * GiB, 0.3, 18_432)
+    assert need < room
+
+
+def test_logits_and_activations_scale_with_the_micro_batch():
+    assert logits_bytes(8, 18_432, 151_936) == 8 * logits_bytes(1, 18_432, 151_936)
+    assert logits_bytes(8, 18_432, 151_936) / GiB > 100  # the "tens of GB of logits" at micro-batch 8
+    assert activation_bytes(QWEN3_4B, 1, 16_384, True) < activation_bytes(QWEN3_4B, 1, 16_384, False) / 10
+
+
+def _dry_run(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", "compare", "int", "rl-baseline", "--config", str(config),
+                           "--dry-run"], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_the_paper_plan_fits_one_h200_and_a_24gb_gpu_does_not(tmp_path):
+    ok = _dry_run(ROOT / "configs" / "paper.yaml")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    out = " ".join(ok.stderr.split())
+    for text in ("Preflight", "int: rollout", "int: continue", "sft", "rl", "GPU-hours", "held out", "overlap"):
+        assert text in out, text
+    small = tmp_path / "paper-24gb.yaml"
+    small.write_text((ROOT / "configs" / "paper.yaml").read_text().replace("device_memory_gib: 141", "device_memory_gib: 24"))
+    bad = _dry_run(small)
+    assert bad.returncode != 0
+    last = " ".join(bad.stderr.strip().splitlines()[-4:])
+    assert "does not fit" in last and "stage sft" in last and "model states" in last and "ZeRO-3" in last
+
+
+def test_trl_settings_derive_from_the_config_context(tmp_path):
+    from trainers.presets import get_config
+    from trainers.trl_backend import TRLTrainer
+
+    config = get_config("paper", "rl", max_new_tokens=4096)
+    args = TRLTrainer().grpo_args(config, tmp_path, max_prompt_tokens=1000)
+    assert args.vllm_max_model_length == 1000 + 4096
+    assert args.per_device_train_batch_size == 1 and args.model_init_kwargs == {"dtype": "float32"}
+    explicit = TRLTrainer().grpo_args(get_config("paper", "rl", vllm_max_model_length=9000), tmp_path, max_prompt_tokens=1000)
+    assert explicit.vllm_max_model_length == 9000
