@@ -108,6 +108,8 @@ def sample_and_grade(
     todo = [b for b in batches if any((u.id, j) not in done for u in b for j in range(k))]
     _store_prompts(records.path.parent / PROMPTS_FILE, [u for b in todo for u in b])
     opened: Backend | None = backend if isinstance(backend, Backend) else None
+    if opened is not None and todo:
+        opened.check_budget(params.max_tokens)
     with progress_bar(label, total=sum(len(b) for b in todo), enabled=show_progress) as advance:
         for batch in todo:
             if opened is None:

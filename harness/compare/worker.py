@@ -106,6 +106,9 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
                         show_progress=payload["show_progress"])
     out = get_step_kind(payload["kind"]).run(payload["settings"], inputs)
     out.compute.wall_time = round(time.perf_counter() - t0, 2)
+    peak = _peak_gpu_gib()
+    if peak is not None:
+        out.compute.detail["peak_gpu_memory_gib"] = peak
     return out.to_dict()
 
 
@@ -131,3 +134,12 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def _peak_gpu_gib() -> float | None:
+    """Peak GPU memory this process allocated (its own: every step runs in its own process), or None."""
+    import torch
+
+    if not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 3)
