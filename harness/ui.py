@@ -52,14 +52,35 @@ def status_line(text: str) -> None:
     console.print(f"[{time.strftime('%H:%M:%S')}] {text}", markup=False, highlight=False)
 
 
+class Ticker:
+    """Calls ``line()`` every ``every`` seconds from a daemon thread until stopped: a long batch, a
+    pretraining phase or a model load still shows life in a log."""
+
+    def __init__(self, line: Callable[[], None], every: float = HEARTBEAT_SECONDS) -> None:
+        import threading
+
+        self.line, self.every = line, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="harness-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.line()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 class Heartbeat:
-    """Plain progress lines for non-interactive output: ``label: done/total (elapsed, ~remaining)``."""
+    """Plain progress lines for non-interactive output: ``label: done/total (elapsed, ~remaining)`` at the
+    start, every ``every`` seconds while work goes on (even inside one long batch), and at the end."""
 
     def __init__(self, label: str, total: int | None, every: float = HEARTBEAT_SECONDS) -> None:
         self.label, self.total, self.every = label, total, every
         self.done, self.t0 = 0, time.perf_counter()
-        self.last = self.t0
         self._line("started")
+        self._ticker = Ticker(self._line, every)
 
     def _line(self, note: str = "") -> None:
         elapsed = time.perf_counter() - self.t0
@@ -72,20 +93,9 @@ class Heartbeat:
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        now = time.perf_counter()
-        if now - self.last >= self.every:
-            self.last = now
-            self._line()
-
-    def update(self, done: int, total: int | None = None, note: str = "") -> None:
-        """Set absolute progress (for loops that know their position); prints at most every ``every`` s."""
-        self.done, self.total = done, total if total is not None else self.total
-        now = time.perf_counter()
-        if now - self.last >= self.every:
-            self.last = now
-            self._line(note)
 
     def close(self) -> None:
+        self._ticker.stop()
         self._line("done")
 
 

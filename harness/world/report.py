@@ -22,15 +22,21 @@ class LineProgress:
     every phase change, and at most every `harness.ui.HEARTBEAT_SECONDS` while a phase runs."""
 
     def __init__(self) -> None:
-        from harness.ui import HEARTBEAT_SECONDS
+        from harness.ui import HEARTBEAT_SECONDS, Ticker
 
         self.every, self.tasks, self.last = HEARTBEAT_SECONDS, {}, 0.0
         self.t0 = time.perf_counter()
+        self._ticker = Ticker(self._latest, self.every)
+
+    def _latest(self) -> None:
+        if self.tasks and time.perf_counter() - self.last >= self.every * 0.9:
+            self._line(max(self.tasks))
 
     def __enter__(self) -> LineProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._ticker.stop()
         for tid in self.tasks:
             self._line(tid)
 
