@@ -89,6 +89,54 @@ def paired_bootstrap(
     return {"diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_value": min(1.0, p), "n": int(d.size)}
 
 
+def hierarchical_bootstrap(
+    per_seed: Sequence[Sequence[float]], *, n_boot: int = 10_000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile CI of the mean accuracy when several training seeds evaluated the same problems.
+
+    ``per_seed[s][i]`` is problem i's accuracy under seed s (problems aligned across seeds). Each draw
+    resamples seeds with replacement, then problems with replacement (the same problems for every drawn
+    seed), and averages -- so the interval covers both problem and seed-to-seed variation. With one seed
+    it is the ordinary bootstrap over problems."""
+    m = np.asarray(per_seed, dtype=float)
+    if m.ndim != 2 or m.size == 0:
+        return (float("nan"), float("nan"))
+    n_seeds, n_probs = m.shape
+    if np.all(m == m.flat[0]):
+        return (float(m.flat[0]), float(m.flat[0]))
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(n_boot):
+        s = rng.integers(0, n_seeds, size=n_seeds)
+        p = rng.integers(0, n_probs, size=n_probs)
+        means[i] = m[np.ix_(s, p)].mean()
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+def paired_hierarchical_bootstrap(
+    a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *, n_boot: int = 10_000, alpha: float = 0.05, seed: int = 0
+) -> dict[str, float]:
+    """`paired_bootstrap` of mean(b - a) with seeds resampled too: ``a[s][i]``, ``b[s][i]`` are problem i's
+    accuracy under training seed s (seeds paired by index: both arms of seed s share the seed's data
+    order). Each draw resamples seed indices, then problems; the p-value is as in `paired_bootstrap`."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 2 or x.size == 0:
+        raise ValueError(f"paired_hierarchical_bootstrap needs two equal (seeds x problems) arrays, got {x.shape} and {y.shape}")
+    d = y - x
+    n_seeds, n_probs = d.shape
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(n_boot):
+        s = rng.integers(0, n_seeds, size=n_seeds)
+        p = rng.integers(0, n_probs, size=n_probs)
+        means[i] = d[np.ix_(s, p)].mean()
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    p_value = 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0)))
+    return {"diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_value": min(1.0, p_value),
+            "n": int(n_probs), "n_seeds": int(n_seeds)}
+
+
 @dataclass(frozen=True)
 class ProblemSamples:
     """All graded samples of one problem, in sample-index order."""
