@@ -241,7 +241,11 @@ def pass_at_k_curves(run: CompareRun) -> Figure:
         ax.set_xticks(ticks, [str(k) for k in ticks])
         ax.minorticks_off()
         ax.set(title=task, xlabel="k", ylabel="pass@k (%)")
-    axes[0].legend(loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if len(labels) > 3:  # many rows would cover the curves: legend beside the panels
+        fig.legend(handles, labels, loc="outside right center")
+    else:
+        axes[0].legend(loc="lower right")
     return fig
 
 

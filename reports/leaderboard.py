@@ -258,7 +258,7 @@ def _cell_lines(text: str) -> str:
     return text.replace(" [", "\n[").replace("] ±", "]\n±").replace(" ±", "\n±")
 
 
-def _chunks(names: Sequence[str], widths: Sequence[int], budget: int) -> list[list[int]]:
+def _chunks(widths: Sequence[int], budget: int) -> list[list[int]]:
     """Column indices split into groups whose widths fit ``budget`` (at least one column per group)."""
     groups: list[list[int]] = [[]]
     used = 0
@@ -279,6 +279,7 @@ def print_leaderboard(report_dir: str | Path, *, console: Any = None) -> None:
     several tables, each repeating the model column. A comparison that ran despite train/eval overlap
     says so first."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     if console is None:
@@ -306,7 +307,7 @@ def print_leaderboard(report_dir: str | Path, *, console: Any = None) -> None:
         # a header may fold onto several lines, a value never does: 2 = the column's padding
         widths = [max(min(len(str(c)), HEADER_FOLD), *(len(line) for v in table[c] for line in str(v).split("\n"))) + 2
                   for c in table.columns]  # fmt: skip
-        groups = _chunks(list(table.columns), widths, max(20, console.width - name_w - 2))
+        groups = _chunks(widths, max(20, console.width - name_w - 2))
         for gi, cols in enumerate(groups):
             part = f" ({gi + 1}/{len(groups)})" if len(groups) > 1 else ""
             rich_table = Table(title=escape(title + part), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
@@ -319,9 +320,3 @@ def print_leaderboard(report_dir: str | Path, *, console: Any = None) -> None:
             console.print(rich_table)
         for line in legend:
             console.print(escape(line))
-
-
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)

@@ -154,9 +154,6 @@ class CompareRun:
         """True for an eval-only row sampled under its own settings (not the frozen protocol's)."""
         return any(a.protocol_differs for a in self.arms if a.recipe == model)
 
-    def seeds_of(self, model: str) -> list[int]:
-        return sorted({a.seed for a in self.arms if a.recipe == model})
-
     # -- evaluation samples ------------------------------------------------------------------------
     @cached_property
     def _eval(self) -> tuple[pd.DataFrame, dict[tuple[str, int, str], list[ProblemSamples]]]:
@@ -176,6 +173,8 @@ class CompareRun:
                 df.insert(0, "model", arm.recipe)
                 df.insert(1, "seed", arm.seed)
                 df.insert(2, "kind", arm.kind)
+                df.insert(3, "role", arm.role)
+                df.insert(4, "protocol_differs", arm.protocol_differs)
                 frames.append(df)
         if not frames:
             raise MissingData(f"{self.root}: no evaluation samples in any arm")
@@ -204,7 +203,8 @@ class CompareRun:
 
     @property
     def samples(self) -> pd.DataFrame:
-        """One row per graded sample of every arm (no text): model, seed, kind, task, problem_id, ..."""
+        """One row per graded sample of every arm (no text): model, seed, kind, role, protocol_differs, task,
+        problem_id, ..."""
         return self._eval[0]
 
     @property

@@ -353,6 +353,7 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     fig_results = plot(run, out_dir=out / "figures") if figures else dict.fromkeys(FIGURES, "not requested (figures=False)")
     shown, missing = _figure_entries(fig_results)
     categories = board[(board["scope"] == "category")][["model", "task", "category", "n_problems", "n_seeds", "accuracy_pct", "ci95_low_pct", "ci95_high_pct", "seed_std_pct"]]
+    categories = categories.assign(model=[f"{m} *" if run.protocol_differs(m) else m for m in categories["model"]])
     categories = categories.astype({"n_problems": int, "n_seeds": int}).rename(columns={
         "n_problems": "problems", "n_seeds": "seeds", "accuracy_pct": "avg@k (%)", "ci95_low_pct": "CI low", "ci95_high_pct": "CI high", "seed_std_pct": "seed std"})
     t1 = _optional(artifacts.table1_summary, run)

@@ -53,11 +53,20 @@ def run(compare_dir: Path) -> CompareRun:
     return CompareRun(compare_dir)
 
 
+REPORT_WARNINGS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def report_dir(compare_dir: Path) -> Path:
+    import warnings
+
     from reports import build_report
 
-    return build_report(compare_dir, n_boot=N_BOOT)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = build_report(compare_dir, n_boot=N_BOOT)
+    REPORT_WARNINGS.extend(f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught)
+    return out
 
 
 def _acc(run: CompareRun, model: str, seed: int, task: str) -> pd.Series:
@@ -83,6 +92,14 @@ def test_loader_reads_every_arm_without_texts(run: CompareRun) -> None:
     texts = run.sample_texts({("int", "alpha", "alpha-000"), ("rl-baseline", "beta", "beta-001")})
     assert len(texts[("int", "alpha", "alpha-000")]) == 24 and texts[("int", "alpha", "alpha-000")][0]["text"]
     assert {r["train_seed"] for r in texts[("rl-baseline", "beta", "beta-001")]} == {0, 1, 2}
+
+
+def test_tasks_follow_the_protocols_problem_sets(tmp_path: Path) -> None:
+    root = make_compare(tmp_path, seeds=(0,), tasks=("alpha", "beta"), eval_only=False, match_compute=False)
+    meta = json.loads((root / "compare.json").read_text())
+    meta["protocol"]["problems"].reverse()  # the protocol's order wins over the order samples are read in
+    (root / "compare.json").write_text(json.dumps(meta))
+    assert CompareRun(root).tasks == ["beta", "alpha"]
 
 
 def test_jsonl_reader_skips_a_torn_tail_but_not_inner_damage(tmp_path: Path) -> None:
@@ -362,6 +379,9 @@ def test_rows_measured_under_other_settings_are_marked(tmp_path: Path) -> None:
     md = (out / "report.md").read_text()
     assert "| big-model * | eval-only, OWN SAMPLING SETTINGS (not the frozen protocol) |" in md
     assert "* evaluated under its own sampling settings" in md
+    assert "| big-model * | alpha | level-0 |" in md  # the per-category table marks it too
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert samples.loc[samples["model"] == "big-model", "protocol_differs"].all() and not samples.loc[samples["model"] == INT, "protocol_differs"].any()
     console = Console(width=80, record=True)
     print_leaderboard(out, console=console)
     text = console.export_text()
@@ -397,6 +417,12 @@ def test_old_compare_folders_still_build(tmp_path: Path) -> None:
     from reports.figures import rl_dynamics
 
     assert rl_dynamics(run).axes[0].get_xlabel() == "RL step"  # logs without token counts: the step axis
+
+
+def test_building_the_report_warns_nothing(report_dir: Path) -> None:
+    """A warning printed by the report build lands in `harness compare`'s output (as a bare
+    ``warnings.warn(`` line when the call spans lines): the build must emit none."""
+    assert REPORT_WARNINGS == []
 
 
 def test_untrusted_model_text_is_escaped(report_dir: Path) -> None:
