@@ -19,6 +19,8 @@ def plot_cmd(
     figure: Annotated[str | None, typer.Option("--figure", "-f", help="One figure name; default: every figure with data.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default <run>/report/figures).")] = None,
     list_figures: Annotated[bool, typer.Option("--list", help="List the figure names and exit.")] = False,
+    x_axis: Annotated[str, typer.Option("--x-axis", help="rl_dynamics x axis: 'tokens' (required generated tokens, "
+                                        "incl. pre-RL steps: compare arms at equal compute) or 'step' (RL steps).")] = "tokens",
 ) -> None:
     """Regenerate paper-ready figures (PDF + PNG) from a comparison's saved artifacts; nothing is re-run."""
     from reports.figures import FIGURES, plot
@@ -27,7 +29,9 @@ def plot_cmd(
         for name, (_, caption) in FIGURES.items():
             console.print(f"[bold]{name}[/]: {caption}")
         return
-    for name, res in plot(run, figure, out).items():
+    if x_axis not in ("tokens", "step"):
+        raise typer.BadParameter(f"--x-axis must be 'tokens' or 'step', got {x_axis!r}")
+    for name, res in plot(run, figure, out, options={"rl_dynamics": {"x": x_axis}}).items():
         if isinstance(res, str):
             console.print(f"[yellow]skipped[/] {name}: {res}")
         else:
@@ -38,12 +42,13 @@ def report_cmd(
     run: Annotated[Path, typer.Argument(help="A `harness compare` folder.")],
     out: Annotated[Path | None, typer.Option("--out", help="Report folder (default <run>/report).")] = None,
     n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples for CIs and p-values.")] = 10_000,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the figures (most of the build time).")] = True,
 ) -> None:
     """Rebuild the report folder (tables, figures, report.md, index.html) from saved artifacts."""
     from reports.leaderboard import print_leaderboard
     from reports.load import resolve_run
     from reports.render import build_report
 
-    folder = build_report(resolve_run(run), out, n_boot=n_boot)
+    folder = build_report(resolve_run(run), out, n_boot=n_boot, figures=figures)
     print_leaderboard(folder)
     console.print(f"report: {folder}/index.html")

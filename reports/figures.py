@@ -8,7 +8,7 @@ figures, and is saved as vector PDF + PNG. Figures are built on `matplotlib.figu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from harness.metrics import bootstrap_ci, ks_for, pass_at_k
 from reports import artifacts
@@ -32,7 +33,7 @@ STYLE = {
     "figure.constrained_layout.use": True,
 }  # fmt: skip
 
-FigureFn = Callable[[CompareRun], Figure]
+FigureFn = Callable[..., Figure]  # (run, **options) -> Figure
 FIGURES: dict[str, tuple[FigureFn, str]] = {}
 
 
@@ -46,11 +47,29 @@ def figure(name: str, caption: str) -> Callable[[FigureFn], FigureFn]:
     return wrap
 
 
+BASE_COLOUR = "#000000"
+
+
 def palette(run: CompareRun) -> dict[str, str]:
-    """One colour per model for every figure: recipes in command-line order, eval-only models in greys."""
+    """One colour per model for every figure: recipes in command-line order, a compute-matched arm in its
+    recipe's colour (told apart by a dashed line or hatching), the base model black, eval-only models grey."""
     colours = {m: OKABE_ITO[i % len(OKABE_ITO)] for i, m in enumerate(run.recipes)}
+    for m in run.models:
+        if run.role_of(m) == "compute-matched":
+            colours[m] = colours.get(run.matched_recipe(m), OKABE_ITO[len(colours) % len(OKABE_ITO)])
+        elif run.role_of(m) == "base":
+            colours[m] = BASE_COLOUR
     extra = [m for m in run.models if m not in colours]
     return colours | {m: GREYS[i % len(GREYS)] for i, m in enumerate(extra)}
+
+
+def linestyle(run: CompareRun, model: str) -> str:
+    return "--" if run.role_of(model) == "compute-matched" else "-"
+
+
+def label(run: CompareRun, model: str) -> str:
+    """A model's name in figures; an eval-only row measured under its own settings says so."""
+    return f"{model} (own sampling settings)" if run.protocol_differs(model) else model
 
 
 def _new(width: float, height: float, ncols: int = 1, **kw: Any) -> tuple[Figure, np.ndarray]:
@@ -59,28 +78,33 @@ def _new(width: float, height: float, ncols: int = 1, **kw: Any) -> tuple[Figure
     return fig, axes
 
 
-@figure("accuracy", "avg@k with 95% CI per task; dots are seeds; hatched bars are the paper's reported numbers.")
+@figure("accuracy", "avg@k with 95% CI per task; dots are seeds; outlined cross-hatched bars are the paper's reported numbers, "
+        "dotted bars compute-matched arms, striped bars eval-only models.")
 def accuracy_bars(run: CompareRun) -> Figure:
     """Table 3/4 style: horizontal bars per model, one panel per task; measured vs reported told apart."""
-    from reports.leaderboard import leaderboard
+    from reports.leaderboard import any_leaderboard, reported_view
 
-    board = leaderboard(run, n_boot=2000)
+    board = any_leaderboard(run)
     tasks = list(run.tasks)
     board = board[board["task"].isin(tasks) & (board["scope"] == "task")]
     rep_recipe = {m: r for m, r in zip(run.reported["model"], run.reported["recipe"], strict=True) if r}
-    rep = board[board["kind"] == "reported"]
-    # Tables 3 and 4 repeat two rows (base and InT on IMO-AnswerBench): draw each (recipe, value) once
-    rep = rep.assign(who=rep["model"].map(lambda m: rep_recipe.get(m, m))).drop_duplicates(["task", "who", "accuracy_pct"])
-    meas = board[board["kind"] != "reported"]
+    # Tables 3 and 4 repeat two rows (base and InT on IMO-AnswerBench): reported_view keeps each once
+    view = reported_view(run.reported)
+    rep = pd.DataFrame([{"model": m, "task": t, "accuracy_pct": v} for m, r in view.iterrows() for t, v in r.items()
+                        if t in tasks and pd.notna(v)], columns=["model", "task", "accuracy_pct"])  # fmt: skip
+    meas = board[board["kind"] != "reported"].assign(model=lambda d: d["model"].map(lambda m: label(run, m)))
     rows = list(dict.fromkeys([*meas["model"], *(f"{m} (reported)" for m in rep["model"])]))
     colours = palette(run)
+    colours |= {label(run, m): c for m, c in colours.items()}
+    roles = {label(run, m): run.role_of(m) for m in run.models}
     fig, axes = _new(min(FULL, 2.0 + 1.9 * len(tasks)), 0.9 + 0.22 * len(rows), len(tasks), sharey=True)
     ypos = {m: i for i, m in enumerate(reversed(rows))}
     for ax, task in zip(axes, tasks, strict=True):
         for r in meas[meas["task"] == task].to_dict("records"):
             y, c = ypos[r["model"]], colours.get(r["model"], GREYS[1])
             err = [[r["accuracy_pct"] - r["ci95_low_pct"]], [r["ci95_high_pct"] - r["accuracy_pct"]]]
-            ax.barh(y, r["accuracy_pct"], color=c, height=0.7, hatch="//" if r["kind"] == "eval-only" else None,
+            hatch = {"eval-only": "//", "compute-matched": ".."}.get(roles.get(r["model"], ""))
+            ax.barh(y, r["accuracy_pct"], color=c, height=0.7, hatch=hatch,
                     edgecolor="white", linewidth=0.5, xerr=err, error_kw={"elinewidth": 0.8, "capsize": 2})  # fmt: skip
             seeds = [float(v) for v in str(r["per_seed_pct"]).split(";") if v.strip()]
             if len(seeds) > 1:
@@ -99,21 +123,54 @@ def accuracy_bars(run: CompareRun) -> Figure:
     return fig
 
 
-def _band(ax: Any, df: pd.DataFrame, x: str, y: str, colour: str, label: str) -> None:
-    """Mean over seeds as a line, min-max over seeds as a band (drawn only when there are >= 2 seeds)."""
-    g = df.dropna(subset=[y]).groupby(x)[y]
-    mean = g.mean()
+def _band(ax: Any, df: pd.DataFrame, by: str, y: str, colour: str, label: str, *, x: str | None = None,
+          linestyle: str = "-") -> None:
+    """Mean over seeds as a line, min-max over seeds as a band (drawn only when there are >= 2 seeds).
+
+    Rows are grouped by ``by`` (e.g. the RL step); the line's position is the group's mean of ``x``
+    (default: ``by`` itself)."""
+    d = df.dropna(subset=[y])
+    g = d.groupby(by)
+    mean = g[y].mean()
     if mean.empty:
         return
-    ax.plot(mean.index, mean.values, color=colour, label=label)
+    xs = g[x].mean().to_numpy() if x else mean.index.to_numpy()
+    ax.plot(xs, mean.values, color=colour, label=label, linestyle=linestyle)
     if df["seed"].nunique() > 1:
-        ax.fill_between(mean.index, g.min().values, g.max().values, color=colour, alpha=0.18, linewidth=0)
+        ax.fill_between(xs, g[y].min().values, g[y].max().values, color=colour, alpha=0.18, linewidth=0)
 
 
-@figure("rl_dynamics", "RL training reward and zero-advantage ratio vs step (mean over seeds; band: min-max).")
-def rl_dynamics(run: CompareRun) -> Figure:
-    """Paper Fig. 11: does the recipe give RL a learning signal (fewer all-same-reward groups)?"""
+RL_X = {"tokens": "required generated tokens", "step": "RL step"}
+
+
+def rl_curves(run: CompareRun, x: str = "tokens") -> tuple[pd.DataFrame, str]:
+    """The RL logs of every arm with an ``x`` column: the RL step, or the arm's cumulative *required*
+    generated tokens -- what its steps before RL generated (e.g. InT's rollouts, proposals and
+    intervention continuations, from stages.json) plus its RL rollouts so far (the log's cumulative
+    ``tokens_generated``). Returns (frame, x-axis label); logs without token counts fall back to steps."""
+    if x not in RL_X:
+        raise ValueError(f"unknown x axis {x!r}; choose from: {', '.join(RL_X)}")
     log = run.train_log("rl")
+    if x == "tokens" and log["tokens_generated"].notna().any():
+        pre = run.pre_rl_tokens()
+        offset = [pre.get((str(m), int(s)), 0) for m, s in zip(log["model"], log["seed"], strict=True)]
+        return log.assign(x=log["tokens_generated"].astype(float) + offset), RL_X["tokens"]
+    return log.assign(x=log["step"]), RL_X["step"]
+
+
+def _thousands(value: float, _pos: Any) -> str:
+    return f"{value / 1e6:g}M" if abs(value) >= 1e6 else f"{value / 1e3:g}k" if value else "0"
+
+
+@figure("rl_dynamics", "RL training reward and zero-advantage ratio vs required generated tokens, including each arm's "
+        "pre-RL steps (who is ahead at the same compute; mean over seeds; band: min-max; dashed: compute-matched arms).")
+def rl_dynamics(run: CompareRun, x: str = "tokens") -> Figure:
+    """Paper Fig. 11: does the recipe give RL a learning signal (fewer all-same-reward groups)?
+
+    ``x="tokens"`` (the report's) puts every arm on one compute axis: an InT arm starts to the right by
+    what its InT step generated; ``x="step"`` is the paper's per-step view. With token counts, seeds are
+    averaged at each RL step (their token positions averaged too), since seeds never share exact counts."""
+    log, xlabel = rl_curves(run, x)
     panels = [("reward_mean", "mean training reward"), ("frac_zero_advantage", "zero-advantage ratio")]
     if log["response_length_mean"].notna().any():
         panels.append(("response_length_mean", "mean response length (tokens)"))
@@ -121,11 +178,14 @@ def rl_dynamics(run: CompareRun) -> Figure:
     fig, axes = _new(FULL if len(panels) == 3 else 0.8 * FULL, 2.1, len(panels))
     for ax, (col, title) in zip(axes, panels, strict=True):
         for model, df in log.groupby("model", sort=False):
-            _band(ax, df, "step", col, colours.get(str(model), GREYS[0]), str(model))
+            _band(ax, df, "step", col, colours.get(str(model), GREYS[0]), label(run, str(model)), x="x",
+                  linestyle=linestyle(run, str(model)))
         ax.set_title(title)
-        ax.set_xlabel("RL step")
+        ax.set_xlabel(xlabel)
         if col != "response_length_mean":
             ax.set_ylim(-0.02, 1.02)
+        if xlabel == RL_X["tokens"]:
+            ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     axes[0].legend(loc="best")
     return fig
 
@@ -173,14 +233,19 @@ def pass_at_k_curves(run: CompareRun) -> Figure:
             vals = np.array([np.mean(v, axis=0) for v in by_problem.values()])  # problems x ks, seeds averaged
             ci = np.array([bootstrap_ci(vals[:, j], n_boot=1000) for j in range(len(ks))])
             colour = colours.get(model, GREYS[0])
-            ax.plot(ks, 100 * vals.mean(axis=0), marker="o", markersize=2.5, color=colour, label=model)
+            ax.plot(ks, 100 * vals.mean(axis=0), marker="o", markersize=2.5, color=colour, label=label(run, model),
+                    linestyle=linestyle(run, model))
             ax.fill_between(ks, 100 * ci[:, 0], 100 * ci[:, 1], color=colour, alpha=0.15, linewidth=0)
         ax.set_xscale("log", base=2)
         ticks = ks_for(max(p.n for ps in run.problems.values() for p in ps))
         ax.set_xticks(ticks, [str(k) for k in ticks])
         ax.minorticks_off()
         ax.set(title=task, xlabel="k", ylabel="pass@k (%)")
-    axes[0].legend(loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if len(labels) > 3:  # many rows would cover the curves: legend beside the panels
+        fig.legend(handles, labels, loc="outside right center")
+    else:
+        axes[0].legend(loc="lower right")
     return fig
 
 
@@ -269,9 +334,11 @@ def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
     return [pdf, png]
 
 
-def plot(run: CompareRun | str | Path, name: str | None = None, out_dir: str | Path | None = None) -> dict[str, list[Path] | str]:
+def plot(run: CompareRun | str | Path, name: str | None = None, out_dir: str | Path | None = None,
+         options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[Path] | str]:
     """Draw one figure (``name``) or all of them into ``out_dir`` (default ``<run>/report/figures``).
 
+    ``options`` gives keyword arguments per figure, e.g. ``{"rl_dynamics": {"x": "step"}}``.
     Returns ``{name: [pdf, png]}`` for drawn figures and ``{name: reason}`` for those without data.
     Asking for a single figure whose data is missing raises `MissingData`.
     """
@@ -284,7 +351,7 @@ def plot(run: CompareRun | str | Path, name: str | None = None, out_dir: str | P
         fn = FIGURES[fig_name][0]
         with rc_context(STYLE):
             try:
-                fig = fn(run)
+                fig = fn(run, **dict((options or {}).get(fig_name, {})))
             except MissingData as exc:
                 if name is not None:
                     raise

@@ -1,11 +1,18 @@
 """The leaderboard: avg@k with a 95% CI per model, task and category, seeds aggregated, compute alongside.
 
 Why this shape: one long table (``leaderboard.csv``) that pandas users can pivot any way, with measured,
-eval-only and *reported* rows told apart by ``kind`` and a ``source`` column, so a number copied from
-the paper can never pass for one measured here. Accuracies are percentages, like the paper's tables.
+eval-only and *reported* rows told apart by ``kind`` (and ``role``: base, measured, compute-matched,
+eval-only, reported) and a ``source`` column, so a number copied from the paper can never pass for one
+measured here. Accuracies are percentages, like the paper's tables.
 
-Seed aggregation: per problem, accuracy is averaged over seeds; the headline is the mean of those, the
-CI is a bootstrap over problems (harness.metrics), and the spread is the std of per-seed avg@k.
+Seed aggregation: per problem, accuracy is averaged over seeds and the headline is the mean of those.
+The CI is a bootstrap over problems with one seed, and a *hierarchical* bootstrap over training seeds
+and problems with several (`harness.metrics.hierarchical_bootstrap`), so seed-to-seed variation is inside
+the interval, not only beside it (``ci_method`` says which); the spread is the std of per-seed avg@k.
+
+Compute per row is the mean over its seeds of the training steps' totals (``stages.json``): *required*
+generated tokens (what the method needs; what compute matching equalises), *diagnostic* generated
+tokens (only for measurements such as InT's Table-1 controls), trained tokens and wall time.
 """
 
 from __future__ import annotations
@@ -18,19 +25,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.metrics import ProblemSamples, bootstrap_ci, summarize
-from reports.load import CompareRun
+from harness.metrics import ProblemSamples, bootstrap_ci, hierarchical_bootstrap, pass_at_k
+from reports.load import CompareRun, MissingData, read_json_if
 
 MEAN_TASK = "mean of tasks"
+CI_SEEDS, CI_PROBLEMS = "seeds+problems", "problems"
+COMPUTE = ["train_tokens_generated", "train_tokens_generated_diagnostic", "train_tokens_trained", "train_wall_time_s",
+           "train_rl_steps", "eval_tokens_generated", "eval_wall_time_s"]  # fmt: skip
 COLUMNS = [
-    "model", "kind", "scope", "task", "category", "n_problems", "k", "n_seeds", "accuracy_pct", "ci95_low_pct",
-    "ci95_high_pct", "seed_std_pct", "per_seed_pct", "pass@k_pct", "train_tokens_generated", "train_tokens_trained",
-    "train_wall_time_s", "eval_tokens_generated", "eval_wall_time_s", "source", "note",
+    "model", "kind", "role", "matched_to", "protocol_differs", "scope", "task", "category", "n_problems", "k", "n_seeds",
+    "accuracy_pct", "ci95_low_pct", "ci95_high_pct", "ci_method", "seed_std_pct", "per_seed_pct", "pass@k_pct",
+    *COMPUTE, "source", "note",
 ]  # fmt: skip
 
 
 def seed_averaged(per_seed: Mapping[int, Sequence[ProblemSamples]]) -> dict[str, float]:
-    """Per-problem accuracy averaged over the seeds that evaluated the problem (the unit of every CI)."""
+    """Per-problem accuracy averaged over the seeds that evaluated the problem (the headline's unit)."""
     accs: dict[str, list[float]] = defaultdict(list)
     for problems in per_seed.values():
         for p in problems:
@@ -38,18 +48,34 @@ def seed_averaged(per_seed: Mapping[int, Sequence[ProblemSamples]]) -> dict[str,
     return {pid: float(np.mean(v)) for pid, v in sorted(accs.items())}
 
 
+def seed_matrix(per_seed: Mapping[int, Sequence[ProblemSamples]], seeds: Sequence[int], problems: Sequence[str]) -> np.ndarray:
+    """``seeds x problems`` accuracies (the input of the hierarchical bootstraps); every cell must exist."""
+    acc = {(s, p.problem_id): p.accuracy for s in seeds for p in per_seed[s]}
+    return np.array([[acc[(s, pid)] for pid in problems] for s in seeds], dtype=float)
+
+
+def common_problems(per_seed: Mapping[int, Sequence[ProblemSamples]], seeds: Sequence[int]) -> list[str]:
+    """Problem ids every one of ``seeds`` evaluated, sorted."""
+    sets = [{p.problem_id for p in per_seed[s]} for s in seeds]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
 def aggregate(per_seed: Mapping[int, Sequence[ProblemSamples]], *, n_boot: int = 10_000) -> dict[str, Any]:
     """avg@k, its CI, the seed spread and pass@k at the largest common k for one model on one problem set."""
-    per_seed = {s: ps for s, ps in per_seed.items() if ps}
+    per_seed = {s: ps for s, ps in sorted(per_seed.items()) if ps}
     if not per_seed:
         return {}
-    # summarize()'s own CI is per seed and unused here (ours is over seed-averaged problems): n_boot=1.
-    summaries = {s: summarize(ps, n_boot=1, seed=0) for s, ps in sorted(per_seed.items())}
     accs = list(seed_averaged(per_seed).values())
-    lo, hi = bootstrap_ci(accs, n_boot=n_boot, seed=0)
-    seed_vals = [summ["avg@k"] for summ in summaries.values()]
-    k = min(summ["samples_per_problem"] for summ in summaries.values())
-    pass_k = [summ["pass@k"].get(str(k), np.nan) for summ in summaries.values()]
+    seeds = list(per_seed)
+    if len(seeds) > 1 and (common := common_problems(per_seed, seeds)):
+        lo, hi = hierarchical_bootstrap(seed_matrix(per_seed, seeds, common), n_boot=n_boot, seed=0)
+        method = CI_SEEDS
+    else:
+        lo, hi = bootstrap_ci(accs, n_boot=n_boot, seed=0)
+        method = CI_PROBLEMS
+    seed_vals = [float(np.mean([p.accuracy for p in ps])) for ps in per_seed.values()]
+    k = min(p.n for ps in per_seed.values() for p in ps)
+    pass_k = [float(np.mean([pass_at_k(p.n, sum(p.correct), k) for p in ps])) for ps in per_seed.values()] if k else [np.nan]
     return {
         "n_problems": len(accs),
         "k": k,
@@ -57,6 +83,7 @@ def aggregate(per_seed: Mapping[int, Sequence[ProblemSamples]], *, n_boot: int =
         "accuracy_pct": 100 * float(np.mean(accs)),
         "ci95_low_pct": 100 * lo,
         "ci95_high_pct": 100 * hi,
+        "ci_method": method,
         "seed_std_pct": 100 * float(np.std(seed_vals, ddof=1)) if len(seed_vals) > 1 else np.nan,
         "per_seed_pct": "; ".join(f"{100 * v:.2f}" for v in seed_vals),
         "pass@k_pct": 100 * float(np.nanmean(pass_k)),
@@ -64,35 +91,72 @@ def aggregate(per_seed: Mapping[int, Sequence[ProblemSamples]], *, n_boot: int =
 
 
 def compute_totals(run: CompareRun) -> pd.DataFrame:
-    """Per model: training compute (every non-eval stage) and evaluation compute, mean over seeds."""
+    """Per model, mean over its seeds: training compute (every non-eval step), RL steps, evaluation compute.
+
+    ``n_seeds_compute`` is the number of seeds averaged."""
     st = run.stages
-    cols = ["train_tokens_generated", "train_tokens_trained", "train_wall_time_s", "eval_tokens_generated", "eval_wall_time_s"]
     if st.empty:
-        return pd.DataFrame(columns=["model", *cols])
+        return pd.DataFrame(columns=["model", *COMPUTE, "n_seeds_compute"])
     st = st.assign(is_eval=st["stage"].eq("eval"))
-    per_seed = st.groupby(["model", "seed", "is_eval"])[["tokens_generated", "tokens_trained", "wall_time"]].sum()
-    per_seed = per_seed.unstack("is_eval", fill_value=0)
-    out = pd.DataFrame(index=per_seed.index)
-    for name, (col, is_eval) in zip(
-        cols,
-        [("tokens_generated", False), ("tokens_trained", False), ("wall_time", False), ("tokens_generated", True), ("wall_time", True)],
-        strict=True,
-    ):
-        out[name] = per_seed[(col, is_eval)] if (col, is_eval) in per_seed.columns else 0
-    return out.groupby("model").mean().reset_index()
+    train = st[~st["is_eval"]].groupby(["model", "seed"])[["tokens_generated", "tokens_generated_diagnostic", "tokens_trained", "wall_time"]].sum()
+    ev = st[st["is_eval"]].groupby(["model", "seed"])[["tokens_generated", "wall_time"]].sum()
+    per_seed = pd.DataFrame(index=st.groupby(["model", "seed"]).size().index)
+    per_seed = per_seed.join(train.add_prefix("train_")).join(ev.add_prefix("eval_")).fillna(0)
+    per_seed = per_seed.rename(columns={"train_wall_time": "train_wall_time_s", "eval_wall_time": "eval_wall_time_s"})
+    steps = rl_steps(run)
+    per_seed["train_rl_steps"] = [steps.get(key, np.nan) for key in per_seed.index]
+    out = per_seed.groupby("model").mean()
+    out["n_seeds_compute"] = per_seed.groupby("model").size()
+    return out.reindex(columns=[*COMPUTE, "n_seeds_compute"]).reset_index()
+
+
+def rl_steps(run: CompareRun) -> dict[tuple[str, int], float]:
+    """``(model, seed) -> RL steps trained`` (the last logged step), from the RL training logs."""
+    try:
+        log = run.train_log("rl")
+    except MissingData:
+        return {}
+    return {(str(m), int(s)): float(v) for (m, s), v in log.groupby(["model", "seed"])["step"].max().items()}
+
+
+def row_meta(run: CompareRun, model: str) -> dict[str, Any]:
+    """The descriptive columns of a model's rows: kind, role, matched_to, protocol_differs, note."""
+    out: dict[str, Any] = {"model": model, "kind": run.kind_of(model), "role": run.role_of(model),
+                           "matched_to": run.matched_to(model), "protocol_differs": run.protocol_differs(model)}  # fmt: skip
+    if out["protocol_differs"]:
+        sampling = next((a.sampling for a in run.arms if a.recipe == model and a.sampling), None)
+        out["note"] = "evaluated under its own settings, not the frozen protocol" + (f": {sampling}" if sampling else "")
+    elif out["role"] == "compute-matched":
+        out["note"] = f"{run.matched_recipe(model)} trained to the required generated tokens of {out['matched_to']}"
+    return out
 
 
 def leaderboard(run: CompareRun, *, n_boot: int = 10_000) -> pd.DataFrame:
-    """The long leaderboard: task, category and mean-of-tasks rows per model, then reported rows."""
+    """The long leaderboard: task, category and mean-of-tasks rows per model, then reported rows.
+
+    Computed once per run and ``n_boot`` (kept in ``run.memo``: the report's figures reuse it)."""
+    key = ("leaderboard", n_boot)
+    if key not in run.memo:
+        run.memo[key] = _leaderboard(run, n_boot)
+    return run.memo[key].copy()
+
+
+def any_leaderboard(run: CompareRun, n_boot: int = 2000) -> pd.DataFrame:
+    """The leaderboard already computed for this run (whatever its ``n_boot``), else one with ``n_boot``."""
+    done = [v for k, v in run.memo.items() if isinstance(k, tuple) and k[0] == "leaderboard"]
+    return done[0].copy() if done else leaderboard(run, n_boot=n_boot)
+
+
+def _leaderboard(run: CompareRun, n_boot: int) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     by_model_task: dict[tuple[str, str], dict[int, list[ProblemSamples]]] = defaultdict(dict)
     for (model, seed, task), problems in run.problems.items():
         by_model_task[(model, task)][seed] = problems
     compute = compute_totals(run).set_index("model")
     for model in run.models:
-        base = {"model": model, "kind": run.kind_of(model)}
+        base = row_meta(run, model)
         if model in compute.index:
-            base |= compute.loc[model].to_dict()
+            base |= {c: compute.loc[model, c] for c in COMPUTE}
         task_seed_means: dict[int, list[float]] = defaultdict(list)
         for task in run.tasks:
             per_seed = by_model_task.get((model, task))
@@ -120,11 +184,42 @@ def leaderboard(run: CompareRun, *, n_boot: int = 10_000) -> pd.DataFrame:
     for r in run.reported.to_dict("records"):
         rows.append(
             {
-                "model": r["model"], "kind": "reported", "scope": "task", "task": r["task"], "category": "",
+                "model": r["model"], "kind": "reported", "role": "reported", "scope": "task", "task": r["task"], "category": "",
                 "accuracy_pct": r["value"], "source": r["source"], "note": r["note"],
             }
         )  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def reported_view(reported: pd.DataFrame) -> pd.DataFrame:
+    """The paper's numbers as one table of models x benchmarks, each number once.
+
+    Tables 3 and 4 share two rows (the base model's 11.68 and InT + RL's 25.62 on IMO-AnswerBench, under
+    different labels): a Table-3 row whose recipe and value match a Table-4 row is merged into it (its
+    ``source`` then names both tables) instead of being printed twice."""
+    if reported.empty:
+        return pd.DataFrame()
+    rows: dict[str, dict[str, Any]] = {}
+    recipe_of: dict[str, Any] = {}
+    tasks: list[str] = []
+    for r in reported.to_dict("records"):
+        tasks += [r["task"]] if r["task"] not in tasks else []
+        label = next((lab for lab, row in rows.items() if r["recipe"] and recipe_of[lab] == r["recipe"]
+                      and row.get(r["task"], r["value"]) == r["value"]), r["model"])  # fmt: skip
+        row = rows.setdefault(label, {"sources": []})
+        recipe_of.setdefault(label, r["recipe"])
+        row[r["task"]] = r["value"]
+        table = str(r["source"]).rsplit(" ", 1)[-1]  # "... Table 4" -> "4"
+        row["sources"] += [table] if table not in row["sources"] else []
+        if not row.get("budget") and isinstance(r.get("budget"), str):
+            row["budget"] = r["budget"]
+    view = pd.DataFrame(
+        [{**{t: row.get(t, np.nan) for t in tasks}, "token budget": row.get("budget", ""),
+          "source": ("Tables " if len(row["sources"]) > 1 else "Table ") + " and ".join(sorted(row["sources"]))}
+         for row in rows.values()],
+        index=pd.Index(list(rows), name="model (reported)"),
+    )  # fmt: skip
+    return view
 
 
 def cell(row: Mapping[str, Any]) -> str:
@@ -153,21 +248,75 @@ def pivot(board: pd.DataFrame, kinds: Sequence[str] = ("measured", "eval-only"))
     return table
 
 
-def print_leaderboard(report_dir: str | Path) -> None:
-    """Print the saved leaderboard (measured rows, then reported ones) to the terminal."""
+HEADER_FOLD = 10  # longer column headers wrap onto several lines in the terminal
+OWN_SETTINGS_MARK = " *"
+OWN_SETTINGS_LEGEND = "* evaluated under its own sampling settings, not the frozen protocol"
+
+
+def _cell_lines(text: str) -> str:
+    """A cell over up to three short lines (value, CI, seed std), so a column needs ~13 characters."""
+    return text.replace(" [", "\n[").replace("] ±", "]\n±").replace(" ±", "\n±")
+
+
+def _chunks(widths: Sequence[int], budget: int) -> list[list[int]]:
+    """Column indices split into groups whose widths fit ``budget`` (at least one column per group)."""
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, w in enumerate(widths):
+        if groups[-1] and used + w > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += w
+    return groups
+
+
+def print_leaderboard(report_dir: str | Path, *, console: Any = None) -> None:
+    """Print the saved leaderboard (measured rows, then the paper's reported ones) to the terminal.
+
+    Model names are never truncated: the model column is as wide as the longest name, cells wrap onto
+    lines (value / CI / seed std), and when the tasks still do not fit the terminal they are split over
+    several tables, each repeating the model column. A comparison that ran despite train/eval overlap
+    says so first."""
+    from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
-    from harness.ui import console
-
-    board = pd.read_csv(Path(report_dir) / "leaderboard.csv", keep_default_na=True)
-    for title, kinds in (("Measured (avg@k, 95% CI, ±seed std)", ("measured", "eval-only")), ("Reported in the paper", ("reported",))):
-        table = pivot(board, kinds)
-        if table.empty:
-            continue
-        rich_table = Table(title=title)
-        rich_table.add_column("model")
-        for col in table.columns:
-            rich_table.add_column(str(col), justify="right")
-        for model, values in table.iterrows():
-            rich_table.add_row(str(model), *[str(v) for v in values])
-        console.print(rich_table)
+    if console is None:
+        from harness.ui import console
+    folder = Path(report_dir)
+    info = read_json_if(folder / "report.json") or {}
+    for line in info.get("warnings", []):
+        console.print(f"[bold red]{escape(line)}[/]")
+    board = pd.read_csv(folder / "leaderboard.csv", keep_default_na=True)
+    blocks: list[tuple[str, pd.DataFrame, list[str]]] = []
+    measured = pivot(board, ("measured", "eval-only"))
+    if not measured.empty:
+        differs = set(board.loc[board["protocol_differs"].fillna(False).astype(bool), "model"]) if "protocol_differs" in board else set()
+        measured.index = [f"{m}{OWN_SETTINGS_MARK if m in differs else ''}" for m in measured.index]
+        measured = measured.map(_cell_lines)
+        ci = board.loc[board["scope"] == "task", "ci_method"].dropna().unique() if "ci_method" in board else []
+        title = "Measured here: avg@k (%), [95% CI], ±seed std" + (" -- CI over seeds and problems" if CI_SEEDS in ci else "")
+        blocks.append((title, measured, [OWN_SETTINGS_LEGEND] if differs else []))
+    reported = pd.read_csv(folder / "reported.csv", index_col=0) if (folder / "reported.csv").exists() else pd.DataFrame()
+    if not reported.empty:
+        reported = reported.drop(columns=["source"], errors="ignore").map(lambda v: "" if pd.isna(v) else f"{v:.2f}" if isinstance(v, float) else str(v))
+        blocks.append(("Reported in the InT paper (Tables 3 and 4; pass@1 %, not measured here)", reported, []))
+    for title, table, legend in blocks:
+        name_w = max(len("model"), *(len(str(m)) for m in table.index))
+        # a header may fold onto several lines, a value never does: 2 = the column's padding
+        widths = [max(min(len(str(c)), HEADER_FOLD), *(len(line) for v in table[c] for line in str(v).split("\n"))) + 2
+                  for c in table.columns]  # fmt: skip
+        groups = _chunks(widths, max(20, console.width - name_w - 2))
+        for gi, cols in enumerate(groups):
+            part = f" ({gi + 1}/{len(groups)})" if len(groups) > 1 else ""
+            rich_table = Table(title=escape(title + part), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                               collapse_padding=True)  # fmt: skip
+            rich_table.add_column("model", no_wrap=True, min_width=name_w)
+            for i in cols:
+                rich_table.add_column(escape(str(table.columns[i])), justify="right", overflow="fold")
+            for model, values in table.iterrows():
+                rich_table.add_row(escape(str(model)), *[escape(str(values.iloc[i])) for i in cols])
+            console.print(rich_table)
+        for line in legend:
+            console.print(escape(line))

@@ -1,34 +1,68 @@
 """Paired, per-problem comparison of recipes: the difference, its CI and p-value, and what changed.
 
 Why paired: every recipe is evaluated on the same problems, so the per-problem difference removes the
-between-problem variance that dominates unpaired CIs (anchors.md §D item 9). Seeds are aggregated twice,
-for two questions: the paired bootstrap runs on per-problem accuracy *averaged over seeds* (is the gap
-real across problems?), and the per-seed differences give mean ± std (is it stable across training
-seeds?). A problem is *solved* by a recipe when any of its samples, over all seeds, is correct.
+between-problem variance that dominates unpaired CIs (anchors.md §D item 9). With several training seeds
+the bootstrap resamples seeds (paired by seed: both arms of seed s share that seed's data order) and then
+problems (`harness.metrics.paired_hierarchical_bootstrap`), so the CI and p-value cover seed-to-seed
+variation too; with one seed it resamples problems (`paired_bootstrap`). The per-seed differences are
+also given as mean ± std. A problem is *solved* by a recipe when any of its samples, over all seeds, is
+correct.
 
-For ``harness compare A B C`` the pairs are (A vs B), (A vs C), (B vs C): the first named recipe is the
-candidate and the difference is candidate minus baseline.
+Views (the ``view`` column): for ``harness compare A B C`` the measured pairs (A vs B), (A vs C),
+(B vs C) compare arms trained for the same number of RL steps ("equal RL steps"); with compute matching,
+(A vs B@A-compute) compares A with B trained until its required generated tokens reach A's, and
+(A@B-compute vs B) compares A stopped at B's budget with B ("equal generated tokens"). The first named
+recipe is always the candidate and the difference is candidate minus baseline. The base model and
+eval-only rows are leaderboard rows, never pair members.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness.metrics import ProblemSamples, paired_bootstrap
-from reports.leaderboard import seed_averaged
+from harness.metrics import ProblemSamples, paired_bootstrap, paired_hierarchical_bootstrap
+from reports.leaderboard import (
+    CI_PROBLEMS,
+    CI_SEEDS,
+    common_problems,
+    compute_totals,
+    seed_averaged,
+    seed_matrix,
+)
 from reports.load import CompareRun
 
 POOLED = "all tasks (pooled)"
+EQUAL_STEPS = "equal RL steps"
 
 
-def pairs(run: CompareRun) -> list[tuple[str, str]]:
-    """(candidate, baseline) for every ordered pair of measured recipes, in command-line order."""
+@dataclass(frozen=True)
+class Pair:
+    candidate: str
+    baseline: str
+    view: str
+    matched: str  # the quantity the view holds equal: "rl_steps" or "tokens"
+
+
+def pairs(run: CompareRun) -> list[Pair]:
+    """Every pair of the paired table: measured recipe pairs at equal RL steps (command-line order), then
+    one pair per compute-matched arm at equal generated tokens."""
     rs = run.recipes
-    return [(rs[i], rs[j]) for i in range(len(rs)) for j in range(i + 1, len(rs))]
+    out = [Pair(rs[i], rs[j], EQUAL_STEPS, "rl_steps") for i in range(len(rs)) for j in range(i + 1, len(rs))]
+    for model in run.models:
+        if run.role_of(model) != "compute-matched":
+            continue
+        this, other = run.matched_recipe(model), run.matched_to(model) or ""
+        later = this in rs and other in rs and rs.index(this) > rs.index(other)
+        if later:  # B@A-compute: B kept training until it generated what A required
+            out.append(Pair(other, model, f"equal generated tokens: {this} trained to {other}'s budget", "tokens"))
+        else:  # A@B-compute: A's RL stopped when it had generated what B required
+            out.append(Pair(model, other, f"equal generated tokens: {this} stopped at {other}'s budget", "tokens"))
+    return out
 
 
 def _by_task(run: CompareRun, model: str) -> dict[str, dict[int, list[ProblemSamples]]]:
@@ -60,24 +94,39 @@ def _seed_diffs(cand: dict[int, list[ProblemSamples]], base: dict[int, list[Prob
     return diffs
 
 
-def compare_pair(run: CompareRun, candidate: str, baseline: str, *, n_boot: int = 10_000) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def paired_matrices(cand: dict[int, list[ProblemSamples]], base: dict[int, list[ProblemSamples]]
+                    ) -> tuple[np.ndarray, np.ndarray, list[str], list[int]]:  # fmt: skip
+    """(baseline, candidate) as ``seeds x problems`` matrices, the problems and the seeds used.
+
+    Seeds both arms ran (>= 2) are paired by seed on the problems every one of them evaluated; otherwise
+    each side is averaged over its own seeds into one row (the resampling is then over problems only)."""
+    seeds = sorted(set(cand) & set(base))
+    if len(seeds) > 1:
+        common = sorted(set(common_problems(cand, seeds)) & set(common_problems(base, seeds)))
+        if common:
+            return seed_matrix(base, seeds, common), seed_matrix(cand, seeds, common), common, seeds
+    acc_c, acc_b = seed_averaged(cand), seed_averaged(base)
+    common = sorted(set(acc_c) & set(acc_b))
+    return np.array([[acc_b[p] for p in common]]), np.array([[acc_c[p] for p in common]]), common, []
+
+
+def compare_pair(run: CompareRun, pair: Pair | tuple[str, str], *, n_boot: int = 10_000) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows of the paired table (one per task plus the pooled row) and the changed-problem rows."""
+    if not isinstance(pair, Pair):
+        pair = Pair(pair[0], pair[1], EQUAL_STEPS, "rl_steps")
+    candidate, baseline = pair.candidate, pair.baseline
     cand_t, base_t = _by_task(run, candidate), _by_task(run, baseline)
     stats_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    pooled_a: list[float] = []
-    pooled_b: list[float] = []
+    mats: list[tuple[np.ndarray, np.ndarray, list[int]]] = []
     pooled_seed: dict[str, list[float]] = {}
     for task in run.tasks:
         if task not in cand_t or task not in base_t:
             continue
-        acc_c, acc_b = seed_averaged(cand_t[task]), seed_averaged(base_t[task])
-        common = sorted(set(acc_c) & set(acc_b))
+        a, b, common, seeds = paired_matrices(cand_t[task], base_t[task])
         if not common:
             continue
-        a, b = [acc_b[p] for p in common], [acc_c[p] for p in common]
-        pooled_a += a
-        pooled_b += b
+        mats.append((a, b, seeds))
         sol_c, sol_b = _solved(cand_t[task]), _solved(base_t[task])
         cats = {p.problem_id: p.category for ps in cand_t[task].values() for p in ps}
         n_new = n_reg = 0
@@ -90,31 +139,39 @@ def compare_pair(run: CompareRun, candidate: str, baseline: str, *, n_boot: int 
             n_reg += change == "regressed"
             changed.append(
                 {
-                    "candidate": candidate, "baseline": baseline, "task": task, "problem_id": pid,
+                    "view": pair.view, "candidate": candidate, "baseline": baseline, "task": task, "problem_id": pid,
                     "category": cats.get(pid), "change": change,
                     "candidate_correct": cc, "candidate_samples": cn, "baseline_correct": bc, "baseline_samples": bn,
                 }
             )  # fmt: skip
         seed_diffs = _seed_diffs(cand_t[task], base_t[task], set(common))
         pooled_seed[task] = seed_diffs
-        stats_rows.append(_row(candidate, baseline, task, a, b, seed_diffs, n_new, n_reg, n_boot))
+        stats_rows.append(_row(pair, task, a, b, seeds, seed_diffs, n_new, n_reg, n_boot))
     if len(stats_rows) > 1:
         n_seeds = min(len(v) for v in pooled_seed.values())
         # pooled per-seed difference: problem-weighted mean of the task differences of that seed
         weights = [r["n_problems"] for r in stats_rows]
         seed_diffs = [float(np.average([pooled_seed[r["task"]][i] for r in stats_rows], weights=weights)) for i in range(n_seeds)]
+        if all(m[2] == mats[0][2] for m in mats):  # the same seeds paired in every task: pool problems
+            a, b, seeds = np.hstack([m[0] for m in mats]), np.hstack([m[1] for m in mats]), mats[0][2]
+        else:  # seeds differ between tasks: pool seed-averaged problems
+            a, b, seeds = np.hstack([m[0].mean(0) for m in mats])[None], np.hstack([m[1].mean(0) for m in mats])[None], []
         new = sum(r["newly_solved"] for r in stats_rows)
         reg = sum(r["regressed"] for r in stats_rows)
-        stats_rows.append(_row(candidate, baseline, POOLED, pooled_a, pooled_b, seed_diffs, new, reg, n_boot))
+        stats_rows.append(_row(pair, POOLED, a, b, seeds, seed_diffs, new, reg, n_boot))
     return stats_rows, changed
 
 
-def _row(cand: str, base: str, task: str, a: list[float], b: list[float], seed_diffs: list[float],
+def _row(pair: Pair, task: str, a: np.ndarray, b: np.ndarray, seeds: list[int], seed_diffs: list[float],
          n_new: int, n_reg: int, n_boot: int) -> dict[str, Any]:  # fmt: skip
-    res = paired_bootstrap(a, b, n_boot=n_boot, seed=0)
+    if len(seeds) > 1:
+        res = paired_hierarchical_bootstrap(a, b, n_boot=n_boot, seed=0)
+    else:
+        res = paired_bootstrap(a[0], b[0], n_boot=n_boot, seed=0)
     return {
-        "candidate": cand, "baseline": base, "task": task, "n_problems": res["n"],
-        "candidate_pct": 100 * float(np.mean(b)), "baseline_pct": 100 * float(np.mean(a)),
+        "view": pair.view, "candidate": pair.candidate, "baseline": pair.baseline, "task": task, "n_problems": res["n"],
+        "n_seeds": max(1, len(seeds)), "ci_method": CI_SEEDS if len(seeds) > 1 else CI_PROBLEMS,
+        "candidate_pct": 100 * float(b.mean()), "baseline_pct": 100 * float(a.mean()),
         "diff_pct": 100 * res["diff"], "ci95_low_pct": 100 * res["ci_low"], "ci95_high_pct": 100 * res["ci_high"],
         "p_value": res["p_value"], "n_seed_pairs": len(seed_diffs),
         "seed_diff_mean_pct": 100 * float(np.mean(seed_diffs)) if seed_diffs else np.nan,
@@ -123,15 +180,37 @@ def _row(cand: str, base: str, task: str, a: list[float], b: list[float], seed_d
     }  # fmt: skip
 
 
+def rl_tokens_per_step(run: CompareRun) -> dict[str, float]:
+    """Mean generated tokens per RL step of each model (its RL steps' tokens / RL steps, over seeds)."""
+    st = run.stages
+    steps = compute_totals(run).set_index("model")["train_rl_steps"]
+    rl = st[st["stage"] == "rl"].groupby(["model", "seed"])["tokens_generated"].sum().groupby("model").mean()
+    return {str(m): float(v / steps[m]) for m, v in rl.items() if m in steps.index and steps[m] > 0}
+
+
 def paired_tables(run: CompareRun, *, n_boot: int = 10_000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(paired statistics, changed problems) for every recipe pair; empty frames with one recipe."""
+    """(paired statistics, changed problems) for every pair; empty frames with one recipe.
+
+    Each statistics row also carries what its view holds equal, as achieved (means over seeds): the
+    required generated training tokens and the RL steps of both sides."""
+    compute = compute_totals(run).set_index("model")
+    per_step = rl_tokens_per_step(run)
     stats: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for cand, base in pairs(run):
-        s, c = compare_pair(run, cand, base, n_boot=n_boot)
+    for pair in pairs(run):
+        s, c = compare_pair(run, pair, n_boot=n_boot)
+        for row in s:
+            for side in ("candidate", "baseline"):
+                model = row[side]
+                for col, name in (("train_tokens_generated", "train_tokens_generated"), ("train_rl_steps", "rl_steps")):
+                    row[f"{side}_{name}"] = compute.loc[model, col] if model in compute.index else np.nan
+            if pair.matched == "tokens":  # the matched side stops within one of its RL steps of the other's total
+                matched = row["baseline"] if run.role_of(row["baseline"]) == "compute-matched" else row["candidate"]
+                gap = abs(row["candidate_train_tokens_generated"] - row["baseline_train_tokens_generated"])
+                row["tokens_matched_within_one_step"] = bool(gap <= per_step.get(matched, 0))
         stats += s
         changed += c
-    change_cols = ["candidate", "baseline", "task", "problem_id", "category", "change", "candidate_correct",
+    change_cols = ["view", "candidate", "baseline", "task", "problem_id", "category", "change", "candidate_correct",
                    "candidate_samples", "baseline_correct", "baseline_samples"]  # fmt: skip
     stat_frame = pd.DataFrame(stats)
     change_frame = pd.DataFrame(changed, columns=change_cols)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from harness.rundir import atomic_write_json, atomic_write_text
 from reports import artifacts
-from reports.leaderboard import compute_totals, leaderboard, pivot
+from reports.leaderboard import CI_SEEDS, compute_totals, leaderboard, pivot, reported_view
 from reports.load import CompareRun, MissingData
 from reports.paired import paired_tables
 from reports.reported import AVERAGE_NOTE
@@ -101,42 +101,80 @@ def _examples(run: CompareRun, changed: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+ROLE_TEXT = {"base": "base model (untrained)", "measured": "trained", "compute-matched": "compute-matched", "eval-only": "eval-only"}
+
+
+def role_text(run: CompareRun, model: str) -> str:
+    """What a row is, in words: base / trained / compute-matched to X / eval-only (own sampling settings)."""
+    role = run.role_of(model)
+    if role == "compute-matched":
+        return f"compute-matched: {run.matched_recipe(model)} to {run.matched_to(model)}'s tokens"
+    if role == "eval-only" and run.protocol_differs(model):
+        return "eval-only, OWN SAMPLING SETTINGS (not the frozen protocol)"
+    return ROLE_TEXT.get(role, role)
+
+
 def _leaderboard_view(run: CompareRun, board: pd.DataFrame) -> pd.DataFrame:
-    """Models x tasks (formatted cells) with each model's compute beside its accuracy."""
+    """Models x tasks (formatted cells) with each model's role, seeds and compute beside its accuracy."""
     view = pivot(board)
     if view.empty:
         return view
     compute = compute_totals(run).set_index("model")
-    kinds = {m: run.kind_of(m) for m in view.index}
-    view.insert(0, "kind", [kinds[m] for m in view.index])
-    for col, label in (("train_tokens_generated", "train tokens generated"), ("train_tokens_trained", "tokens trained"),
-                       ("train_wall_time_s", "train wall time (s)"), ("eval_tokens_generated", "eval tokens")):  # fmt: skip
+    view.insert(0, "role", [role_text(run, m) for m in view.index])
+    seeds = board[board["scope"] == "task"].groupby("model")["n_seeds"].max()
+    view["seeds"] = [_fmt(seeds.get(m), 0) for m in view.index]
+    for col, label in (("train_tokens_generated", "train tokens generated: required"),
+                       ("train_tokens_generated_diagnostic", "... diagnostic"), ("train_tokens_trained", "tokens trained"),
+                       ("train_rl_steps", "RL steps"), ("train_wall_time_s", "train wall time (s)"),
+                       ("eval_tokens_generated", "eval tokens")):  # fmt: skip
         view[label] = [_fmt(compute.loc[m, col], 0) if m in compute.index else "" for m in view.index]
+    view.index = [f"{m} *" if run.protocol_differs(m) else m for m in view.index]
     view.index.name = "model"
     return view
 
 
-def _reported_view(board: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
-    """The paper's rows as models x benchmarks, each model with the table it comes from."""
-    view = pivot(board, ["reported"])
-    if view.empty:
-        return view
-    rep = board[board["kind"] == "reported"]
-    budget = reported.dropna(subset=["budget"]).groupby("model")["budget"].first()
-    view["token budget"] = [budget.get(m, "") for m in view.index]
-    view["source"] = [", ".join(dict.fromkeys(rep.loc[rep["model"] == m, "source"])) for m in view.index]
-    view.index.name = "model (reported)"
-    return view
+def _leaderboard_caption(run: CompareRun, board: pd.DataFrame) -> str:
+    tasks = board[(board["scope"] == "task") & (board["kind"] != "reported")]
+    n_probs = ", ".join(f"{t} {int(n)}" for t, n in tasks.groupby("task", sort=False)["n_problems"].max().items())
+    multi = tasks[tasks["ci_method"] == CI_SEEDS]
+    seeds = ", ".join(f"{m} {int(n)}" for m, n in multi.groupby("model", sort=False)["n_seeds"].max().items())
+    ci = (f"hierarchical bootstrap resampling training seeds, then problems, for rows with several seeds ({seeds}); "
+          "over problems for one-seed rows" if seeds else "bootstrap over problems (one seed per row)")  # fmt: skip
+    text = (f"avg@k in %, [95% CI], ± std over seeds. CI: {ci}. Problems per task: {n_probs}. Compute per arm, mean "
+            "over its seeds: required generated tokens are what the method needs (what compute matching equalises); "
+            "diagnostic ones only measure (e.g. InT's Table-1 controls).")  # fmt: skip
+    if any(run.protocol_differs(m) for m in run.models):
+        text += " * evaluated under its own sampling settings, not the frozen protocol: not comparable cell for cell."
+    return text
 
 
 def _stage_view(run: CompareRun) -> pd.DataFrame:
+    """Per arm and step: required / diagnostic generated tokens, trained tokens, wall time (mean over seeds)."""
     st = run.stages
     if st.empty:
         return st
-    per_seed = st.groupby(["model", "seed", "stage"], sort=False)[["tokens_generated", "tokens_trained", "wall_time"]].sum()
-    view = per_seed.groupby(["model", "stage"], sort=False).mean().reset_index()
-    view[["tokens_generated", "tokens_trained"]] = view[["tokens_generated", "tokens_trained"]].round().astype(int)
-    return view.rename(columns={"tokens_generated": "tokens generated", "tokens_trained": "tokens trained", "wall_time": "wall time (s)"})
+    cols = ["tokens_generated", "tokens_generated_diagnostic", "tokens_trained", "wall_time"]
+    g = st.groupby(["model", "order", "stage"], sort=False)
+    view = g[cols].mean().reset_index()
+    view["seeds"] = g.size().values
+    view["skipped"] = [", ".join(dict.fromkeys(str(x) for x in v if x)) for v in g["skipped"].agg(list)]
+    view[cols[:3]] = view[cols[:3]].round().astype(int)
+    view["step"] = [f"{o + 1}. {s}" for o, s in zip(view["order"], view["stage"], strict=True)]
+    view = view[["model", "step", "seeds", *cols, "skipped"]]
+    return view.rename(columns={"tokens_generated": "generated: required", "tokens_generated_diagnostic": "generated: diagnostic",
+                                "tokens_trained": "trained", "wall_time": "wall time (s)"})  # fmt: skip
+
+
+def _int_sources_view(run: CompareRun) -> pd.DataFrame:
+    """InT's generated tokens by source (mean over seeds), each marked required or diagnostic."""
+    ic = run.int_compute
+    if ic.empty:
+        return ic
+    g = ic.groupby(["model", "source"], sort=False)
+    view = g["tokens"].mean().round().astype(int).reset_index()
+    view["counts as"] = ["required" if r else "diagnostic" for r in g["required"].first().values]
+    view["seeds"] = g.size().values
+    return view.rename(columns={"tokens": "generated tokens"})
 
 
 def _p(p: float, n_boot: int) -> str:
@@ -144,10 +182,20 @@ def _p(p: float, n_boot: int) -> str:
     return f"< {1 / n_boot:.0e}" if p < 1 / n_boot else f"{p:.4f}"
 
 
+def _matched_text(row: Any) -> str:
+    """The quantity a pair's view holds equal, as achieved by both sides (means over seeds)."""
+    if str(row["view"]).startswith("equal generated tokens"):
+        c, b = row["candidate_train_tokens_generated"], row["baseline_train_tokens_generated"]
+        return f"tokens {_fmt(c, 0)} / {_fmt(b, 0)}"
+    c, b = row["candidate_rl_steps"], row["baseline_rl_steps"]
+    return f"RL steps {_fmt(c, 0) or '?'} / {_fmt(b, 0) or '?'}"
+
+
 def _paired_view(stats: pd.DataFrame, n_boot: int) -> pd.DataFrame:
     if stats.empty:
         return stats
-    v = pd.DataFrame({"pair": stats["candidate"] + " - " + stats["baseline"], "task": stats["task"], "problems": stats["n_problems"]})
+    v = pd.DataFrame({"view": stats["view"], "pair": stats["candidate"] + " - " + stats["baseline"], "task": stats["task"],
+                      "problems": stats["n_problems"], "seeds": stats["n_seeds"]})  # fmt: skip
     v["candidate (%)"] = stats["candidate_pct"].map(lambda x: f"{x:.2f}")
     v["baseline (%)"] = stats["baseline_pct"].map(lambda x: f"{x:.2f}")
     v["difference [95% CI] (pts)"] = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(stats["diff_pct"], stats["ci95_low_pct"], stats["ci95_high_pct"], strict=True)]
@@ -156,9 +204,95 @@ def _paired_view(stats: pd.DataFrame, n_boot: int) -> pd.DataFrame:
         "" if n == 0 else f"{m:+.2f}" + ("" if np.isnan(s) else f" ± {s:.2f}") + f" ({n} seeds)"
         for m, s, n in zip(stats["seed_diff_mean_pct"], stats["seed_diff_std_pct"], stats["n_seed_pairs"], strict=True)
     ]
+    v["held equal (candidate / baseline)"] = [_matched_text(r) for r in stats.to_dict("records")]
     v["newly solved"] = stats["newly_solved"]
     v["regressed"] = stats["regressed"]
     return v
+
+
+def _paired_notes(stats: pd.DataFrame, n_boot: int) -> list[str]:
+    """The table note: what each view holds equal (with the achieved totals) and how the CI was drawn."""
+    if stats.empty:
+        return []
+    notes = []
+    first = stats.drop_duplicates(["view", "candidate", "baseline"])
+    for r in first.to_dict("records"):
+        pair = f"{r['candidate']} - {r['baseline']}"
+        if str(r["view"]).startswith("equal generated tokens"):
+            notes.append(f"{pair} ({r['view']}): holds the required generated training tokens equal, to within one RL step "
+                         f"(the last step may overshoot); achieved {_fmt(r['candidate_train_tokens_generated'], 0)} vs "
+                         f"{_fmt(r['baseline_train_tokens_generated'], 0)} tokens, RL steps {_fmt(r['candidate_rl_steps'], 0) or '?'} "
+                         f"vs {_fmt(r['baseline_rl_steps'], 0) or '?'}.")  # fmt: skip
+            if r.get("tokens_matched_within_one_step") is False:
+                notes[-1] += (" NOT MATCHED: the totals differ by more than one RL step (the step cap stopped training "
+                              "first, or the budget was spent before RL); read this view as unequal compute.")
+        else:
+            notes.append(f"{pair} ({r['view']}): holds the number of RL steps equal ({_fmt(r['candidate_rl_steps'], 0) or '?'} vs "
+                         f"{_fmt(r['baseline_rl_steps'], 0) or '?'}); generated training tokens differ: "
+                         f"{_fmt(r['candidate_train_tokens_generated'], 0)} vs {_fmt(r['baseline_train_tokens_generated'], 0)}.")  # fmt: skip
+    hier = stats[stats["ci_method"] == CI_SEEDS]
+    if not hier.empty:
+        n_s = ", ".join(str(n) for n in sorted(hier["n_seeds"].unique()))
+        n_p = ", ".join(f"{t} {n}" for t, n in hier.groupby("task", sort=False)["n_problems"].max().items())
+        notes.append(f"CI and p-value: hierarchical paired bootstrap ({n_boot:,} draws) resampling training seeds "
+                     f"(n seeds = {n_s}, paired by seed) and then problems (n problems: {n_p}); two-sided p-value.")  # fmt: skip
+    flat = stats[stats["ci_method"] != CI_SEEDS]
+    if not flat.empty:
+        n_p = ", ".join(f"{t} {n}" for t, n in flat.groupby("task", sort=False)["n_problems"].max().items())
+        notes.append(f"CI and p-value{' of one-seed pairs' if not hier.empty else ''}: paired bootstrap over problems "
+                     f"({n_boot:,} draws; n problems: {n_p}; accuracy averaged over seeds); two-sided p-value.")  # fmt: skip
+    return notes
+
+
+def _protocol_view(meta: dict[str, Any]) -> pd.DataFrame:
+    """The frozen protocol as setting/value rows (one row per evaluated problem set)."""
+    protocol = dict(meta.get("protocol") or {})
+    rows = []
+    for ps in protocol.pop("problems", None) or []:
+        rule = ", ".join(f"{k} {v}" for k, v in ps.items() if k not in ("task", "exclude_ids") and v not in (None, False, []))
+        excluded = len(ps.get("exclude_ids") or [])
+        rows.append({"setting": f"problems: {ps.get('task')}", "value": rule + (f", {excluded} excluded (train/eval overlap)" if excluded else "")})
+    rows += [{"setting": k, "value": v} for k, v in protocol.items()]
+    config = meta.get("config") or {}
+    if config:
+        rows.append({"setting": "compute matching", "value": "on" if config.get("match_compute") else "off"})
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def overlap_info(meta: dict[str, Any]) -> dict[str, Any]:
+    """The train/eval overlap check as the report shows it: warnings (the report's first lines when a
+    run was allowed to proceed with overlap), the method, a per-task table and notes."""
+    ov = meta.get("overlap")
+    if not ov:
+        return {"recorded": False, "warnings": [], "method": "", "table": None, "notes": []}
+    tasks = ov.get("tasks") or []
+    rows, notes = [], []
+    for t in tasks:
+        if not t.get("checked", True):
+            doc = t.get("documented_overlap")
+            notes.append(f"{t.get('task')}: not checked (data not available when the comparison was planned)"
+                         + (f"; its data card documents {doc} overlapping problems" if doc else ""))
+            continue
+        rows.append({"task": t.get("task"), "eval problems": t.get("eval_problems"), "train problems": t.get("train_problems"),
+                     "exact": t.get("exact"), "near": t.get("near"), "overlapping": len(t.get("overlapping") or []),
+                     "held out": t.get("held_out")})  # fmt: skip
+    mode, allowed = ov.get("mode", "refuse"), bool(ov.get("allowed"))
+    warnings = []
+    if allowed and ov.get("has_overlap"):
+        counts = "; ".join(f"{t.get('task')}: {len(t.get('overlapping') or [])} of {t.get('eval_problems')} evaluation problems "
+                           f"({t.get('exact', 0)} exact, {t.get('near', 0)} near)" for t in tasks if t.get("overlapping"))  # fmt: skip
+        excluded = mode == "exclude" and ov.get("exclude")
+        warnings.append(f"WARNING: training and evaluation problems overlap and this run was allowed to proceed (allow_overlap): "
+                        f"{counts}. " + ("They were excluded from evaluation." if excluded else
+                                         "They were evaluated: accuracy on these tasks is not a held-out measurement."))  # fmt: skip
+    if mode == "exclude" and ov.get("exclude"):
+        notes.append("Overlapping problems were excluded: every arm was evaluated on the held-out problems only ("
+                     + "; ".join(f"{task}: {len(ids)} excluded" for task, ids in ov["exclude"].items()) + ").")
+    elif ov.get("has_overlap") and not allowed:
+        notes.append(f"On overlap this comparison {mode}s.")
+    notes += [str(line) for line in ov.get("lines") or []]
+    return {"recorded": True, "warnings": warnings, "method": ov.get("method", ""), "mode": mode, "allowed": allowed,
+            "table": table(pd.DataFrame(rows)) if rows else None, "notes": notes}  # fmt: skip
 
 
 def _figure_entries(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -193,11 +327,13 @@ def environment() -> Any:
     return env
 
 
-def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, n_boot: int = 10_000) -> Path:
+def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, n_boot: int = 10_000,
+                 figures: bool = True) -> Path:  # fmt: skip
     """Write the report folder (default ``<compare>/report``) and return it.
 
-    Contents: leaderboard.csv, paired.csv, problems_changed.csv, samples.parquet (one row per graded
-    sample, without the text), figures/*.pdf|png, report.md, index.html and report.json.
+    Contents: leaderboard.csv, paired.csv, problems_changed.csv, reported.csv, samples.parquet (one row
+    per graded sample, without the text), figures/*.pdf|png, report.md, index.html and report.json.
+    ``figures=False`` skips the figures (most of the build time; `harness plot` draws them later).
     """
     t0 = time.perf_counter()
     run = CompareRun(compare_dir)
@@ -208,38 +344,50 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     stats, changed = paired_tables(run, n_boot=n_boot)
     stats.to_csv(out / "paired.csv", index=False)
     changed.to_csv(out / "problems_changed.csv", index=False)
+    reported = reported_view(run.reported)
+    reported.to_csv(out / "reported.csv")
     run.samples.to_parquet(out / "samples.parquet", index=False)
 
-    from reports.figures import plot
+    from reports.figures import FIGURES, plot
 
-    fig_results = plot(run, out_dir=out / "figures")
-    figures, missing = _figure_entries(fig_results)
-    categories = board[(board["scope"] == "category")][["model", "task", "category", "n_problems", "accuracy_pct", "ci95_low_pct", "ci95_high_pct", "seed_std_pct"]]
-    categories = categories.astype({"n_problems": int}).rename(columns={
-        "n_problems": "problems", "accuracy_pct": "avg@k (%)", "ci95_low_pct": "CI low", "ci95_high_pct": "CI high", "seed_std_pct": "seed std"})
-    reported = _reported_view(board, run.reported)
+    fig_results = plot(run, out_dir=out / "figures") if figures else dict.fromkeys(FIGURES, "not requested (figures=False)")
+    shown, missing = _figure_entries(fig_results)
+    categories = board[(board["scope"] == "category")][["model", "task", "category", "n_problems", "n_seeds", "accuracy_pct", "ci95_low_pct", "ci95_high_pct", "seed_std_pct"]]
+    categories = categories.assign(model=[f"{m} *" if run.protocol_differs(m) else m for m in categories["model"]])
+    categories = categories.astype({"n_problems": int, "n_seeds": int}).rename(columns={
+        "n_problems": "problems", "n_seeds": "seeds", "accuracy_pct": "avg@k (%)", "ci95_low_pct": "CI low", "ci95_high_pct": "CI high", "seed_std_pct": "seed std"})
     t1 = _optional(artifacts.table1_summary, run)
     sft = _optional(artifacts.sft_stats_frame, run)
+    stage_view, sources = _stage_view(run), _int_sources_view(run)
     meta = run.meta
+    overlap = overlap_info(meta)
     ctx = {
         "title": "InT harness comparison: " + " vs ".join(run.recipes or run.models),
+        "warnings": overlap["warnings"],
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "protocol_hash": meta.get("protocol_hash", ""),
-        "protocol": table(pd.DataFrame([{"setting": k, "value": v} for k, v in (meta.get("protocol") or {}).items()])),
+        "protocol": table(_protocol_view(meta)),
         "base_model": meta.get("base_model", ""),
         "seeds": ", ".join(str(s) for s in meta.get("seeds", [])),
-        "leaderboard": table(_leaderboard_view(run, board), "avg@k in %, [95% bootstrap CI over problems], ± std over seeds; compute is per arm, mean over seeds.", index=True),
-        "paired": table(_paired_view(stats, n_boot), "Paired per-problem bootstrap of candidate - baseline (accuracy averaged over seeds); p-value two-sided."),
-        "changed_counts": table(changed.groupby(["candidate", "baseline", "task", "change"]).size().rename("problems").reset_index()) if not changed.empty else None,
+        "leaderboard": table(_leaderboard_view(run, board), _leaderboard_caption(run, board), index=True),
+        "paired": table(_paired_view(stats, n_boot), "Paired per-problem difference candidate - baseline (points); see the notes above for each view."),
+        "paired_notes": _paired_notes(stats, n_boot),
+        "changed_counts": table(changed.groupby(["view", "candidate", "baseline", "task", "change"], sort=False).size().rename("problems").reset_index()) if not changed.empty else None,
         "examples": _examples(run, changed) if not changed.empty else [],
-        "categories": table(categories, "Per category (avg@k %, 95% CI, seed std).") if not categories.empty else None,
-        "stages": table(_stage_view(run), "Compute per stage, mean over seeds.", digits=1),
+        "categories": table(categories, "Per category (avg@k %, 95% CI as in the leaderboard, seed std).") if not categories.empty else None,
+        "stages": table(stage_view, "Compute per arm and step, mean over seeds. Generated tokens: required (what the method needs, each "
+                        "sample counted once) vs diagnostic (only for measurements, e.g. InT's Table-1 controls).", digits=1) if not stage_view.empty else None,
+        "int_sources": table(sources, "Tokens the InT step generated, by source (mean over seeds). Required: rollouts, the proposer's "
+                             "turns and the intervention continuations the correctness filter reads; diagnostic: the Table-1 "
+                             "controls (original step, prefix only, from scratch).") if not sources.empty else None,
+        "overlap": overlap,
         "table1": table(t1[["model", "proposer", "label", "coverage", "accuracy_pct", "samples", "n_seeds"]].rename(columns={"label": "conditioning", "accuracy_pct": "accuracy (%)", "n_seeds": "seeds"}),
-                        "Continuations per conditioning (paper Table 1); seeds pooled.", digits=3) if not t1.empty else None,
+                        "Continuations per conditioning (paper Table 1); seeds pooled; coverage counts the problems each condition was run on.", digits=3) if not t1.empty else None,
         "sft_stats": table(sft[["source", "model", "seed", "rows", "tokens", "nll_mean", "entropy_mean"]].rename(columns={"nll_mean": "NLL / token", "entropy_mean": "entropy / token"}),
                            "SFT data under the base model (mean over rows, nats).", digits=3) if not sft.empty else None,
-        "reported": table(reported, "Numbers reported in the InT paper, pass@1 (%) from 128 samples -- not measured here. " + AVERAGE_NOTE, index=True) if not reported.empty else None,
-        "figures": figures,
+        "reported": table(reported, "Numbers reported in the InT paper (arXiv 2601.14209), pass@1 (%) from 128 samples -- not measured "
+                          "here. Rows of Table 3 that repeat a Table 4 number are shown once. " + AVERAGE_NOTE, index=True) if not reported.empty else None,
+        "figures": shown,
         "missing_figures": missing,
         "sort_script": SORT_SCRIPT,
         "script_hash": base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode("ascii"),
@@ -248,7 +396,9 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     atomic_write_text(out / "report.md", env.get_template("report.md.jinja").render(**ctx))
     atomic_write_text(out / "index.html", env.get_template("index.html.jinja").render(**ctx))
     atomic_write_json(out / "report.json", {
-        "compare_dir": str(run.root), "paired": stats.to_dict("records"), "figures": {k: v if isinstance(v, str) else [str(p) for p in v] for k, v in fig_results.items()},
+        "compare_dir": str(run.root), "warnings": overlap["warnings"], "paired": stats.to_dict("records"),
+        "paired_notes": ctx["paired_notes"],
+        "figures": {k: v if isinstance(v, str) else [str(p) for p in v] for k, v in fig_results.items()},
         "seconds": round(time.perf_counter() - t0, 2),
     })  # fmt: skip
     return out

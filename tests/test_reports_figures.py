@@ -7,7 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from reports_support import make_compare
+from reports_support import (
+    INT,
+    INT_AT_RL,
+    INT_PRE_RL,
+    RL,
+    RL_AT_INT,
+    RL_STEPS,
+    RL_TOKENS_PER_STEP,
+    make_compare,
+)
 
 from reports import artifacts
 from reports.figures import (
@@ -69,15 +78,40 @@ def test_accuracy_bars_tell_measured_and_reported_apart(run: CompareRun) -> None
     assert hatches.count("//") == 1  # the eval-only model
     labels = [t.get_text() for t in imo.get_yticklabels()]
     assert "int" in labels and "+ InT + RL (reported)" in labels and "gpt-oss-20b (reported)" in labels
+    assert "Qwen3-4B-Instruct-2507 (reported)" not in labels  # Table 3's copy of Table 4's base row is drawn once
+    assert "base" in labels and RL_AT_INT in labels
+    assert hatches.count("..") == 2  # the compute-matched arms
     assert amo.get_title() == "amo-bench (avg@8)"
 
 
 def test_colours_follow_the_model_across_figures(run: CompareRun) -> None:
     colours = palette(run)
     assert colours["int"] == OKABE_ITO[0] and colours["rl-baseline"] == OKABE_ITO[1]
+    assert colours[RL_AT_INT] == colours[RL] and colours[INT_AT_RL] == colours[INT]  # a recipe keeps its colour
     fig = rl_dynamics(run)
-    lines = {ln.get_label(): ln.get_color() for ln in fig.axes[0].get_lines()}
-    assert lines == {"int": colours["int"], "rl-baseline": colours["rl-baseline"]}
+    lines = {ln.get_label(): (ln.get_color(), ln.get_linestyle()) for ln in fig.axes[0].get_lines()}
+    assert lines == {INT: (colours[INT], "-"), RL: (colours[RL], "-"), RL_AT_INT: (colours[RL], "--"), INT_AT_RL: (colours[INT], "--")}
+
+
+def test_rl_dynamics_puts_every_arm_on_one_generated_tokens_axis(run: CompareRun) -> None:
+    """x = the arm's required pre-RL tokens (InT's rollouts, proposals, continuations) + its RL tokens so
+    far: InT's curve starts to the right by what its InT step generated, and every arm ends at its total."""
+    fig = rl_dynamics(run)
+    reward, zero_adv = fig.axes[0], fig.axes[1]
+    assert "generated tokens" in reward.get_xlabel()
+    for ax in (reward, zero_adv):
+        xs = {ln.get_label(): ln.get_xdata() for ln in ax.get_lines()}
+        assert xs[RL][0] == RL_TOKENS_PER_STEP[RL] and xs[INT][0] == INT_PRE_RL + RL_TOKENS_PER_STEP[INT]
+        for model in (INT, RL, RL_AT_INT, INT_AT_RL):
+            total = (INT_PRE_RL if model in (INT, INT_AT_RL) else 0) + RL_STEPS[model] * RL_TOKENS_PER_STEP[model]
+            assert xs[model][-1] == total and len(xs[model]) == RL_STEPS[model]
+        # compute matching: RL-only trained to InT's budget ends within one RL step of InT's total
+        assert 0 <= xs[RL_AT_INT][-1] - xs[INT][-1] < RL_TOKENS_PER_STEP[RL_AT_INT]
+    step = rl_dynamics(run, x="step")
+    assert step.axes[0].get_xlabel() == "RL step"
+    assert {ln.get_label(): ln.get_xdata()[-1] for ln in step.axes[0].get_lines()}[RL_AT_INT] == RL_STEPS[RL_AT_INT]
+    with pytest.raises(ValueError, match="choose from"):
+        rl_dynamics(run, x="wallclock")
 
 
 def test_first_error_histogram_is_in_percent(run: CompareRun) -> None:
