@@ -25,7 +25,7 @@ def test_eval_with_the_llm_judge_uses_its_verdicts(tiny_model_dir, tmp_path, mon
     assert sum(r["correct"] for r in mv) == 0  # a random tiny model: math-verify finds nothing right
     assert all(r["correct"] and r["reason"] == "judge: Correct" for r in jd)  # the judge's verdicts, not math-verify's
     assert all(r["grader"].startswith("llm-judge==") and "always-correct-judge:judge-7b" in r["grader"] for r in jd)
-    assert AlwaysCorrectJudge.asked == len({r["text"] for r in jd})  # memoised per distinct (response, gold)
+    assert AlwaysCorrectJudge.asked == len({(r["text"], r["problem_id"]) for r in jd})  # memoised per distinct item
     results = json.loads((tmp_path / "judge" / "results.json").read_text())
     assert results["protocol"]["grader"].startswith("llm-judge==")
     assert results["tasks"]["aime24@default"]["metrics"]["avg@k"] == 1.0
