@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from harness.ecosystem.importers import import_run
 
-        results = import_run(a.path, a.out, task=a.task, version=a.version)
+        try:
+            results = import_run(a.path, a.out, task=a.task, version=a.version)
+        except (ValueError, FileNotFoundError) as exc:  # bad input: one line, no traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         summary = {
             k: {"avg@k": v["metrics"].get("avg@k"), "samples": v["counts"]["samples"]}
             for k, v in results["tasks"].items()
