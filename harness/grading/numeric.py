@@ -33,7 +33,7 @@ _EXACT_GAP = 1e-9
 _EXACT_FLOOR = 1e-15
 
 Atom = tuple[mpmath.mpc | None, ...]
-MAX_DEPTH = 12
+MAX_DEPTH = 24
 
 
 def _too_deep(e: sympy.Basic) -> bool:
