@@ -48,6 +48,9 @@ def test_credentials_in_base_url_stay_out_of_describe_and_logs(open_server, capl
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     url = open_server.url.replace("http://", f"http://user:{PW}@")
     caplog.set_level(logging.DEBUG)  # what `harness -v` (INFO) shows, and more
+    for name in ("httpx", "httpx2", "openai", "openai._base_client"):  # other tests' logging setups may mute them
+        caplog.set_level(logging.DEBUG, logger=name)
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
     with get_backend("openai", model="tiny", base_url=url, max_retries=0) as b:
         out = b.generate([REQ], SamplingParams(max_tokens=3, seed=1))
         described = json.dumps(b.describe())
