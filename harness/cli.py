@@ -213,12 +213,23 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1", help="Bind address."),
     port: int = typer.Option(8000, help="Port."),
     served_model_name: str | None = typer.Option(None, help="Model name clients must send (default: the path)."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="HARNESS_SERVE_API_KEY", show_default=False,
+                                       help="Require 'Authorization: Bearer KEY' (as vllm serve --api-key); "
+                                            "prefer the environment variable, which `ps` does not show."),
+    max_n: int = typer.Option(64, min=1, help="Most samples (n) per request."),
+    max_body_bytes: int = typer.Option(4 * 1024 * 1024, min=1, help="Largest request body in bytes."),
+    max_prompt_chars: int | None = typer.Option(None, min=1, help="Most characters over a request's messages "
+                                                "(default: 16 per token of the model's context window)."),
+    read_timeout: float = typer.Option(30.0, min=0.001, help="Seconds a client may stall while sending a request."),
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API (for tests and the openai backend)."""
-    from harness.serve import serve
+    from harness.serve import ServeLimits, serve
 
-    console.print(f"serving {model} as {served_model_name or model!r} on http://{host}:{port}/v1")
-    serve(model, host=host, port=port, served_model_name=served_model_name)
+    limits = ServeLimits(max_n=max_n, max_body_bytes=max_body_bytes, max_prompt_chars=max_prompt_chars,
+                         read_timeout=read_timeout)
+    auth = " (API key required)" if api_key else ""
+    console.print(f"serving {model} as {served_model_name or model!r} on http://{host}:{port}/v1{auth}")
+    serve(model, host=host, port=port, served_model_name=served_model_name, api_key=api_key, limits=limits)
 
 
 @app.command("tiny-model")

@@ -146,13 +146,13 @@ def generator_identity(config: EvalConfig, *, checked: bool = True) -> dict[str,
     `harness.models.model_identity`); for a remote server, its served name and (redacted) URL."""
     from harness.backends import check_model, get_backend_class
     from harness.models import model_identity
-    from harness.redact import redact_options
+    from harness.redact import redact_secrets
 
     if checked:
         check_model(config.backend, config.model)
     if not getattr(get_backend_class(config.backend), "loads_weights", True):  # a served name: the server owns the weights
         return {"backend": config.backend, "name": config.model,
-                "base_url": redact_options(config.backend_options).get("base_url")}
+                "base_url": redact_secrets(config.backend_options).get("base_url")}
     return {"backend": config.backend, **model_identity(config.model)}
 
 
@@ -193,7 +193,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     ``backend``: an already open backend to generate with (tests, `compare`); it must serve
     ``config.model`` through ``config.backend``, which is what the protocol records."""
     from harness.backends import get_backend
-    from harness.redact import redact_config
+    from harness.redact import redact_secrets
 
     # Validate everything first: nothing is written before this block succeeds.
     plans = _plan(config)
@@ -222,7 +222,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
 
     stats = RunStats()
     if missing or manifest.data.get("status") != "complete":
-        manifest.begin(kind="eval", config=redact_config(config.model_dump()), protocol=protocol,
+        manifest.begin(kind="eval", config=redact_secrets(config.model_dump()), protocol=protocol,
                        protocol_hash=protocol_hash, versions=package_versions(),
                        seeds={"sampling": config.sampling.seed}, generator=generator)
     opened: list[Backend] = []
@@ -256,7 +256,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     results.update(
         protocol=protocol,
         protocol_hash=protocol_hash,
-        config=redact_config(config.model_dump()),
+        config=redact_secrets(config.model_dump()),
         versions=manifest.data.get("versions") or package_versions(),
         generator={**generator, "backend_describe": manifest.data.get("backend")},
         run_stats=stats.to_dict(),

@@ -1,54 +1,96 @@
-"""Credentials never reach artifacts or logs: one redaction rule for URLs and option mappings.
+"""Credentials out of everything the harness records or logs: URLs, configs, log lines.
 
-A ``--base-url`` may carry ``user:password@`` and a query may carry ``api_key=...``; every place that
-records a config (manifests, results) or logs a URL passes it through here.
+Why one module: a ``--base-url http://user:PW@host/v1`` travels through the CLI into a config that is
+written to ``manifest.json`` and ``results.json``, into the backend's ``describe()``, and (with ``-v``)
+into the HTTP client's log lines. Every place that records or logs calls one of these, so what counts as a
+secret is decided here once:
+
+* `redact_url`: a URL without its ``user:password@`` part and without its query string (which is where
+  ``?api_key=``/``?sig=`` style tokens live); scheme, host, port and path stay, so the record still says
+  which server was used;
+* `redact_text`: the same for every URL inside a free-text string (log lines, error messages);
+* `redact_secrets`: a config tree (dicts, lists) with `redact_text` applied to every string and values
+  under secret-named keys (``api_key``, ``*_token``, ``password`` ...) replaced by `MASK`;
+* `install_log_redaction`: a `logging.Filter` on the HTTP client loggers (``httpx``/``httpx2``, ``openai``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-# a field *named* like a secret: api_key, hf_token, password, ... (not max_tokens, not api_key_env)
-SECRET_KEY = re.compile(r"(^|[_-])(api_?key|key|token|secret|password|passwd|authorization|auth|credentials?)$", re.IGNORECASE)
-REDACTED = "***"
+__all__ = ["MASK", "install_log_redaction", "redact_secrets", "redact_text", "redact_url"]
+
+MASK = "***"
+# Keys whose values are secrets themselves. ``api_key_env`` (the *name* of a variable) and ``max_tokens``
+# are not; the patterns are anchored so they stay out.
+_SECRET_KEY = re.compile(
+    r"^(?:.*_)?(?:api_?key|token|access_token|auth_token|password|passwd|secret|client_secret|authorization|credentials?)$",
+    re.IGNORECASE,
+)
+# scheme://[userinfo@]host... up to whitespace or a quote/bracket that ends a URL in prose.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
+LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "openai._base_client")
 
 
-def redact_url(url: str) -> str:
-    """``http://user:pw@host/v1?api_key=x`` -> ``http://***@host/v1?api_key=***``; other text unchanged."""
+def redact_url(url: str | None) -> str | None:
+    """``http://user:pw@host:8000/v1?token=t`` -> ``http://host:8000/v1`` (None and "" pass through)."""
+    if not url:
+        return url
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.scheme or not parts.netloc:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, REDACTED if SECRET_KEY.search(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:  # e.g. an invalid IPv6 literal: say nothing rather than echo it
+        return MASK
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
-def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy with secret-named values dropped to ``***`` and every URL-looking string redacted."""
-    out: dict[str, Any] = {}
-    for k, v in options.items():
-        if SECRET_KEY.search(str(k)):
-            out[k] = REDACTED
-        elif isinstance(v, Mapping):
-            out[k] = redact_options(v)
-        elif isinstance(v, str) and "://" in v:
-            out[k] = redact_url(v)
-        else:
-            out[k] = v
-    return out
+def redact_text(text: str) -> str:
+    """Every URL inside ``text`` redacted with `redact_url`; the rest of the text unchanged."""
+    if "://" not in text:
+        return text
+    return _URL.sub(lambda m: redact_url(m.group()) or "", text)
 
 
-def redact_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A config dump fit to be written to disk (nested mappings included)."""
-    return redact_options(config)
+def redact_secrets(obj: Any) -> Any:
+    """A copy of a config tree safe to write down: strings through `redact_text`, values under
+    secret-named keys replaced by `MASK`. Use it on anything recorded (``config.model_dump()``,
+    ``backend_options``)."""
+    if isinstance(obj, Mapping):
+        return {
+            k: (MASK if isinstance(k, str) and _SECRET_KEY.match(k) and v not in (None, "") else redact_secrets(v))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact_secrets(v) for v in obj)
+    if isinstance(obj, str):
+        return redact_text(obj)
+    return obj
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message with `redact_text` (formatting it first, so arguments are covered)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's business
+            return True
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(names: tuple[str, ...] = LOGGERS) -> None:
+    """Attach the redacting filter to the named loggers (idempotent). Logger filters only see records
+    logged by that exact logger, hence the explicit list of the HTTP clients' logger names."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

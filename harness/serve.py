@@ -5,6 +5,13 @@ against ``vllm serve`` on a GPU box, and lets CI test that client against a real
 vLLM's dialect of ``/v1/chat/completions`` (``top_k``, ``continue_final_message``,
 ``add_generation_prompt`` as top-level fields). Model calls are serialized with a lock: the HF backend
 batches internally and is not thread-safe.
+
+Because one lock serves every client, one request must not be able to monopolise it: `ServeLimits` caps
+``n``, the body size and the prompt length (the chat template and tokenizer run under the lock and cannot
+be interrupted, so their input is bounded before the lock is taken), and a socket read timeout drops a
+client that declares a body and never sends it. Every malformed request -- bad JSON, JSON nested past the
+parser's recursion limit, a non-numeric Content-Length, wrong types, non-finite numbers -- is a 4xx with a
+JSON error body, never a dropped connection or a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -24,7 +32,44 @@ from harness.backends.base import Backend, GenerationRequest, Sample, SamplingPa
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_TOKENS = 1024
-MAX_BODY_BYTES = 64 * 1024 * 1024
+CHARS_PER_CONTEXT_TOKEN = 16
+MAX_SEED = 2**62
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one request may ask of the server (``harness serve --max-n ...``).
+
+    Attributes:
+        max_n: most samples per request (``n``); more is a 400 that says how to split the request.
+        max_body_bytes: largest request body; a larger declared ``Content-Length`` is a 413, unread.
+        max_prompt_chars: most characters over all message contents, checked before the chat template
+            and tokenizer run (under the model lock, uninterruptible). None: `CHARS_PER_CONTEXT_TOKEN`
+            per token of the model's context window (a prompt that long could never fit), or 1,000,000
+            when the backend does not report one.
+        read_timeout: seconds a connection may stall while sending its request line, headers or body
+            before it is dropped; None waits forever (a declared body that never arrives holds a thread).
+    """
+
+    max_n: int = 64
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_prompt_chars: int | None = None
+    read_timeout: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_n < 1 or self.max_body_bytes < 1 or (self.max_prompt_chars is not None and self.max_prompt_chars < 1):
+            raise ValueError(f"serve limits must be >= 1: {self}")
+        if self.read_timeout is not None and self.read_timeout <= 0:
+            raise ValueError(f"read_timeout must be > 0 seconds, got {self.read_timeout}")
+
+
+def prompt_char_limit(backend: Backend, limits: ServeLimits) -> int:
+    """`ServeLimits.max_prompt_chars`, or its default from the backend's context window."""
+    if limits.max_prompt_chars is not None:
+        return limits.max_prompt_chars
+    config = getattr(getattr(backend, "hf_model", None), "config", None)
+    context = getattr(config, "max_position_embeddings", None)
+    return int(context) * CHARS_PER_CONTEXT_TOKEN if isinstance(context, int) and context > 0 else 1_000_000
 
 
 class RequestError(ValueError):
@@ -43,6 +88,8 @@ def _get(body: dict[str, Any], key: str, types: type | tuple[type, ...], default
         raise RequestError(f"'{key}' must be {types}, got a boolean")
     if not isinstance(value, types):
         raise RequestError(f"'{key}' has the wrong type ({type(value).__name__})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RequestError(f"'{key}' must be a finite number, got {value}")
     return value
 
 
@@ -52,6 +99,8 @@ def _content(message: Any, i: int) -> dict[str, str]:
     content = message.get("content")
     if isinstance(content, list):  # OpenAI content parts: keep the text parts
         parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        if not all(isinstance(t, str) for t in parts):
+            raise RequestError(f"messages[{i}].content: every text part needs a string 'text'")
         content = "".join(parts)
     if not isinstance(content, str):
         raise RequestError(f"messages[{i}].content must be a string or a list of text parts")
@@ -59,9 +108,15 @@ def _content(message: Any, i: int) -> dict[str, str]:
 
 
 def parse_chat_request(
-    body: Any, *, served_model_name: str, default_max_tokens: int = DEFAULT_MAX_TOKENS
+    body: Any,
+    *,
+    served_model_name: str,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_n: int | None = None,
+    max_prompt_chars: int | None = None,
 ) -> tuple[GenerationRequest, SamplingParams]:
-    """Validate a chat-completions body into our types; raises `RequestError` (-> HTTP 4xx)."""
+    """Validate a chat-completions body into our types; raises `RequestError` (-> HTTP 4xx). ``max_n`` and
+    ``max_prompt_chars`` are the server's `ServeLimits` (None: unchecked)."""
     if not isinstance(body, dict):
         raise RequestError("request body must be a JSON object")
     model = body.get("model")
@@ -89,17 +144,31 @@ def parse_chat_request(
     max_tokens = _get(body, "max_tokens", int, None)
     if max_tokens is None:
         max_tokens = _get(body, "max_completion_tokens", int, default_max_tokens)
-    try:
-        request = GenerationRequest(
-            tuple(_content(m, i) for i, m in enumerate(messages)), continue_final_message=cont
+    n = _get(body, "n", int, 1)
+    if max_n is not None and n > max_n:
+        raise RequestError(
+            f"n={n} is more than this server allows per request ({max_n}; harness serve --max-n); "
+            "send several requests (the openai backend's split_n=True does)"
         )
+    seed = _get(body, "seed", int, None)
+    if seed is not None and not 0 <= seed < MAX_SEED:
+        raise RequestError(f"'seed' must be in [0, 2**62), got {seed}")
+    contents = tuple(_content(m, i) for i, m in enumerate(messages))
+    chars = sum(len(m["content"]) + len(m["role"]) for m in contents)
+    if max_prompt_chars is not None and chars > max_prompt_chars:
+        raise RequestError(
+            f"the messages hold {chars} characters; this server accepts at most {max_prompt_chars} "
+            "(harness serve --max-prompt-chars)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        )
+    try:
+        request = GenerationRequest(contents, continue_final_message=cont)
         params = SamplingParams(
-            n=_get(body, "n", int, 1),
+            n=n,
             temperature=float(_get(body, "temperature", (int, float), 1.0)),
             top_p=float(_get(body, "top_p", (int, float), 1.0)),
             top_k=_get(body, "top_k", int, -1),
             max_tokens=max_tokens,
-            seed=_get(body, "seed", int, None),
+            seed=seed,
             stop=tuple(stop),
         )
     except ValueError as exc:
@@ -147,17 +216,24 @@ class ChatServer(ThreadingHTTPServer):
         served_model_name: str | None = None,
         api_key: str | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        limits: ServeLimits | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.backend = backend
         self.served_model_name = served_model_name or backend.model
         self.api_key = api_key
         self.default_max_tokens = default_max_tokens
+        self.limits = limits or ServeLimits()
+        self.max_prompt_chars = prompt_char_limit(backend, self.limits)
         self.lock = threading.Lock()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: ChatServer
+
+    def setup(self) -> None:
+        self.timeout = self.server.limits.read_timeout  # StreamRequestHandler applies it to the socket
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s - " + format, self.address_string(), *args)
@@ -167,12 +243,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib calls this for a malformed request line or headers (and unknown methods): answer in
+        JSON like every other error, not with its HTML page."""
+        self.close_connection = True
+        short = self.responses.get(code, ("error",))[0]
+        text = f"{message or short}" + (f": {explain}" if explain and explain != message else "")
+        kind = "invalid_request_error" if 400 <= code < 500 else "internal_error"
+        try:
+            self._error(RequestError(text, code, kind))
+        except OSError:  # the client is gone
+            pass
+
     def _error(self, exc: RequestError) -> None:
         self._send(
-            exc.status, {"error": {"message": str(exc), "type": exc.kind, "param": None, "code": exc.status}}
+            exc.status, {"error": {"message": str(exc), "type": exc.kind, "param": None, "code": int(exc.status)}}
         )
 
     def _authorized(self) -> bool:
@@ -198,13 +288,37 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(RequestError(f"no route {self.path}", 404, "not_found_error"))
 
+    def _read_body(self) -> bytes:
+        """The request body, within the limits; RequestError (connection then closed) otherwise."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise RequestError("chunked request bodies are not supported; send a Content-Length", HTTPStatus.LENGTH_REQUIRED)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isascii() or not declared.isdigit():
+            raise RequestError(f"Content-Length must be a non-negative integer, got {declared[:40]!r}")
+        length = int(declared) if len(declared) < 20 else self.server.limits.max_body_bytes + 1
+        if length > self.server.limits.max_body_bytes:
+            raise RequestError(
+                f"request body of {length} bytes is larger than this server accepts "
+                f"({self.server.limits.max_body_bytes}; harness serve --max-body-bytes)",
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestError(
+                f"the request body did not arrive within {self.server.limits.read_timeout:g}s", HTTPStatus.REQUEST_TIMEOUT
+            ) from None
+        if len(raw) < length:
+            raise RequestError(f"the request body ended after {len(raw)} of {length} bytes")
+        return raw
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._error(RequestError("request body too large", HTTPStatus.REQUEST_ENTITY_TOO_LARGE))
-            self.close_connection = True
+        try:
+            raw = self._read_body()  # always drain the body before answering
+        except RequestError as exc:
+            self.close_connection = True  # whatever is left of the body must not be read as a request
+            self._error(exc)
             return
-        raw = self.rfile.read(length)  # always drain the body before answering
         path = self.path.split("?", 1)[0].rstrip("/")
         try:
             if not self._authorized():
@@ -213,12 +327,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raise RequestError(f"no route {self.path}", 404, "not_found_error")
             try:
                 body = json.loads(raw or b"null")
-            except json.JSONDecodeError as exc:
-                raise RequestError(f"invalid JSON: {exc}") from exc
+            except RecursionError:
+                raise RequestError("invalid JSON: nested too deeply") from None
+            except ValueError as exc:  # JSONDecodeError, bad UTF-8, integers past Python's digit limit
+                raise RequestError(f"invalid JSON: {exc}") from None
             request, params = parse_chat_request(
                 body,
                 served_model_name=self.server.served_model_name,
                 default_max_tokens=self.server.default_max_tokens,
+                max_n=self.server.limits.max_n,
+                max_prompt_chars=self.server.max_prompt_chars,
             )
             with self.server.lock:
                 samples = self.server.backend.generate([request], params)[0]
@@ -229,6 +347,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(RequestError(str(exc)))
             return
         except Exception as exc:  # a failing model call must answer, not hang the client
+            if type(exc).__module__.startswith("jinja2"):  # the chat template refused these messages
+                self._error(RequestError(f"the chat template rejected the messages: {exc}"))
+                return
             log.exception("generation failed")
             self._error(RequestError(f"{type(exc).__name__}: {exc}", 500, "internal_error"))
             return
@@ -270,6 +391,7 @@ def start_server(
     served_model_name: str | None = None,
     api_key: str | None = None,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    limits: ServeLimits | None = None,
     **backend_options: Any,
 ) -> RunningServer:
     """Serve ``backend`` (or an HF model path) on a daemon thread; ``port=0`` picks a free port."""
@@ -285,6 +407,7 @@ def start_server(
             served_model_name=served_model_name,
             api_key=api_key,
             default_max_tokens=default_max_tokens,
+            limits=limits,
         )
     except OSError:  # e.g. port in use: don't keep a model we loaded ourselves
         if owns:
@@ -304,6 +427,7 @@ def serve(
     served_model_name: str | None = None,
     api_key: str | None = None,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    limits: ServeLimits | None = None,
     **backend_options: Any,
 ) -> None:
     """Load ``model`` with `HFBackend` and serve it until interrupted (what ``harness serve`` runs).
@@ -317,6 +441,7 @@ def serve(
         served_model_name=served_model_name,
         api_key=api_key,
         default_max_tokens=default_max_tokens,
+        limits=limits,
         **backend_options,
     )
     print(f"serving {running.server.served_model_name} at {running.url}", flush=True)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.safepath import check_relpath
+
 ENV_DATA_DIR = "HARNESS_DATA_DIR"
 ENV_CACHE_DIR = "HARNESS_CACHE_DIR"
 ENV_OFFLINE = "HARNESS_OFFLINE"
@@ -130,7 +132,9 @@ class DataResolver:
         return (path if path.exists() else None), f"data directory: {path}: not found"
 
     def local_file(self, task: str, relpath: str, url: str | None) -> Path:
-        """Return a readable path for ``relpath`` (e.g. ``aime24/test.jsonl``), downloading if needed."""
+        """Return a readable path for ``relpath`` (e.g. ``aime24/test.jsonl``), downloading if needed.
+        ``relpath`` may carry names from data (a problem id): it must stay inside the data directory."""
+        check_relpath(relpath, what=f"task '{task}'")
         tried: list[str] = []
         found, note = self._data_dir_attempt(relpath)
         if found is not None and found.is_file():
@@ -166,6 +170,7 @@ class DataResolver:
         A folder at ``DATA_DIR/<relpath without the file name>`` made by ``huggingface-cli download``
         also works. A successful hub load is snapshotted to the cache so later runs work offline.
         """
+        check_relpath(relpath, what=f"task '{task}'")
         tried: list[str] = []
         found, note = self._data_dir_attempt(relpath)
         if found is not None and found.is_file():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.rundir import read_jsonl as _read_jsonl
+from harness.safepath import safe_component
 from tasks.base import LoadedTask, Problem
 from tasks.data import DataResolver
 
@@ -73,7 +74,7 @@ def read_matharena_contest(
     out = []
     for lineno, row in enumerate(answers, 2):
         where = f"{answers_path}: line {lineno}"
-        pid = str(field(row, "id", where)).strip()
+        pid = safe_component(str(field(row, "id", where)).strip(), where=where, field="id")  # names a .tex file
         answer = str(field(row, "answer", f"{where} (id {pid})")).strip()
         tex = resolver.local_file(task, f"{folder}/problems/{pid}.tex", url(f"problems/{pid}.tex"))
         problem = tex.read_text(encoding="utf-8").strip()

@@ -189,13 +189,15 @@ def test_timeout_returns_timeout_status() -> None:
 
 
 def test_exception_becomes_error_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a grading worker runs per answer (`grade` sends math-verify work to one)."""
+
     def broken(extracted: str, gold: str) -> rules.Decision:
         raise ValueError("parser exploded")
 
     monkeypatch.setattr(rules, "decide", broken)
-    v = grade("\\boxed{1}", "$\\frac{1}{2}$")
-    assert (v.status, v.correct) == ("error", False)
-    assert "ValueError: parser exploded" in v.reason
+    d = rules.decide_with_timeout("1", "$\\frac{1}{2}$", 5.0)
+    assert (d.status, d.correct) == ("error", False)
+    assert "ValueError: parser exploded" in d.reason
 
 
 def test_grade_off_the_main_thread() -> None:

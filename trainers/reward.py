@@ -11,14 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# The evaluation default: a reward must mean what an eval verdict means.
+REWARD_TIMEOUT = 10.0
 
-def grade_responses(responses: Sequence[str], golds: Sequence[str]) -> list[Any]:
-    """One `Verdict` per (response, gold), from `harness.grading.grade` (in-thread, with its own deadline)."""
-    from harness.grading import grade
+
+def grade_responses(responses: Sequence[str], golds: Sequence[str], *, timeout: float = REWARD_TIMEOUT) -> list[Any]:
+    """One `Verdict` per (response, gold), from the process's shared grading pool
+    (`harness.grading.pool.shared_pool`): string rules here, math-verify in a worker that is killed past
+    ``timeout + max(2, timeout/2)`` s, so a pathological answer from the policy costs at most that, scores
+    0 with status ``timeout``, and never stalls training."""
+    from harness.grading.pool import shared_pool
 
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
-    return [grade(r, str(g)) for r, g in zip(responses, golds, strict=True)]
+    return shared_pool(timeout).grade_many([(r, str(g)) for r, g in zip(responses, golds, strict=True)])
 
 
 def completion_text(completion: Any) -> str:
@@ -40,13 +46,14 @@ class RewardCounters:
     statuses: dict[str, int] = field(default_factory=dict)
 
 
-def make_trl_reward(counters: RewardCounters, answer_field: str = "answer"):
-    """A TRL ``reward_funcs`` entry named ``correct``: 1.0 for a verified answer, else 0.0."""
+def make_trl_reward(counters: RewardCounters, answer_field: str = "answer", *, timeout: float = REWARD_TIMEOUT):
+    """A TRL ``reward_funcs`` entry named ``correct``: 1.0 for a verified answer, else 0.0 (also for an
+    answer whose grading passed ``timeout``; `counters.statuses` counts those)."""
 
     def correct(prompts: list[Any], completions: list[Any], completion_ids: list[list[int]] | None = None,
                 log_metric: Any = None, **columns: Any) -> list[float]:
         golds = columns[answer_field]
-        verdicts = grade_responses([completion_text(c) for c in completions], golds)
+        verdicts = grade_responses([completion_text(c) for c in completions], golds, timeout=timeout)
         counters.samples += len(verdicts)
         counters.correct += sum(v.correct for v in verdicts)
         counters.tokens_generated += sum(len(ids) for ids in completion_ids or [])

@@ -2,6 +2,11 @@
 
 Why: reports and plots read only ``train_log.jsonl``, so a run on TRL, OpenRLHF or a user's plugin is
 plotted by the same code; the only place that knows a backend's metric names is its map below.
+
+A training stage never resumes mid-run (both backends train from step 0 again after a crash), so a
+`TrainLogWriter` starts a fresh log for its stage: rows a killed attempt left behind are moved aside to
+``train_log.attempt-<N>.jsonl`` instead of being mixed with (and, keyed by step, silently preferred to)
+the new run's rows. Readers see only the latest attempt; the old one stays on disk for post-mortems.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import RecordLog
+from harness.rundir import RecordLog, iter_jsonl, write_jsonl
 from trainers.base import TrainLogRecord
 
 LOG_NAME = "train_log.jsonl"
@@ -75,17 +80,41 @@ def map_metrics(logs: Mapping[str, Any], keymap: Mapping[str, str], extra_keys: 
     return out
 
 
-class TrainLogWriter:
-    """Appends `TrainLogRecord` rows durably to ``<out>/train_log.jsonl`` (one row per step, resumable).
+def _archive_name(path: Path) -> Path:
+    n = 1
+    while (archive := path.with_name(f"{path.stem}.attempt-{n}{path.suffix}")).exists():
+        n += 1
+    return archive
 
-    ``wall_time`` is measured from construction, so create the writer right before training starts.
+
+class TrainLogWriter:
+    """Appends `TrainLogRecord` rows durably to ``<out>/train_log.jsonl`` (one row per step).
+
+    Creating a writer starts a training attempt: rows of ``stage`` already in the log (from an attempt
+    that was killed or is being redone) are moved to ``train_log.attempt-<N>.jsonl`` (``archived`` says
+    where), rows of other stages stay. ``wall_time`` is measured from construction, so create the writer
+    right before training starts.
     """
 
     def __init__(self, out_dir: str | Path, stage: str) -> None:
         self.path = Path(out_dir) / LOG_NAME
         self.stage = stage
+        self.archived = self._set_aside_previous_attempt()
         self._log = RecordLog(self.path, key=lambda r: (r["stage"], r["step"]))
         self._t0 = time.perf_counter()
+
+    def _set_aside_previous_attempt(self) -> Path | None:
+        """Crash-safe order: the archive is complete before the log loses those rows; a crash in between
+        leaves the old log intact (and, at worst, one extra archive)."""
+        if not self.path.exists():
+            return None
+        rows = list(iter_jsonl(self.path, allow_torn_tail=True))
+        mine = [r for r in rows if r.get("stage") == self.stage]
+        if not mine:
+            return None
+        archive = write_jsonl(_archive_name(self.path), mine)
+        write_jsonl(self.path, [r for r in rows if r.get("stage") != self.stage])
+        return archive
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0

@@ -106,9 +106,9 @@ class Backend(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What goes into a run manifest to identify the generator (credentials never)."""
-        from harness.redact import redact_options
+        from harness.redact import redact_secrets
 
-        return {"backend": self.name, "model": self.model, **redact_options(self.options)}
+        return {"backend": self.name, "model": self.model, **redact_secrets(self.options)}
 
     # -- context budgets: every request is checked before it is sent (harness.sampling) ------------------
     def context_window(self) -> int | None:

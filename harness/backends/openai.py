@@ -7,6 +7,11 @@ vLLM-only knobs (``top_k``, ``continue_final_message``, ``add_generation_prompt`
 Hosted APIs reject unknown fields, so ``extra_params`` turns that off (default: on when ``base_url`` is
 given, i.e. a self-hosted server; off for api.openai.com). Continuation requests then fail loudly rather
 than silently opening a new assistant turn.
+
+Credentials in ``base_url`` (``http://user:PW@host/v1``) are taken out of the URL and sent as HTTP basic
+auth, exactly what the HTTP client did with them, so no request URL -- and no log line or error message
+built from one -- carries them; ``describe()`` and connection errors show `harness.redact.redact_url`'s
+form of the URL, and the HTTP clients' loggers are filtered through `harness.redact`.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import openai
 
 from harness.backends.base import Backend, GenerationRequest, Sample, SamplingParams
+from harness.redact import install_log_redaction, redact_text, redact_url
 
 
 def chat_request_kwargs(
@@ -73,12 +79,16 @@ def apportion(total: int, texts: Sequence[str]) -> list[int]:
     return counts
 
 
-def _redact_url(url: str | None) -> str | None:
-    """Drop user:password@ and query strings from a URL before it goes into a manifest."""
+def split_credentials(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """``http://user:pw@host/v1`` -> (``http://host/v1``, (user, pw)); URLs without userinfo unchanged."""
     if not url:
-        return url
+        return url, None
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), (unquote(user), unquote(password))
 
 
 class OpenAIBackend(Backend):
@@ -113,7 +123,7 @@ class OpenAIBackend(Backend):
         extra_params = base_url is not None if extra_params is None else extra_params
         super().__init__(
             model,
-            base_url=_redact_url(base_url),
+            base_url=redact_url(base_url),
             max_concurrency=max_concurrency,
             timeout=timeout,
             max_retries=max_retries,
@@ -124,13 +134,20 @@ class OpenAIBackend(Backend):
         api_key = os.environ.get(api_key_env) if api_key_env else None
         if not api_key:
             if base_url is None:
-                raise ValueError(f"set ${api_key_env} to call the hosted OpenAI API (or pass base_url=)")
+                raise ValueError(
+                    f"set ${api_key_env} to call the hosted OpenAI API, or point at a self-hosted server "
+                    "with --base-url URL (base_url= in Python)"
+                )
             api_key = "EMPTY"  # self-hosted servers started without --api-key accept anything
         self.api_key_env = api_key_env
         self.extra_params, self.split_n, self.on_error = extra_params, split_n, on_error
         self.max_concurrency = max_concurrency
+        self.server = redact_url(base_url) or "the hosted OpenAI API"
+        url, auth = split_credentials(base_url)
+        install_log_redaction()
         self.client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=api_key, base_url=url, timeout=timeout, max_retries=max_retries,
+            http_client=openai.DefaultHttpxClient(auth=auth) if auth else None,
         )
         self._warned_top_k = False
 
@@ -167,7 +184,17 @@ class OpenAIBackend(Backend):
     def _call(self, kwargs: dict[str, Any]) -> list[Sample]:
         n = kwargs["n"]
         try:
-            response = self.client.chat.completions.create(**kwargs)
+            try:
+                response = self.client.chat.completions.create(**kwargs)
+            except openai.APITimeoutError:
+                raise
+            except openai.APIConnectionError as exc:  # the bare "Connection error." says neither where nor why
+                cause = exc.__cause__ or exc.__context__
+                detail = f" ({type(cause).__name__}: {redact_text(str(cause))})" if cause else ""
+                raise openai.APIConnectionError(
+                    message=f"cannot reach {self.server}{detail}; is the server up? (the URL comes from --base-url)",
+                    request=exc.request,
+                ) from None
             return self._to_samples(response, n)
         except (openai.OpenAIError, ValueError) as exc:
             if self.on_error == "raise":

@@ -30,6 +30,7 @@ from harness.compare.plan import Arm, Plan, describe_steps, eval_key, make_plan,
 from harness.compare.steps import ResolveContext, StepOutput
 from harness.compare.worker import run_job
 from harness.provenance import package_versions, stable_hash
+from harness.redact import redact_secrets
 from harness.recipes import load_recipe
 from harness.rundir import atomic_write_json, read_json
 from harness.ui import console, status_line
@@ -73,7 +74,7 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
         "recipes": recipe_names,
         "recipe_sources": {r.name: r.source for r in recipes},
         "seeds": list(range(cfg.seeds)),
-        "config": cfg.model_dump(),
+        "config": redact_secrets(cfg.model_dump()),
         "protocol": protocol,
         "protocol_hash": stable_hash(protocol),
         "versions": package_versions(),
@@ -200,7 +201,7 @@ class Runner:
             status_line(f"{label}: cached ({folder.name})")
             return done
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(folder / "settings.json", {"kind": kind, "key": key, "settings": settings})
+        atomic_write_json(folder / "settings.json", redact_secrets({"kind": kind, "key": key, "settings": settings}))
         status_line(f"{label}: running in {folder}")
         t0 = time.perf_counter()
         payload = {"kind": kind, "settings": settings, "model": model, "folder": str(folder),

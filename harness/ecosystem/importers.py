@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.ecosystem.common import grade_response
 from harness.ecosystem.lm_eval_tasks.utils import responses_of
+from harness.safepath import safe_component
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,10 @@ def import_inspect_log(
         )
         gold = s.target if isinstance(s.target, str) else (s.target[0] if s.target else "")
         usage = s.output.usage if s.output else None
+        where = f"{path}: sample {s.id} (epoch {s.epoch})"
         base = {
-            "task": meta.get("task") or task or meta_task or elog.eval.task,
-            "version": meta.get("version") or version or "default",
+            "task": safe_component(meta.get("task") or task or meta_task or elog.eval.task, where=where, field="task"),
+            "version": safe_component(meta.get("version") or version or "default", where=where, field="version"),
             "problem_id": str(s.id),
             "category": meta.get("category") or None,
             "sample_index": int(s.epoch) - 1,
@@ -164,6 +166,34 @@ def _lm_eval_results(samples_path: Path) -> dict[str, Any]:
     return {}
 
 
+def _lm_eval_entries(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, entry) for each non-empty line; a broken line is one ValueError naming file and line."""
+    entries = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(entry, dict):
+                raise ValueError(f"{path}: line {lineno}: expected a JSON object, got {type(entry).__name__}")
+            entries.append((lineno, entry))
+    return entries
+
+
+def _lm_eval_responses(entry: Mapping[str, Any], where: str) -> list[str]:
+    if entry.get("resps"):
+        resps = entry["resps"]
+        if not isinstance(resps, list) or not all(isinstance(g, list) for g in resps):
+            raise ValueError(f"{where}: field 'resps' must be a list of lists of strings")
+        return [str(r) for group in resps for r in group]
+    if not isinstance(entry.get("filtered_resps"), list):
+        raise ValueError(f"{where}: field 'resps' is empty and 'filtered_resps' is not a list")
+    return responses_of(entry["filtered_resps"])
+
+
 def import_lm_eval_samples(
     path: str | Path, *, task: str | None = None, version: str | None = None, check: bool = True
 ) -> list[dict[str, Any]]:
@@ -171,32 +201,41 @@ def import_lm_eval_samples(
 
     Every repeat becomes one record (``sample_index`` = its position). lm-eval logs no token counts or
     finish reasons, so those are None. With ``check``, a logged ``avg@k`` (our tasks) must equal the
-    re-graded mean, else ValueError: the run used a different grader than this install.
+    re-graded mean, else ValueError: the run used a different grader than this install. A malformed line
+    is a ValueError naming the file, the line and the field; ``doc.task``/``doc.version`` name the output
+    folder, so they must be plain names (`harness.safepath.safe_component`).
     """
     path = Path(path)
     seed = _lm_eval_results(path).get("config", {}).get("random_seed")
     records = []
-    with path.open(encoding="utf-8") as fh:
-        lines = [json.loads(line) for line in fh if line.strip()]
     seen: set[Any] = set()
-    for entry in lines:
-        if entry["doc_id"] in seen:  # a task with several filters logs each doc once per filter
+    for lineno, entry in _lm_eval_entries(path):
+        where = f"{path}: line {lineno}"
+        doc_id = entry.get("doc_id")
+        if doc_id is None or isinstance(doc_id, (dict, list)):
+            raise ValueError(f"{where}: field 'doc_id' is {'missing' if doc_id is None else 'not a number or string'}")
+        if doc_id in seen:  # a task with several filters logs each doc once per filter
             continue
-        seen.add(entry["doc_id"])
+        seen.add(doc_id)
+        where = f"{where} (doc_id {doc_id})"
         doc = entry.get("doc") or {}
-        responses = (
-            [str(r) for group in entry["resps"] for r in group]
-            if entry.get("resps")
-            else responses_of(entry["filtered_resps"])
-        )
+        if not isinstance(doc, dict):
+            raise ValueError(f"{where}: field 'doc' must be an object, got {type(doc).__name__}")
+        responses = _lm_eval_responses(entry, where)
         gold = str(doc.get("answer", entry.get("target", "")))
-        prompt_hash = doc.get("prompt_hash") or _prompt_hash(
-            [{"role": "user", "content": lm_eval_prompt(entry)}]
-        )
+        prompt_hash = doc.get("prompt_hash")
+        if not prompt_hash:
+            try:
+                prompt = lm_eval_prompt(entry)
+            except (TypeError, KeyError, IndexError, AttributeError, StopIteration):
+                raise ValueError(f"{where}: field 'arguments' is malformed (expected lm-eval's gen_args)") from None
+            prompt_hash = _prompt_hash([{"role": "user", "content": prompt}])
         base = {
-            "task": doc.get("task") or task or path.stem.removeprefix("samples_").rsplit("_", 1)[0],
-            "version": doc.get("version") or version or "default",
-            "problem_id": str(doc.get("id", entry["doc_id"])),
+            "task": safe_component(
+                doc.get("task") or task or path.stem.removeprefix("samples_").rsplit("_", 1)[0],
+                where=where, field="doc.task"),
+            "version": safe_component(doc.get("version") or version or "default", where=where, field="doc.version"),
+            "problem_id": str(doc.get("id", doc_id)),
             "category": doc.get("category") or None,
             "prompt_hash": prompt_hash,
             "seed": seed,
@@ -209,7 +248,11 @@ def import_lm_eval_samples(
         logged = entry.get("avg@k")
         if check and logged is not None and rows:
             mine = sum(r["correct"] for r in rows) / len(rows)
-            if not math.isclose(mine, float(logged), abs_tol=1e-9):
+            try:
+                logged_value = float(logged)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: field 'avg@k' is {logged!r}, not a number") from None
+            if not math.isclose(mine, logged_value, abs_tol=1e-9):
                 raise ValueError(
                     f"{path}: doc {base['problem_id']}: lm-eval logged avg@k={logged} but our grader gives {mine}; "
                     "the run used a different grader version (see the 'grader' field of a fresh harness run)"
@@ -263,7 +306,9 @@ def write_run(
         )
     by_task: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
-        by_task.setdefault(f"{r['task']}@{r['version']}", []).append(r)
+        name = safe_component(r["task"], where=source, field="task")  # each names a folder under out_dir
+        ver = safe_component(r["version"], where=source, field="version")
+        by_task.setdefault(f"{name}@{ver}", []).append(r)
     if not by_task:
         raise ValueError(f"{source}: nothing to import")
     results: dict[str, Any] = {"tasks": {}}

@@ -32,7 +32,7 @@ _UNICODE = {"\u2212": "-", "\u00d7": "\\times ", "\u2264": "\\le ", "\u2265": "\
 _DOLLAR = re.compile(r"(?<!\\)\$")
 # 1{,}000 and 1\,000 are thousands separators (AIME/AnswerBench style); plain "1,000" is left to
 # math-verify, which already reads \d{1,3}(,\d{3})+ as one number.
-_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\!)(?=\d{3}(?!\d))")
+_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\!)(?=\d{3}(?!\d))", re.ASCII)
 # "1, 2, \dots, 1235": math-verify reads \ldots in a list but turns \dots / \cdots / ... into garbage.
 _ELLIPSIS = re.compile(r"(?<=,)\s*(?:\\ldots|\\dots[bc]?|\\cdots|\.\.\.)\s*(?=,)")
 _LETTER_SUP = re.compile(r"\^([A-Za-z])")
@@ -73,9 +73,11 @@ def canonical(s: str) -> str:
     return s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\geq", "\\ge").replace("\\leq", "\\le")
 
 
-_RATIONAL = re.compile(r"([+-]?)(?:(\d{1,1000})|\\[dt]?frac\{(\d{1,300})\}\{(\d{1,300})\}|(\d{1,300})/(\d{1,300}))")
+# re.ASCII: \d is 0-9 only. Python's \d and int() also read full-width, Arabic-Indic and math-bold digits,
+# which math-verify does not; a fast path must never say "equal" where math-verify would not.
+_RATIONAL = re.compile(r"([+-]?)(?:(\d{1,1000})|\\[dt]?frac\{(\d{1,300})\}\{(\d{1,300})\}|(\d{1,300})/(\d{1,300}))", re.ASCII)
 _ASSIGNED = re.compile(r"^[A-Za-z]=")
-_POINT_ZERO = re.compile(r"^([+-]?\d+)\.0+$")
+_POINT_ZERO = re.compile(r"^([+-]?\d+)\.0+$", re.ASCII)
 
 
 def as_rational(s: str, *, prediction: bool = False) -> Fraction | None:

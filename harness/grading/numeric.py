@@ -5,7 +5,9 @@ of the difference, ``solve`` for equations, symmetric differences of sets). Eval
 fixed points settles it in about a millisecond. The check is one-sided: it only ever says "clearly
 different" when every way math-verify could match the two also fails numerically (difference far above
 its rounding tolerance), and it stays silent on anything it does not model (intervals, inequalities,
-general equations, symbol-name tricks), which then goes to math-verify unfiltered.
+general equations, symbol-name tricks), which then goes to math-verify unfiltered. It also stays silent
+on trees nested deeper than `MAX_DEPTH`: evalf retries with doubled precision per level there (20 nested
+fractions ran past 10 s) and at a few hundred levels it lost precision and called equal values different.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ _EXACT_GAP = 1e-9
 _EXACT_FLOOR = 1e-15
 
 Atom = tuple[mpmath.mpc | None, ...]
+MAX_DEPTH = 24
+
+
+def _too_deep(e: sympy.Basic) -> bool:
+    """Whether the expression tree is deeper than `MAX_DEPTH` (iterative: no recursion limit)."""
+    stack = [(e, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((a, depth + 1) for a in node.args)
+    return False
 
 
 def _value(e: sympy.Expr, subs: dict[sympy.Symbol, sympy.Float]) -> mpmath.mpc | None:
@@ -53,6 +67,8 @@ def _is_assignment(e: Any) -> bool:
 
 def _plain(e: Any) -> bool:
     if not isinstance(e, sympy.Expr) or isinstance(e, (sympy.Symbol, sympy.Tuple)) or e.has(AppliedUndef):
+        return False
+    if _too_deep(e):
         return False
     # A product of bare symbols may be a word ("odd" -> o*d*d), which math-verify matches by name.
     if isinstance(e, sympy.Mul) and all(isinstance(a, sympy.Symbol) for a in e.args):

@@ -1,8 +1,14 @@
 """A pool of grading processes with memoisation and a parent-side hard deadline.
 
 Why this shape:
-- Processes, not threads: sympy holds the GIL, and a worker stuck in one long C call can only be
-  stopped by killing it. Workers start with ``spawn`` so the pool is safe to create from any thread.
+- Processes, not threads: sympy holds the GIL, and a worker stuck in one long C call (a big-integer
+  power, say) can only be stopped by killing it. So every grading entry point -- `grade`, a pool,
+  ``MathVerifyGrader(workers=0)``, the RL reward -- runs math-verify in such a worker.
+- Workers are started as ``python -c <bootstrap>`` with one end of a socket pair, not through
+  multiprocessing's ``spawn``/``forkserver``: those re-import the caller's ``__main__`` in every worker, so
+  a script without an ``if __name__ == "__main__":`` guard had its workers die at start-up (measured: both
+  fail the same way; ``fork`` works but is unsafe once torch or tokenizers threads exist). The bootstrap
+  imports only this module, works from any thread, and costs the same as ``spawn``.
 - Memoisation in the parent: 128 samples of one problem repeat the same few answers, so each distinct
   (gold, extracted answer) pair is graded once per pool; string-level rules (no box, integers, prose
   answers) are decided in the parent without a round trip.
@@ -10,11 +16,18 @@ Why this shape:
   item a worker is on and since when. Past ``timeout + grace`` the worker is killed, that item scored
   ``timeout``, the rest of its chunk re-queued and a fresh worker spawned. Inside the worker the same
   ``timeout`` is enforced softly (`timeouts.deadline`), which handles the common case without a kill.
+- `shared_pool` is the one-worker pool behind `grade` and the RL reward; its worker starts on the first
+  answer the string rules cannot decide, so integer-only callers never start a process.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.spawn
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -28,7 +41,7 @@ from harness.grading.extract import extract_boxed
 from harness.grading.rules import Decision, quick_decide, verdict_for
 from harness.grading.verdict import Verdict
 
-__all__ = ["GradingPool", "PoolStats"]
+__all__ = ["GradingPool", "PoolStats", "shared_pool"]
 
 Key = tuple[str, str]  # (gold, extracted answer)
 _READY = "ready"
@@ -86,13 +99,66 @@ def _worker_main(conn: Connection, timeout: float | None, memory_limit_mb: int |
             conn.send((slot, d.correct, d.status, d.reason))
 
 
-class _Worker:
-    def __init__(self, ctx: Any, timeout: float | None, memory_limit_mb: int | None) -> None:
+# Run by ``python -c`` in a fresh interpreter: take the socket, adopt the parent's sys.path, serve.
+_BOOTSTRAP = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from multiprocessing.connection import Connection; conn = Connection(int(sys.argv[1])); "
+    "sys.path[:] = conn.recv(); from harness.grading.pool import _worker_main; _worker_main(conn, *conn.recv())"
+)
+
+
+class _Process:
+    """The few `multiprocessing.Process` methods the pool uses, over a `subprocess.Popen`."""
+
+    def __init__(self, popen: subprocess.Popen) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def join(self, timeout: float | None = None) -> None:
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+
+def _start_process(timeout: float | None, memory_limit_mb: int | None) -> tuple[Any, Connection]:
+    """A worker process and the parent's end of its connection (see the module docstring for why not
+    ``spawn``). Windows has no fd passing; there multiprocessing's spawn is used (it needs the guard)."""
+    if os.name == "nt":  # pragma: no cover - not a supported platform for training, kept usable
+        ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, timeout, memory_limit_mb), daemon=True)
-        self.proc.start()
+        proc = ctx.Process(target=_worker_main, args=(child, timeout, memory_limit_mb), daemon=True)
+        proc.start()
         child.close()
-        self.conn: Connection = parent
+        return proc, parent
+    ours, theirs = socket.socketpair()
+    try:
+        popen = subprocess.Popen(  # noqa: S603 - our own interpreter and bootstrap, no shell
+            [multiprocessing.spawn.get_executable(), "-c", _BOOTSTRAP, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        theirs.close()
+    conn = Connection(ours.detach())
+    conn.send(list(sys.path))
+    conn.send((timeout, memory_limit_mb))
+    return _Process(popen), conn
+
+
+class _Worker:
+    def __init__(self, timeout: float | None, memory_limit_mb: int | None) -> None:
+        self.proc, self.conn = _start_process(timeout, memory_limit_mb)
         self.inflight: deque[int] = deque()
         self.ready = False
         self.started = 0.0
@@ -109,7 +175,10 @@ class _Worker:
         self.conn.close()
 
 
-def _shutdown(workers: list[_Worker]) -> None:
+def _shutdown(workers: list[_Worker], owner: int) -> None:
+    if os.getpid() != owner:  # a forked child dropping its copy: the workers are the parent's
+        workers.clear()
+        return
     for w in workers:
         try:
             w.conn.send(None)
@@ -135,10 +204,12 @@ class GradingPool:
         memory_limit_mb: int | None = 4096,
         chunk_size: int = 16,
         max_cache: int = 1_000_000,
+        lazy_start: bool = False,
     ) -> None:
         """``timeout``: per-answer limit. ``grace``: extra time before the parent kills a worker (default
         ``max(2, timeout/2)``; the soft in-worker limit usually answers first). ``soft_timeout=False``
-        leaves only the hard kill (for tests of that path)."""
+        leaves only the hard kill (for tests of that path). ``lazy_start``: start the workers only when
+        the first answer needs one (the string rules decide many answers in this process)."""
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
@@ -149,15 +220,18 @@ class GradingPool:
         self.stats = PoolStats()
         self._soft = self.timeout if soft_timeout else None
         self._memory = memory_limit_mb
-        self._ctx = mp.get_context("spawn")
         self._cache: dict[Key, Decision] = {}
         self._lock = threading.Lock()
         self._startup_failures = 0
-        self._pool: list[_Worker] = [self._spawn() for _ in range(workers)]
-        self._finalizer = weakref.finalize(self, _shutdown, self._pool)
+        self._pool: list[_Worker] = [] if lazy_start else [self._spawn() for _ in range(workers)]
+        self._finalizer = weakref.finalize(self, _shutdown, self._pool, os.getpid())
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self._soft, self._memory)
+        return _Worker(self._soft, self._memory)
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
 
     # -- public API --------------------------------------------------------------------------------
 
@@ -233,6 +307,8 @@ class GradingPool:
     def _run(self, keys: list[Key]) -> list[Decision]:
         """Grade distinct pairs on the workers, enforcing the hard deadline."""
         self.stats.sent_to_workers += len(keys)
+        while len(self._pool) < self.workers:  # lazy_start, or a pool whose first call this is
+            self._pool.append(self._spawn())
         results: list[Decision | None] = [None] * len(keys)
         pending: deque[int] = deque(range(len(keys)))
         remaining = len(keys)
@@ -294,7 +370,11 @@ class GradingPool:
             if not w.ready:
                 self._startup_failures += 1
                 if self._startup_failures >= 3:  # a broken environment, not a bad answer: say so loudly
-                    raise RuntimeError(f"grading workers die while starting (exit code {code})") from None
+                    raise RuntimeError(
+                        f"grading workers die while starting (exit code {code}); the worker's own error is "
+                        f"printed above. Check that `{multiprocessing.spawn.get_executable()} -c \"import "
+                        f"harness.grading.rules\"` works, and that memory_limit_mb={self._memory} is enough"
+                    ) from None
             slot = w.inflight.popleft()
             results[slot] = Decision(False, "error", f"grading worker died (exit code {code}); answer not graded")
             done += 1
@@ -309,3 +389,31 @@ class GradingPool:
         w.kill()
         self._pool[self._pool.index(w)] = self._spawn()
         self.stats.respawns += 1
+
+
+# -- the shared pool behind grade() and the RL reward --------------------------------------------------
+
+_SHARED: dict[float, GradingPool] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _forget_shared() -> None:
+    """In a forked child: the parent's pools (and their lock state) are not ours to use."""
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    _SHARED.clear()
+
+
+os.register_at_fork(after_in_child=_forget_shared)
+
+
+def shared_pool(timeout: float = 10.0) -> GradingPool:
+    """This process's one-worker pool for per-answer ``timeout`` (created on first use, its worker
+    started on the first answer that needs math-verify, closed at exit). Every in-process grading path
+    goes through it, so none can run longer than ``timeout + max(2, timeout/2)`` per distinct answer."""
+    key = float(timeout)
+    with _SHARED_LOCK:
+        pool = _SHARED.get(key)
+        if pool is None or pool.closed:
+            pool = _SHARED[key] = GradingPool(workers=1, timeout=key, lazy_start=True, max_cache=100_000)
+        return pool

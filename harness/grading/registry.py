@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from harness.grading import mv
-from harness.grading.pool import GradingPool
-from harness.grading.rules import GRADER_VERSION, grade
+from harness.grading.pool import GradingPool, shared_pool
+from harness.grading.rules import GRADER_VERSION
 from harness.grading.verdict import Verdict
 
 __all__ = ["Grader", "MathVerifyGrader", "available_graders", "get_grader", "register_grader"]
@@ -31,9 +31,10 @@ class Grader(Protocol):
 class MathVerifyGrader:
     """The default grader: last ``\\boxed{}`` + math-verify (see `harness.grading.rules`).
 
-    ``workers=0`` grades in the calling thread (tests, tiny runs); otherwise a `GradingPool` with
-    ``workers`` processes is started on the first `grade_many`. Items may carry a third element (the
-    problem text, for the judge); it is ignored here."""
+    ``workers=0`` uses the process's shared one-worker pool (the one `grade` uses: tests, tiny runs);
+    otherwise a `GradingPool` with ``workers`` processes is started on the first `grade_many`. Either
+    way math-verify runs in a worker that is killed at the hard deadline. Items may carry a third element
+    (the problem text, for the judge); it is ignored here."""
 
     name = "math-verify"
 
@@ -47,7 +48,7 @@ class MathVerifyGrader:
     def grade_many(self, items: Sequence[tuple[str, ...]]) -> list[Verdict]:
         pairs = [(item[0], item[1]) for item in items]
         if self.workers <= 0:
-            return [grade(r, g, timeout=self.timeout) for r, g in pairs]
+            return shared_pool(self.timeout).grade_many(pairs)
         if self._pool is None:
             self._pool = GradingPool(workers=self.workers, timeout=self.timeout, **self.pool_options)
         return self._pool.grade_many(pairs)

@@ -1,15 +1,21 @@
-"""The rule set: extracted answer + gold -> decision, and `grade` (one response, in-process).
+"""The rule set: extracted answer + gold -> decision, and `grade` (one response, any thread).
 
 Order of rules (first that decides wins):
 1. equal canonical strings -> correct (cheap; also the only way to match golds math-verify cannot
    parse, such as ``\\underbrace{2\\cdots2}_{n}1``);
-2. both plain integers / integer fractions -> compare exactly (AIME "025" == 25; identical to
-   math-verify's verdict, without its parse);
+2. gold a plain integer / integer fraction, prediction plain rational arithmetic (``025``, ``\\frac{7}{2}``,
+   ``2^{10}-1``, ``\\frac{1}{\\frac{1}{2}}`` nested any depth: `exact.exact_rational`) -> compare exactly
+   (AIME "025" == 25; identical to math-verify's verdict, without its parse, and bounded);
 3. gold kind ``text`` (prose such as "odd $n$") -> `normalize.text_key` equality;
 4. gold kind ``core`` ("$X$ for some $a>0$") -> math-verify on the maths before the qualifier, the
    prediction's own qualifier stripped too;
 5. otherwise math-verify (`mv.compare`) on the normalised gold and prediction.
 Rules 1-3 are pure string work (`quick_decide`), so a pool decides them without a worker round trip.
+
+Digits are ASCII ``0-9`` only: full-width (``２５``), Arabic-Indic (``٢٥``) and math-bold (``𝟐𝟓``) digits
+are not numbers here, because math-verify does not read them as numbers (it returns the raw string,
+which equals nothing). Python's ``\\d`` and ``int()`` do accept them, which made the fast path of rule 2
+call ``\\boxed{２５}`` correct for gold 25 while math-verify called it wrong (boxed-v1); now both say wrong.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from harness.grading import mv
-from harness.grading.extract import extract_boxed
+from harness.grading.exact import exact_rational
 from harness.grading.normalize import (
     as_rational,
     canonical,
@@ -35,12 +41,14 @@ __all__ = ["GRADER_VERSION", "Decision", "decide", "grade", "grader_id", "quick_
 
 # Our rule-set version; part of every Verdict.grader and of each eval's protocol hash. Bump it whenever
 # a rule above, the normalisation or the extraction changes a verdict.
-GRADER_VERSION = "boxed-v1"
+# boxed-v2: ASCII-only digits; exact rational arithmetic for predictions (nested fractions); magnitude
+# guard over sums/products/integrals (issue 12).
+GRADER_VERSION = "boxed-v2"
 GRADER_NAME = "math-verify"
 
 
 def grader_id() -> str:
-    """``math-verify==<math-verify version>/<GRADER_VERSION>``, e.g. ``math-verify==0.9.0/boxed-v1``."""
+    """``math-verify==<math-verify version>/<GRADER_VERSION>``, e.g. ``math-verify==0.9.0/boxed-v2``."""
     return f"{GRADER_NAME}=={mv.version()}/{GRADER_VERSION}"
 
 
@@ -64,6 +72,8 @@ def quick_decide(extracted: str, gold: str) -> Decision | None:
         return Decision(True, reason="canonical string match")
     if spec.rational is not None:
         value = as_rational(pred, prediction=True)
+        if value is None:
+            value = exact_rational(pred)
         if value is not None:
             return Decision(value == spec.rational, reason="exact number comparison")
     if spec.kind == "text":
@@ -116,9 +126,10 @@ def decide_with_timeout(extracted: str, gold: str, timeout: float | None) -> Dec
 
 
 def grade(response: str, gold: str, *, timeout: float = 10.0) -> Verdict:
-    """Grade one response in-process (any thread). The timeout interrupts sympy's Python loops; for a
-    hang inside one C call use `GradingPool`, which also kills the worker."""
-    extracted = extract_boxed(response)
-    if extracted is None:
-        return verdict_for(None, Decision(False, "no_answer", "no complete \\boxed{} in the response"))
-    return verdict_for(extracted, decide_with_timeout(extracted, gold, timeout))
+    """Grade one response (any thread). The string rules decide here; math-verify runs in this process's
+    shared grading worker (`harness.grading.pool.shared_pool`), which is killed and replaced past
+    ``timeout + max(2, timeout/2)`` seconds, so no answer -- not even one stuck in a single C call --
+    holds the caller longer. Timeouts and errors come back as verdicts, never as exceptions."""
+    from harness.grading.pool import shared_pool
+
+    return shared_pool(timeout).grade_many([(response, gold)])[0]

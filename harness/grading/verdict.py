@@ -18,7 +18,7 @@ class Verdict:
         status: ``ok`` (compared), ``no_answer`` (nothing to extract), ``timeout`` (hard limit hit),
             ``error`` (the parser or comparator raised).
         reason: human-readable detail for non-``ok`` statuses (exception text, time limit).
-        grader: name and version of what produced the verdict, e.g. ``math-verify==0.9.0/boxed-v1``.
+        grader: name and version of what produced the verdict, e.g. ``math-verify==0.9.0/boxed-v2``.
     """
 
     correct: bool

@@ -160,9 +160,12 @@ class IntConfig(BaseModel):
     build_sft: BuildSFTConfig = Field(default_factory=BuildSFTConfig)
 
     def save(self) -> None:
+        """Write ``int_config.json`` -- without credentials: a URL's ``user:password@`` and secret-named
+        options are masked (pass them again, e.g. ``--set policy.options.base_url=...``, to resume)."""
+        from harness.redact import redact_secrets
         from harness.rundir import atomic_write_json
 
-        atomic_write_json(Path(self.out) / CONFIG_FILE, self.model_dump(by_alias=True))
+        atomic_write_json(Path(self.out) / CONFIG_FILE, redact_secrets(self.model_dump(by_alias=True)))
 
     @classmethod
     def load(cls, path: str | Path) -> IntConfig:

@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.intervention.config import IntConfig, ModelRef
 from harness.provenance import package_versions, stable_hash
+from harness.redact import redact_secrets
 from harness.rundir import Manifest, iter_jsonl, write_jsonl
 
 __all__ = [
@@ -56,7 +57,8 @@ def begin(directory: Path, kind: str, protocol: dict[str, Any], config: dict[str
     if manifest.data.get("status") == "complete":
         return manifest, phash, True
     directory.mkdir(parents=True, exist_ok=True)
-    manifest.begin(kind=kind, config=config, protocol=protocol, protocol_hash=phash, versions=package_versions())
+    manifest.begin(kind=kind, config=redact_secrets(config), protocol=redact_secrets(protocol), protocol_hash=phash,
+                   versions=package_versions())
     return manifest, phash, False
 
 
