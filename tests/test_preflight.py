@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare.preflight import GiB, ModelShape, activation_bytes, kv_fit, logits_bytes, training_state_bytes
+from harness.compare.preflight import (
+    GiB,
+    ModelShape,
+    activation_bytes,
+    kv_fit,
+    logits_bytes,
+    training_state_bytes,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 QWEN3_4B = ModelShape(params=4.02e9, layers=36, hidden=2560, kv_heads=8, head_dim=128, vocab=151936)

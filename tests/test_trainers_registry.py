@@ -10,6 +10,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from plugin_support import PLUGINS, install_dist
 from typer.testing import CliRunner
 
 from trainers.base import RLConfig, SFTConfig, field_help
@@ -17,8 +18,6 @@ from trainers.cli import trainers_app
 from trainers.presets import get_config, parse_set_options
 from trainers.registry import UnknownTrainerError, get_trainer, list_trainers
 from trainers.trainlog import read_train_log
-
-from plugin_support import PLUGINS, install_dist
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from harness.compare.plan import Arm, Plan, describe_steps, eval_key, make_plan,
 from harness.compare.steps import ResolveContext, StepOutput
 from harness.compare.worker import run_job
 from harness.provenance import package_versions, stable_hash
-from harness.redact import redact_secrets
 from harness.recipes import load_recipe
+from harness.redact import redact_secrets
 from harness.rundir import atomic_write_json, read_json
 from harness.ui import console, status_line
 
