@@ -54,6 +54,31 @@ def resolve_model(model: str) -> str:
     return str(resolver(model.split(":", 1)[1]))
 
 
+def is_available(model: str) -> bool:
+    """Can ``model`` be used without building or downloading anything? A scheme answers through its
+    resolver's ``build=False`` (None: not built); a local folder must exist; a hub id must be in the local
+    cache when ``HF_HUB_OFFLINE`` is set."""
+    import inspect
+    import os
+
+    scheme = model_scheme(model)
+    if scheme is not None:
+        target = _schemes()[scheme]
+        resolver = target.load() if isinstance(target, EntryPoint) else target
+        if "build" in inspect.signature(resolver).parameters:
+            return resolver(model.split(":", 1)[1], build=False) is not None
+        return True
+    if Path(model).expanduser().is_dir():
+        return True
+    if model.startswith((".", "/", "~")):
+        return False
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model.split("@")[0], "config.json"), str)
+    return True
+
+
 def model_identity(model: str) -> dict[str, Any]:
     """What identifies a model's weights, for protocol hashes: the name as given, where it resolved to,
     and (for a local folder) a hash of its weight and config files; for a hub id, its revision if pinned.

@@ -33,7 +33,8 @@ class EvalOnlyModel(BaseModel):
     sampling: SamplingConfig | None = Field(None, description="Row-specific sampling and budget (None: the protocol's).")
     answer_after: str | None = Field(None, description="Grade only the text after the last occurrence of this marker "
                                      "(a reasoning model's final channel, e.g. '</think>').")
-    optional: bool = Field(False, description="Skip the row (with a note) when its model is not available locally.")
+    optional: bool = Field(False, description="Evaluate the row only if its model is already built or downloaded "
+                           "(e.g. a larger world model, built on demand with `harness world build --preset ...`).")
 
 
 class CompareConfig(BaseModel):

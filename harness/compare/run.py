@@ -259,14 +259,12 @@ class Runner:
     def evaluate_extra(self, extra: Any, protocol: dict[str, Any], exclude: dict[str, list[str]] | None) -> dict[str, Any] | None:
         """An eval-only row (same problems; its own sampling if it declares one, which the report marks)."""
         from harness.backends import check_model
+        from harness.models import is_available
 
-        try:
-            check_model(extra.backend, extra.model)
-        except ValueError as exc:
-            if not extra.optional:
-                raise
-            status_line(f"{extra.name}: skipped ({exc})")
+        if extra.optional and not is_available(extra.model):
+            status_line(f"{extra.name}: skipped ({extra.model} is not built or downloaded here; optional row)")
             return None
+        check_model(extra.backend, extra.model)
         row_protocol = {**protocol, **({"sampling": extra.sampling.model_dump()} if extra.sampling else {}),
                         **({"answer_after": extra.answer_after} if extra.answer_after else {})}
         key = stable_hash({"eval-only": extra.model_dump(exclude={"name", "optional"})})

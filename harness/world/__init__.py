@@ -7,8 +7,12 @@ versions and capabilities registered by ``tasks/world.py``, the ``world`` CLI su
 """
 
 
-def model_source(preset: str) -> str:
-    """``world:<preset>`` -> the cached embedded-world model directory (built on first use)."""
-    from harness.world.build import build_world
+def model_source(preset: str, build: bool = True) -> str | None:
+    """``world:<preset>`` -> the cached embedded-world model directory (built on first use); with
+    ``build=False``, the folder only if it is already built, else None."""
+    from harness.world.build import build_world, cached_world
 
+    if not build:
+        found = cached_world(preset or "default")
+        return str(found) if found else None
     return str(build_world(preset=preset or "default", quiet_if_cached=True))

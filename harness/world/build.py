@@ -182,6 +182,15 @@ def build_world(
     return target
 
 
+def cached_world(preset: str = "default", seed: int = 0) -> Path | None:
+    """The cache folder of a preset's model if it is built (same recipe hash), else None; never builds."""
+    recipe = make_recipe(preset, seed)
+    target = cache_root() / recipe.hash
+    if save_dir_is_complete(target) and json.loads((target / RECIPE_FILE).read_text()).get("hash") == recipe.hash:
+        return target
+    return None
+
+
 @contextmanager
 def _build_lock(target: Path) -> Iterator[None]:
     """An exclusive advisory lock (``fcntl.flock``) beside the target folder, held while building."""

@@ -23,13 +23,14 @@ from harness.compare.kinds._trainer import options_model, overrides, trainer
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
 from trainers.base import RLConfig
 
-EXTRA = ("hint_fraction", "hint_length", "match_compute_of")
+EXTRA = ("hint_fraction", "hint_length", "match_compute_of", "max_steps_factor")
 RLOptions = options_model(
     "RLOptions", RLConfig,
     {
         "hint_fraction": (float, Field(0.0, ge=0, le=1, description="Share of problems whose prompt carries a reference-solution prefix as a hint.")),
         "hint_length": (float, Field(0.5, gt=0, lt=1, description="Share of the reference's substeps (final answer excluded) shown as the hint.")),
         "match_compute_of": (str | None, Field(None, description="Train until this arm's required generated tokens equal that recipe's arm's (same seed).")),
+        "max_steps_factor": (float, Field(1.0, gt=0, description="Multiply the preset's (or comparison's) max_steps, e.g. 4 for 'RL-only at 4x the steps'.")),
     },
     skip=("seed",),
 )
@@ -49,6 +50,10 @@ class RLStep(StepKind):
 
         cfg = ctx.config
         over = {**cfg.rl, **overrides(options, exclude=EXTRA), "seed": ctx.seed}
+        factor = options.max_steps_factor  # type: ignore[attr-defined]
+        if factor != 1.0 and "max_steps" not in overrides(options, exclude=EXTRA):
+            base_steps = cfg.rl.get("max_steps") or get_config(cfg.trainer_preset, "rl").max_steps
+            over["max_steps"] = max(1, round(float(base_steps) * factor))
         if budget is not None:
             over["max_generated_tokens"] = budget
             if "max_steps" not in overrides(options, exclude=EXTRA) and "max_steps" not in cfg.rl:
