@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("data_dir")
 @pytest.fixture
 def toy_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = install_dist(tmp_path / "site", "harness_toy_steps", {"harness.steps": {
-        "noise": "toy_step:NoiseStep", "whoami": "toy_step:WhoAmIStep", "crash": "toy_step:CrashStep"}})
+        "noise": "toy_step:NoiseStep", "probe": "toy_step:ProbeStep"}})
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(PLUGINS))
 
@@ -39,7 +39,7 @@ def test_builtin_kinds_are_entry_points_with_documented_options():
 
 
 def test_plugin_kind_is_found_and_its_options_are_typed(toy_steps):
-    assert {"noise", "whoami", "crash"} <= set(step_kind_names())
+    assert {"noise", "probe"} <= set(step_kind_names())
     r = Recipe(name="noisy", steps=[{"noise": {"scale": 0.05}}])
     assert r.steps[0].options == {"scale": 0.05}
     with pytest.raises(ValueError, match="Valid options: scale"):
@@ -95,18 +95,18 @@ def test_step_options_change_the_key():
 def test_steps_run_in_their_own_process_with_the_parents_environment(toy_steps, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data-dir-seen-by-the-child"))
     runner = Runner(CompareConfig(base_model=str(tmp_path)), tmp_path / "cmp", show_progress=False)
-    rec = runner.run_step("whoami", "k1", {}, str(tmp_path), {}, label="t")
+    rec = runner.run_step("probe", "k1", {"crash": False}, str(tmp_path), {}, label="t")
     summary = rec["output"]["summary"]
     assert summary["pid"] != os.getpid()
     assert summary["data_dir"] == str(tmp_path / "data-dir-seen-by-the-child")
-    assert (tmp_path / "cmp" / "cache" / "whoami-k1" / "step.json").is_file()
+    assert (tmp_path / "cmp" / "cache" / "probe-k1" / "step.json").is_file()
 
 
 def test_a_step_that_dies_leaves_a_resumable_folder_and_a_clear_error(toy_steps, tmp_path):
     runner = Runner(CompareConfig(base_model=str(tmp_path)), tmp_path / "cmp", show_progress=False)
     with pytest.raises(StepFailed, match="died .exit code 9"):
-        runner.run_step("crash", "k2", {}, str(tmp_path), {}, label="crashing step")
-    folder = tmp_path / "cmp" / "cache" / "crash-k2"
+        runner.run_step("probe", "k2", {"crash": True}, str(tmp_path), {}, label="crashing step")
+    folder = tmp_path / "cmp" / "cache" / "probe-k2"
     assert (folder / "partial.txt").is_file() and not (folder / "step.json").exists()
 
 

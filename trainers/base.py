@@ -47,7 +47,26 @@ def _backend_args() -> Any:
 
 
 @dataclass
-class SFTConfig:
+class _Common:
+    """Fields every training config has (both trainer operations read them the same way)."""
+
+    seed: int = _f(0, "Seed for data order, prompt order, sampling and initialisation of anything random.")
+    bf16: bool | None = _f(None, "bf16 autocast; None = on when CUDA is available (bf16 fails on CPU).")
+    dtype: str = _f("float32", "Dtype the weights are loaded and updated in. float32 + bf16 autocast is mixed precision "
+                    "(16 bytes/param with AdamW); 'bfloat16' halves that but loses updates below bf16 resolution "
+                    "(2^-8 relative) -- at the paper's lr 1e-6 nearly all of them.")
+    gradient_checkpointing: bool | None = _f(None, "Recompute activations in the backward pass; None = on with CUDA.")
+    logging_steps: int = _f(1, "Write a train-log row every N steps (SFT: optimizer steps; RL: RL steps).")
+    report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
+                         "the neutral train_log.jsonl is always written.")
+    backend_args: dict[str, Any] = _backend_args()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SFTConfig(_Common):
     """Supervised fine-tuning on the trainer-neutral dataset. Defaults are the InT paper's (Table 6)."""
 
     learning_rate: float = _f(1e-6, "Peak learning rate (paper: 1e-6, full fine-tuning).")
@@ -60,23 +79,10 @@ class SFTConfig:
     max_length: int = _f(16384, "Longest sequence in tokens; longer rows are dropped and counted (paper cutoff_len).")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run num_epochs).")
-    seed: int = _f(0, "Seed for data order and initialisation of anything random.")
-    bf16: bool | None = _f(None, "bf16 training; None = on when CUDA is available (bf16 fails on CPU).")
-    dtype: str = _f("float32", "Dtype the weights are loaded and updated in. float32 + bf16 autocast is mixed precision "
-                    "(16 bytes/param with AdamW); 'bfloat16' halves that but loses updates below bf16 resolution "
-                    "(2^-8 relative) -- at the paper's lr 1e-6 nearly all of them.")
-    gradient_checkpointing: bool | None = _f(None, "Recompute activations in the backward pass; None = on with CUDA.")
-    logging_steps: int = _f(1, "Write a train-log row every N optimizer steps.")
-    report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
-                         "the neutral train_log.jsonl is always written.")
-    backend_args: dict[str, Any] = _backend_args()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
-class RLConfig:
+class RLConfig(_Common):
     """Outcome-reward RL (GRPO-style). Defaults are the InT paper's (Table 5, PipelineRL settings)."""
 
     learning_rate: float = _f(1e-6, "Policy learning rate (paper: 1e-6).")
@@ -100,11 +106,6 @@ class RLConfig:
         "matching); None: train max_steps steps.",
     )
     reward: str = _f("math-verify", "Grader used as the binary reward (the same implementation as evaluation).")
-    seed: int = _f(0, "Seed for prompt order and sampling.")
-    bf16: bool | None = _f(None, "bf16 training; None = on when CUDA is available.")
-    dtype: str = _f("float32", "Dtype the weights are loaded and updated in (see SFTConfig.dtype: float32 + bf16 "
-                    "autocast is the mixed precision the paper's lr needs).")
-    gradient_checkpointing: bool | None = _f(None, "Recompute activations in the backward pass; None = on with CUDA.")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM (GPU only).")
     vllm_mode: str = _f("colocate", "'colocate' (share the GPU, sleep mode) or 'server' (separate GPUs).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory the colocated vLLM engine may take.")
@@ -113,10 +114,6 @@ class RLConfig:
         "full context, whose KV cache may not fit).",
     )
     vllm_sleep_mode: bool = _f(True, "Colocated vLLM sleeps (offloads weights, frees its KV cache) while the trainer updates.")
-    logging_steps: int = _f(1, "Write a train-log row every N RL steps.")
-    report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
-                         "the neutral train_log.jsonl is always written.")
-    backend_args: dict[str, Any] = _backend_args()
 
     def __post_init__(self) -> None:
         # Fail at configuration time, not an hour into a run on a rented GPU.
@@ -142,8 +139,6 @@ class RLConfig:
         if n_problems < self.prompts_per_step:
             raise ValueError(f"{n_problems} problems cannot fill one step of {self.prompts_per_step} prompts")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def field_help(config_cls: type) -> dict[str, tuple[Any, str]]:

@@ -7,6 +7,7 @@ truncate, OpenRLHF silently skips) so that "dataset size" in a report means one 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,23 @@ def _require(row: dict[str, Any], fields: tuple[str, ...], where: str) -> None:
         raise ValueError(f"{where}: missing field(s) {', '.join(missing)} (expected {', '.join(fields)})")
 
 
-def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
-    """SFT rows with `SFT_FIELDS`; ids and mask must line up and at least one token must be trained."""
+def _rows(path: str | Path, fields: tuple[str, ...], what: str, id_field: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) for every row of a non-empty jsonl file whose rows have ``fields``; ``where`` names the
+    file, row and id for error messages."""
     rows = read_jsonl(path)
     if not rows:
-        raise ValueError(f"{path}: no SFT rows")
+        raise ValueError(f"{path}: no {what}")
     for i, row in enumerate(rows):
-        where = f"{path} row {i} (id={row.get('id')!r})"
-        _require(row, SFT_FIELDS, where)
+        where = f"{path} row {i} ({id_field}={row.get(id_field)!r})"
+        _require(row, fields, where)
+        yield where, row
+
+
+def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
+    """SFT rows with `SFT_FIELDS`; ids and mask must line up and at least one token must be trained."""
+    rows = []
+    for where, row in _rows(path, SFT_FIELDS, "SFT rows", "id"):
+        rows.append(row)
         ids, mask = row["input_ids"], row["loss_mask"]
         if len(ids) != len(mask):
             raise ValueError(f"{where}: input_ids ({len(ids)}) and loss_mask ({len(mask)}) differ in length")
@@ -47,12 +57,9 @@ def drop_long(rows: list[dict[str, Any]], max_length: int) -> tuple[list[dict[st
 def load_rl_rows(path: str | Path) -> list[dict[str, Any]]:
     """RL problems with `RL_FIELDS`: chat ``messages`` (ending in a user turn, or an assistant hint to
     continue) and a gold ``answer``."""
-    rows = read_jsonl(path)
-    if not rows:
-        raise ValueError(f"{path}: no RL problems")
-    for i, row in enumerate(rows):
-        where = f"{path} row {i} (problem_id={row.get('problem_id')!r})"
-        _require(row, RL_FIELDS, where)
+    rows = []
+    for where, row in _rows(path, RL_FIELDS, "RL problems", "problem_id"):
+        rows.append(row)
         msgs = row["messages"]
         if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") not in ("user", "assistant"):
             raise ValueError(f"{where}: messages must be a non-empty chat list ending with a user (or hint) turn")

@@ -12,8 +12,7 @@ Importing the package costs nothing: names resolve on first use (and `harness.re
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from harness.lazy import lazy_exports
 
 _EXPORTS = {
     "CompareConfig": "config",
@@ -37,8 +36,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'harness.compare' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"harness.compare.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -18,9 +18,9 @@ read as numbers, so ``\\boxed{２５}`` is wrong for gold 25 (see `harness.gradi
 """
 
 from harness.grading.extract import extract_boxed
-from harness.grading.pool import GradingPool, PoolStats
+from harness.grading.pool import GradingPool, PoolStats, grade
 from harness.grading.registry import Grader, MathVerifyGrader, available_graders, get_grader, register_grader
-from harness.grading.rules import GRADER_VERSION, grade, grader_id
+from harness.grading.rules import GRADER_VERSION, grader_id
 from harness.grading.verdict import Verdict
 
 __all__ = [

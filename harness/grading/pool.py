@@ -417,3 +417,11 @@ def shared_pool(timeout: float = 10.0) -> GradingPool:
         if pool is None or pool.closed:
             pool = _SHARED[key] = GradingPool(workers=1, timeout=key, lazy_start=True, max_cache=100_000)
         return pool
+
+
+def grade(response: str, gold: str, *, timeout: float = 10.0) -> Verdict:
+    """Grade one response (any thread). The string rules decide here; math-verify runs in this process's
+    shared grading worker (`harness.grading.pool.shared_pool`), which is killed and replaced past
+    ``timeout + max(2, timeout/2)`` seconds, so no answer -- not even one stuck in a single C call --
+    holds the caller longer. Timeouts and errors come back as verdicts, never as exceptions."""
+    return shared_pool(timeout).grade_many([(response, gold)])[0]

@@ -123,13 +123,3 @@ def decide_with_timeout(extracted: str, gold: str, timeout: float | None) -> Dec
         return Decision(False, "error", "RecursionError: expression nested too deeply")
     except Exception as exc:  # noqa: BLE001 - one bad answer must never kill a run
         return Decision(False, "error", f"{type(exc).__name__}: {str(exc)[:300]}")
-
-
-def grade(response: str, gold: str, *, timeout: float = 10.0) -> Verdict:
-    """Grade one response (any thread). The string rules decide here; math-verify runs in this process's
-    shared grading worker (`harness.grading.pool.shared_pool`), which is killed and replaced past
-    ``timeout + max(2, timeout/2)`` seconds, so no answer -- not even one stuck in a single C call --
-    holds the caller longer. Timeouts and errors come back as verdicts, never as exceptions."""
-    from harness.grading.pool import shared_pool
-
-    return shared_pool(timeout).grade_many([(response, gold)])[0]

@@ -1,8 +1,8 @@
 """Step kinds from a plugin package: the worked example of docs/adding-a-recipe.md.
 
 ``noise`` is a real model-producing step: it adds seeded Gaussian noise of a given scale to every weight
-of the current model and saves the result (a robustness ablation in two dozen lines). ``whoami`` and
-``crash`` exist for the process-isolation tests.
+of the current model and saves the result (a robustness ablation in two dozen lines). ``probe`` exists
+for the process-isolation tests.
 """
 
 from __future__ import annotations
@@ -45,24 +45,22 @@ class NoiseStep(StepKind):
         return StepOutput(model=str(out), compute=Compute(), summary={"scale": settings["scale"]})
 
 
-class WhoAmIStep(StepKind):
-    name = "whoami"
-    description = "Record the process id the step ran in."
+class ProbeOptions(StepOptions):
+    """Options of a ``probe`` step."""
+
+    crash: bool = Field(False, description="Die without cleaning up (like a process killed by the OOM killer).")
+
+
+class ProbeStep(StepKind):
+    name = "probe"
+    description = "Record the process id and environment the step ran in, or die half-way (isolation tests)."
+    Options = ProbeOptions
 
     def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
-        return {}
+        return {"crash": options.crash}  # type: ignore[attr-defined]
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
+        if settings["crash"]:
+            (inputs.folder / "partial.txt").write_text("half done")
+            os._exit(9)
         return StepOutput(summary={"pid": os.getpid(), "data_dir": os.environ.get("HARNESS_DATA_DIR")})
-
-
-class CrashStep(StepKind):
-    name = "crash"
-    description = "Die without cleaning up, like a process killed by the OOM killer."
-
-    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
-        return {}
-
-    def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
-        (inputs.folder / "partial.txt").write_text("half done")
-        os._exit(9)
