@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` resolving ``name`` from ``<package>.<exports[name]>`` on first access."""
+def lazy_exports(package: str, modules: dict[str, str]) -> tuple[list[str], Callable[[str], Any]]:
+    """``(__all__, __getattr__)`` for a package whose names live in submodules: ``modules`` maps a
+    submodule to the space-separated names it exports, e.g. ``{"config": "CompareConfig EvalOnlyModel"}``."""
+    where = {name: module for module, names in modules.items() for name in names.split()}
 
     def __getattr__(name: str) -> Any:
-        if name not in exports:
+        if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
 
-    return __getattr__
+    return sorted(where), __getattr__

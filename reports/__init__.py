@@ -11,17 +11,12 @@ from __future__ import annotations
 
 from harness.lazy import lazy_exports
 
-_EXPORTS = {
-    "build_report": "render",
-    "plot": "figures",
-    "FIGURES": "figures",
-    "CompareRun": "load",
-    "leaderboard": "leaderboard",
-    "print_leaderboard": "leaderboard",
-    "paired_tables": "paired",
-    "reported_rows": "reported",
-    "sft_data_stats": "stats_nll",
-}
-__all__ = sorted(_EXPORTS)
-
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__ = lazy_exports(__name__, {
+    "render": "build_report",
+    "figures": "plot FIGURES",
+    "load": "CompareRun",
+    "leaderboard": "leaderboard print_leaderboard",
+    "paired": "paired_tables",
+    "reported": "reported_rows",
+    "stats_nll": "sft_data_stats",
+})

@@ -38,3 +38,10 @@ def data_dir(shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HARNESS_DATA_DIR", str(shared_data_dir))
     monkeypatch.setenv("HARNESS_OFFLINE", "1")
     return shared_data_dir
+
+
+@pytest.fixture
+def local_data_only(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The shared data dir, never the network, and a download cache of the test's own (task-loading tests)."""
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    return data_dir

@@ -24,13 +24,7 @@ DATA_DIR = Path(os.environ.get("HARNESS_DATA_DIR") or Path(__file__).resolve().p
 BOXED = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test reads the shared data dir, never the network, and caches into its own tmp dir."""
-    assert DATA_DIR.is_dir(), f"benchmark data not found at {DATA_DIR}; set HARNESS_DATA_DIR"
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(DATA_DIR))
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HARNESS_OFFLINE", "1")
+pytestmark = pytest.mark.usefixtures("local_data_only")
 
 
 @pytest.fixture

@@ -28,12 +28,7 @@ V2_REPAIRS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert IMO_DIR.is_dir(), f"benchmark data not found at {IMO_DIR}; set HARNESS_DATA_DIR"
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(DATA_DIR))
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HARNESS_OFFLINE", "1")
+pytestmark = pytest.mark.usefixtures("local_data_only")
 
 
 def _by_id(version: str) -> dict[str, tasks.Problem]:

@@ -14,26 +14,9 @@ from __future__ import annotations
 
 from harness.lazy import lazy_exports
 
-_EXPORTS = {
-    "CompareConfig": "config",
-    "EvalOnlyModel": "config",
-    "Arm": "plan",
-    "Plan": "plan",
-    "make_plan": "plan",
-    "eval_protocol": "run",
-    "load_compare": "run",
-    "run_compare": "run",
-    "Compute": "steps",
-    "ResolveContext": "steps",
-    "StepInputs": "steps",
-    "StepKind": "steps",
-    "StepOptions": "steps",
-    "StepOutput": "steps",
-    "describe_options": "steps",
-    "get_step_kind": "steps",
-    "register_step_kind": "steps",
-    "step_kind_names": "steps",
-}
-__all__ = sorted(_EXPORTS)
-
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__ = lazy_exports(__name__, {
+    "config": "CompareConfig EvalOnlyModel",
+    "plan": "Arm Plan make_plan",
+    "run": "eval_protocol load_compare run_compare",
+    "steps": "Compute ResolveContext StepInputs StepKind StepOptions StepOutput describe_options get_step_kind register_step_kind step_kind_names",
+})

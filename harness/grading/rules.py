@@ -37,7 +37,7 @@ from harness.grading.normalize import (
 from harness.grading.timeouts import GradingTimeout, deadline
 from harness.grading.verdict import Status, Verdict
 
-__all__ = ["GRADER_VERSION", "Decision", "decide", "grade", "grader_id", "quick_decide", "verdict_for"]
+__all__ = ["GRADER_VERSION", "Decision", "decide", "grader_id", "quick_decide", "verdict_for"]
 
 # Our rule-set version; part of every Verdict.grader and of each eval's protocol hash. Bump it whenever
 # a rule above, the normalisation or the extraction changes a verdict.

@@ -12,20 +12,10 @@ from __future__ import annotations
 
 from harness.lazy import lazy_exports
 
-_EXPORTS = {
-    "IntConfig": "config",
-    "preset": "config",
-    "preset_names": "config",
-    "ParseResult": "parsing",
-    "parse_intervention": "parsing",
-    "format_intervention": "steps",
-    "number_substeps": "steps",
-    "prefix_before": "steps",
-    "split_substeps": "steps",
-    "run_all": "pipeline",
-    "print_summary": "pipeline",
-    "encode_example": "build_sft",
-}
-__all__ = sorted(_EXPORTS)
-
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__ = lazy_exports(__name__, {
+    "config": "IntConfig preset preset_names",
+    "parsing": "ParseResult parse_intervention",
+    "steps": "format_intervention number_substeps prefix_before split_substeps",
+    "pipeline": "run_all print_summary",
+    "build_sft": "encode_example",
+})
