@@ -230,3 +230,14 @@ def test_roundtrip_check_flags_targets_openrlhf_would_alter(tokenizer) -> None:
     p_ids, t_ids = (tokenizer(t, add_special_tokens=False)["input_ids"] for t in (prompt, target))
     bad = {**good, "target_text": target, "input_ids": p_ids + t_ids, "loss_mask": [0] * len(p_ids) + [1] * len(t_ids)}
     assert not sft_roundtrip_ok(bad, _sft_conversation(bad, tokenizer), tokenizer)
+
+
+def test_neutral_fields_openrlhf_cannot_honour_fail_before_launch(tmp_path):
+    from trainers.base import RLConfig, SFTConfig
+    from trainers.openrlhf_backend import OpenRLHFTrainer
+
+    with pytest.raises(ValueError, match="report_to='wandb'"):
+        OpenRLHFTrainer.check_neutral(SFTConfig(report_to="wandb"))
+    with pytest.raises(ValueError, match="compute matching"):
+        OpenRLHFTrainer.check_neutral(RLConfig(max_generated_tokens=1000))
+    OpenRLHFTrainer.check_neutral(RLConfig(report_to="tensorboard"))  # always written: fine

@@ -105,3 +105,14 @@ def test_grpo_runs_on_cpu_with_the_harness_grader(tiny_model_dir: Path, tmp_path
     assert log[-1].tokens_generated == result.tokens_generated > 0
     assert log[-1].tokens_trained > log[-1].tokens_generated  # prompts are processed too
     assert (result.checkpoint / "model.safetensors").exists()
+
+
+def test_report_to_is_a_config_field_that_reaches_trl(tmp_path):
+    """Asking for a dashboard through the documented field works (no duplicate-keyword clash with backend_args)."""
+    from trainers.presets import get_config
+    from trainers.trl_backend import TRLTrainer
+
+    args = TRLTrainer().grpo_args(get_config("embedded", "rl", report_to="tensorboard"), tmp_path)
+    assert args.report_to == ["tensorboard"] or args.report_to == "tensorboard"
+    over = TRLTrainer().grpo_args(get_config("embedded", "rl", backend_args={"report_to": "none"}), tmp_path)
+    assert over.report_to in ([], "none", ["none"])  # backend_args win, without a TypeError

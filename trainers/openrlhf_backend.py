@@ -124,7 +124,19 @@ class OpenRLHFTrainer(TrainerPlugin):
         return (not out, "ok" if not out else f"missing in {self.launch.python}: {out.replace(',', ', ')}; dry-run works")
 
     # ---- command construction ----------------------------------------------------------------------
+    @staticmethod
+    def check_neutral(config: SFTConfig | RLConfig) -> None:
+        """Neutral fields OpenRLHF cannot honour fail here, before a cluster is booked."""
+        if config.report_to not in ("none", "tensorboard"):
+            raise ValueError(f"report_to={config.report_to!r}: the openrlhf plugin writes TensorBoard logs (always, under "
+                             "<out>/openrlhf/tensorboard; the neutral log is read from them); for W&B pass its own flags in "
+                             "backend_args, e.g. {'logger.wandb.project': ...}")
+        if isinstance(config, RLConfig) and config.max_generated_tokens is not None:
+            raise ValueError("max_generated_tokens (compute matching) is not supported by the openrlhf plugin: "
+                             "OpenRLHF counts episodes, not tokens; use trainer: trl, or set max_steps")
+
     def sft_command(self, model: str, data: Path, config: SFTConfig, out_dir: Path, n_rows: int) -> list[str]:
+        self.check_neutral(config)
         if config.max_steps != -1:
             raise ValueError("OpenRLHF SFT runs whole epochs; set max_steps=-1 and use num_epochs")
         if config.num_epochs != int(config.num_epochs):
@@ -148,7 +160,7 @@ class OpenRLHFTrainer(TrainerPlugin):
             "lr_warmup_ratio": config.warmup_ratio,
             "min_lr_ratio": config.min_lr_rate,
             "ds.param_dtype": "bf16",
-            "model.gradient_checkpointing_enable": True,
+            "model.gradient_checkpointing_enable": config.gradient_checkpointing is not False,
             "logger.logging_steps": config.logging_steps,
             "logger.tensorboard_dir": out_dir / "openrlhf" / "tensorboard",
             "ckpt.output_dir": out_dir / "checkpoint",
@@ -174,6 +186,7 @@ class OpenRLHFTrainer(TrainerPlugin):
 
     def rl_command(self, model: str, data: Path, reward_file: Path, config: RLConfig, out_dir: Path,
                    plan: dict[str, int], max_prompt_len: int) -> list[str]:
+        self.check_neutral(config)
         nodes, gpus = self.launch.num_nodes, self.launch.gpus_per_node
         flags: dict[str, Any] = {
             "actor.model_name_or_path": model,
@@ -212,7 +225,7 @@ class OpenRLHFTrainer(TrainerPlugin):
             "train.seed": config.seed,
             "actor.adam.lr": config.learning_rate,
             "actor.lr_scheduler": "constant",
-            "actor.gradient_checkpointing_enable": True,
+            "actor.gradient_checkpointing_enable": config.gradient_checkpointing is not False,
             "ds.param_dtype": "bf16",
             "logger.logging_steps": config.logging_steps,
             "logger.tensorboard_dir": out_dir / "openrlhf" / "tensorboard",
