@@ -156,6 +156,15 @@ def generator_identity(config: EvalConfig, *, checked: bool = True) -> dict[str,
     return {"backend": config.backend, **model_identity(config.model)}
 
 
+def _location(config: EvalConfig) -> dict[str, Any]:
+    from harness.backends import get_backend_class
+    from harness.models import model_location
+
+    if not getattr(get_backend_class(config.backend), "loads_weights", True):
+        return {"name": config.model}
+    return model_location(config.model)
+
+
 def _plan(config: EvalConfig) -> list[tuple[Any, list[Any], list[Unit]]]:
     """(task, problems, units) per task: loads data and renders every prompt (all validation)."""
     from tasks import render_prompt
@@ -199,6 +208,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     plans = _plan(config)
     params = {t.name: config.sampling.params(config.samples, t.max_tokens) for t, _, _ in plans}
     generator = generator_identity(config, checked=backend is None)
+    location = {"name": config.model} if backend is not None else _location(config)
     out = Path(config.out or default_out(config.model, config.tasks, generator))
     grading = open_grader(config, workers=config.grader_workers, timeout=config.grader_timeout)
     protocol = {
@@ -224,7 +234,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     if missing or manifest.data.get("status") != "complete":
         manifest.begin(kind="eval", config=redact_secrets(config.model_dump()), protocol=protocol,
                        protocol_hash=protocol_hash, versions=package_versions(),
-                       seeds={"sampling": config.sampling.seed}, generator=generator)
+                       seeds={"sampling": config.sampling.seed}, generator=generator, model_location=location)
     opened: list[Backend] = []
 
     def lazy_backend() -> Backend:
@@ -258,7 +268,7 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
         protocol_hash=protocol_hash,
         config=redact_secrets(config.model_dump()),
         versions=manifest.data.get("versions") or package_versions(),
-        generator={**generator, "backend_describe": manifest.data.get("backend")},
+        generator={**generator, **location, "backend_describe": manifest.data.get("backend")},
         run_stats=stats.to_dict(),
         run_stats_total=manifest.data.get("run_stats_total", {}),
         out=str(out),

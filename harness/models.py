@@ -80,20 +80,23 @@ def is_available(model: str) -> bool:
 
 
 def model_identity(model: str) -> dict[str, Any]:
-    """What identifies a model's weights, for protocol hashes: the name as given, where it resolved to,
-    and (for a local folder) a hash of its weight and config files; for a hub id, its revision if pinned.
+    """What identifies a model's weights, for protocol hashes and cache keys: for a local folder (a scheme
+    resolves to one) a hash of its weight, config and tokenizer files -- not where it lies, so a moved
+    checkpoint or a rebuilt identical world model keeps its runs; for a hub id, the id and pinned revision.
+    Where it was found is recorded by `model_location`, outside the hash.
 
     Resolving a scheme may build the model (the world's first use); call this only when the model is
     about to be used anyway."""
     path = resolve_model(model)
-    ident: dict[str, Any] = {"name": model, "resolved": path}
     local = Path(path)
     if local.is_dir():
-        ident["weights_sha256"] = _folder_digest(str(local.resolve()))
-    else:
-        ident["hub_id"] = path.split("@", 1)[0]
-        ident["revision"] = path.split("@", 1)[1] if "@" in path else None
-    return ident
+        return {"weights_sha256": _folder_digest(str(local.resolve()))}
+    return {"hub_id": path.split("@", 1)[0], "revision": path.split("@", 1)[1] if "@" in path else None}
+
+
+def model_location(model: str) -> dict[str, Any]:
+    """The name as given and where it resolved to (provenance, not identity)."""
+    return {"name": model, "resolved": resolve_model(model)}
 
 
 @lru_cache(maxsize=64)

@@ -37,7 +37,8 @@ from harness.ui import console, status_line
 
 
 def base_identity(cfg: CompareConfig) -> dict[str, Any]:
-    """The base model as every cache key starts from it (resolving world:<preset> builds it if needed)."""
+    """The base model as every cache key starts from it: its weights' identity (resolving world:<preset>
+    builds it if needed), not its path, so a moved or rebuilt-identical model keeps the cache."""
     from harness.models import model_identity
 
     return model_identity(cfg.base_model)
@@ -81,6 +82,7 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
         "checks": plan.checks,
         "overlap": overlap.to_dict(),
         "base_model_identity": base,
+        "base_model_name": cfg.base_model,
     }
     pre = preflight(plan, cfg, overlap)
     summary["preflight"] = pre.to_dict()
