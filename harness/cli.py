@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from harness.ui import console
@@ -310,20 +309,26 @@ def main() -> None:
 
     from harness.compare.worker import StepFailed
     from harness.configs import describe_validation_error
+    from harness.intervention.stages import StageNotReady
     from harness.ui import print_error
     from tasks.data import DataNotFoundError
 
+    interrupted = "[bold red]interrupted[/] (finished work is kept; re-run the same command to resume)"
     try:
         app()
     except ValidationError as exc:
         print_error(describe_validation_error(exc))
         raise SystemExit(1) from None
-    except (DataNotFoundError, LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed) as exc:
+    except (DataNotFoundError, LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed, StageNotReady) as exc:
         print_error(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/] (finished work is kept; re-run the same command to resume)")
+        console.print(interrupted)
         raise SystemExit(130) from None
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns KeyboardInterrupt into a silent exit 130
+            console.print(interrupted)
+        raise
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def read_yaml_mapping(path: str | Path, *, what: str = "config") -> dict[str, An
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of {what} fields at top level, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise ConfigError(f"{path}: field names must be text, got {key!r} ({type(key).__name__})")
     return data
 
 

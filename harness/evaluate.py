@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.backends import Backend, GenerationRequest, SamplingParams
-from harness.configs import read_yaml_mapping
+from harness.configs import ConfigError, build, read_yaml_mapping
 from harness.metrics import group_samples, summarize
 from harness.provenance import package_versions, stable_hash
 from harness.rundir import Manifest, RecordLog, atomic_write_json
@@ -128,8 +128,11 @@ class EvalConfig(EvalSettings):
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> EvalConfig:
         data = read_yaml_mapping(path, what="EvalConfig")
+        if not isinstance(data.get("sampling") or {}, dict):
+            raise ConfigError(f"{path}: field sampling: expected a mapping, got {data['sampling']!r}")
         sampling = {**(data.get("sampling") or {}), **overrides.pop("sampling", {})}
-        return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}, "sampling": sampling})
+        return build(cls, {**data, **{k: v for k, v in overrides.items() if v is not None}, "sampling": sampling},
+                     source=str(path))
 
 
 def default_out(model: str, tasks: list[str], identity: dict[str, Any]) -> str:
@@ -142,18 +145,38 @@ def default_out(model: str, tasks: list[str], identity: dict[str, Any]) -> str:
 
 
 def generator_identity(config: EvalConfig, *, checked: bool = True) -> dict[str, Any]:
-    """The model as the protocol sees it: the configured backend + what identifies the weights (see
-    `harness.models.model_identity`); for a remote server, its served name and (redacted) URL."""
-    from harness.backends import check_model, get_backend_class
+    """The model as the protocol sees it (`identify_generator` of the configured backend and model)."""
+    return identify_generator(config.backend, config.model, config.backend_options, checked=checked)
+
+
+def identify_generator(backend: str, model: str, options: dict[str, Any], *, checked: bool = True) -> dict[str, Any]:
+    """A backend + what identifies the weights (see `harness.models.model_identity`); for a remote
+    server, its served name and (redacted) URL. Eval and the InT stages hash this into their protocols."""
+    from harness.backends import check_model, check_options, get_backend_class
     from harness.models import model_identity
     from harness.redact import redact_secrets
 
     if checked:
-        check_model(config.backend, config.model)
-    if not getattr(get_backend_class(config.backend), "loads_weights", True):  # a served name: the server owns the weights
-        return {"backend": config.backend, "name": config.model,
-                "base_url": redact_secrets(config.backend_options).get("base_url")}
-    return {"backend": config.backend, **model_identity(config.model)}
+        check_model(backend, model)
+        check_options(backend, options)
+    if not getattr(get_backend_class(backend), "loads_weights", True):  # a served name: the server owns the weights
+        return {"backend": backend, "name": model, "base_url": redact_secrets(options).get("base_url")}
+    return {"backend": backend, **model_identity(model)}
+
+
+def describe_generator(generator: dict[str, Any], location: dict[str, Any] | None = None) -> str:
+    """``'name' (backend hf, /resolved/path, weights 1a2b...)``: enough to tell two models apart in one line."""
+    where = {**(location or {}), **generator}
+    details = [f"backend {where.get('backend')}"]
+    if where.get("resolved") not in (None, where.get("name")):
+        details.append(str(where["resolved"]))
+    if where.get("weights_sha256"):
+        details.append(f"weights {where['weights_sha256']}")
+    if where.get("revision"):
+        details.append(f"revision {where['revision']}")
+    if where.get("base_url"):
+        details.append(str(where["base_url"]))
+    return f"model {where.get('name')!r} ({', '.join(details)})"
 
 
 def _location(config: EvalConfig) -> dict[str, Any]:
@@ -226,7 +249,16 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     protocol_hash = stable_hash(protocol)
     manifest = Manifest(out / "manifest.json")
     paths = [out / f"{t.name}@{t.version}" / "samples.jsonl" for t, _, _ in plans]
-    manifest.check_protocol(protocol_hash, what="eval", has_records=any(p.exists() and p.stat().st_size for p in paths))
+    try:
+        manifest.check_protocol(protocol_hash, what="eval", has_records=any(p.exists() and p.stat().st_size for p in paths))
+    except ValueError:
+        old = manifest.data.get("generator")
+        if old and old != generator:
+            raise ValueError(
+                f"{out} holds samples of {describe_generator(old, manifest.data.get('model_location'))}; refusing to "
+                f"add samples of {describe_generator(generator, location)} (use another --out, or resume with the same model)"
+            ) from None
+        raise
     records = [open_records(p) for p in paths]  # a corrupt record fails here, before anything is written
     missing = any(len(r) < config.samples * len(units) for r, (_, _, units) in zip(records, plans, strict=True))
 

@@ -59,6 +59,14 @@ def iter_jsonl(
         allow_torn_tail: skip (with a warning) a corrupt *last* line -- a crash mid-append -- instead of
             raising; damage anywhere else still raises.
     """
+    for _, record in _numbered_jsonl(path, keep=keep, allow_torn_tail=allow_torn_tail):
+        yield record
+
+
+def _numbered_jsonl(
+    path: str | Path, *, keep: Callable[[str], bool] | None = None, allow_torn_tail: bool = False
+) -> Iterator[tuple[int, Any]]:
+    """`iter_jsonl` with each record's line number (for errors that name the line)."""
     bad: tuple[int, Exception] | None = None
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -69,7 +77,7 @@ def iter_jsonl(
             if keep is not None and not keep(line):
                 continue
             try:
-                yield json.loads(line)
+                yield lineno, json.loads(line)
             except json.JSONDecodeError as exc:
                 bad = (lineno, exc)
                 if not allow_torn_tail:
@@ -106,7 +114,24 @@ class RecordLog:
         self.key = key
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair_torn_tail()
-        self._keys = {key(r) for r in self.read()}
+        self._keys = self._read_keys()
+
+    def _read_keys(self) -> set[Any]:
+        """Every record's key; a line that is not a record of this log (valid JSON, wrong shape) or a
+        second record with a key already seen (two writers, a pasted line) fails naming file and line:
+        counting it would silently change results."""
+        keys: set[Any] = set()
+        if not self.path.exists():
+            return keys
+        for lineno, record in _numbered_jsonl(self.path):
+            try:
+                k = self.key(record)
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise ValueError(f"{self.path}:{lineno}: not a record of this file (no key: {type(exc).__name__} {exc})") from None
+            if k in keys:
+                raise ValueError(f"{self.path}:{lineno}: duplicate record {k!r} (each key may appear once)")
+            keys.add(k)
+        return keys
 
     def _repair_torn_tail(self) -> None:
         """Drop a partial last line left by a crash mid-write (everything before it is intact)."""

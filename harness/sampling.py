@@ -111,9 +111,10 @@ def sample_and_grade(
     if opened is not None and todo:
         opened.check_budget(params.max_tokens)
     with progress_bar(label, total=sum(len(b) for b in todo), enabled=show_progress) as advance:
-        for batch in todo:
+        for i, batch in enumerate(todo):
             if opened is None:
                 opened = backend()  # type: ignore[operator]
+            if i == 0:  # a given backend too: a budget that leaves no room for a prompt is a config error
                 opened.check_budget(params.max_tokens)
             _run_batch(batch, k, params, records, opened, grader, stats, answer_after)
             advance(len(batch))

@@ -101,8 +101,10 @@ class Heartbeat:
 
 def print_error(message: object) -> None:
     """``error: <message>`` in red on stderr. The message is escaped: text from users, plugins and files
-    (``[project.entry-points."harness.trainers"]``, ``[0, 1]``) must print as written, not as rich markup."""
-    console.print(f"[bold red]error:[/] {escape(str(message))}")
+    (``[project.entry-points."harness.trainers"]``, ``[0, 1]``) must print as written, not as rich markup.
+    ``soft_wrap``: rich would otherwise break a long message into several lines at the console width (80
+    columns in a CI log or a pipe), and one error is one line for grep and log readers."""
+    console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True)
 
 
 @contextmanager

@@ -1,4 +1,7 @@
-"""A backend wrapper for crash tests, shared by the eval and InT resume tests."""
+"""Crash tests' tools, shared by the eval and InT resume tests: a backend that dies like a killed
+process, and the torn last line such a kill leaves in a record log."""
+
+from pathlib import Path
 
 from harness.backends import Backend
 
@@ -31,3 +34,15 @@ class AlwaysCorrectJudge(Backend):
 
         type(self).asked += len(requests)
         return [[Sample(text="The answer matches. \\boxed{Correct}")] * params.n for _ in requests]
+def tear_last_line(path: Path, fraction: float = 0.5) -> None:
+    """Cut the last line of a jsonl file, keeping ``fraction`` of it (always losing at least its newline),
+    as a kill in the middle of an append leaves it."""
+    data = path.read_bytes()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[: start + int(fraction * (len(data) - start - 1))])
+
+
+def jsonl_lines(path: Path) -> list[str]:
+    """The lines of a jsonl file with their newlines, split on ``\n`` only (as the readers split them:
+    ``str.splitlines`` would also split inside a record whose text holds U+2028 or U+0085)."""
+    return [line + "\n" for line in path.read_text(encoding="utf-8").split("\n")[:-1]]

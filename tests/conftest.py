@@ -20,6 +20,24 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), seed=0)
 
 
+@pytest.fixture(scope="session")
+def twin_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two different tiny models (seeds 0 and 1), each in a folder named ``checkpoint``, as trainers
+    write them: the case where a model's folder name says nothing about which weights it holds."""
+    from harness.tiny_model import build_tiny_model
+
+    root = tmp_path_factory.mktemp("twins")
+    return build_tiny_model(root / "a" / "checkpoint", seed=0), build_tiny_model(root / "b" / "checkpoint", seed=1)
+
+
+@pytest.fixture(scope="session")
+def world_model() -> Path:
+    """The embedded world's test-preset model (built once, ~30 s, then read from its recipe-hash cache)."""
+    from harness.world.build import build_world
+
+    return build_world("test")
+
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -62,6 +62,21 @@ def check_model(name: str, model: str) -> None:
             raise ValueError(f"model {model!r}: not in the local hub cache, and HF_HUB_OFFLINE is set")
 
 
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Fail early, in one line, on an option the backend's constructor does not take: a typo in
+    ``backend_options`` would otherwise surface as a TypeError only when the model is loaded, after the
+    run folder exists."""
+    import inspect
+
+    params = inspect.signature(get_backend_class(name).__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    known = [p for p in params if p not in ("self", "model")]
+    for key in options:
+        if key not in known:
+            raise ValueError(f"backend {name!r} has no option {key!r}; its options: {', '.join(known)}")
+
+
 def get_backend_class(name: str) -> type[Backend]:
     """The backend class registered under ``name`` (imports its module, not its stack's heavy parts
     where the module defers them)."""
@@ -88,6 +103,6 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
 
 
 __all__ = [
-    "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_model", "get_backend",
-    "get_backend_class",
+    "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_model", "check_options",
+    "get_backend", "get_backend_class",
 ]

@@ -60,7 +60,7 @@ def load_config(
     if saved.exists():
         cfg = IntConfig.load(saved)
     elif config is not None:
-        cfg = IntConfig.load(config).with_overrides({"out": run_dir})
+        cfg = IntConfig.load(config, out=run_dir)
     elif preset is not None:
         cfg = from_preset(preset, run_dir, {k: v for k, v in (("policy.model", model), ("rollout.problems.task", task)) if v})
     else:
@@ -89,8 +89,20 @@ def load_config(
         except json.JSONDecodeError:
             overrides[key.strip()] = raw
     cfg = cfg.with_overrides(overrides) if overrides else cfg
+    _check(cfg)
     cfg.save()
     return cfg
+
+
+def _check(cfg: Any) -> None:
+    """What can be checked without loading a model or data, before the run folder is written: the
+    training task (and version) exists, and every backend exists and its model can be found."""
+    from harness.backends import check_model, check_options
+
+    cfg.rollout.problem_set().resolve_task()
+    for ref in filter(None, (cfg.policy, cfg.propose.proposer_model)):
+        check_model(ref.backend, ref.model)
+        check_options(ref.backend, ref.options)
 
 
 def _echo(obj: Any) -> None:

@@ -168,17 +168,27 @@ class IntConfig(BaseModel):
         atomic_write_json(Path(self.out) / CONFIG_FILE, redact_secrets(self.model_dump(by_alias=True)))
 
     @classmethod
-    def load(cls, path: str | Path) -> IntConfig:
-        """From a run directory (its ``int_config.json``), a ``.json`` or a ``.yaml`` file."""
+    def load(cls, path: str | Path, *, out: str | None = None) -> IntConfig:
+        """From a run directory (its ``int_config.json``), a ``.json`` or a ``.yaml`` file; ``out`` (the
+        CLI's --run-dir) replaces the file's, so a config file need not name one. Errors: one line naming
+        the file (and field)."""
+        from harness.configs import ConfigError, build, read_yaml_mapping
+
         path = Path(path)
         if path.is_dir():
             path = path / CONFIG_FILE
-        text = path.read_text(encoding="utf-8")
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            return cls.model_validate(yaml.safe_load(text) or {})
-        return cls.model_validate(json.loads(text))
+            data = read_yaml_mapping(path, what="IntConfig")
+        else:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read IntConfig file ({exc.strerror or exc})") from None
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}: expected a mapping of IntConfig fields at top level, got {type(data).__name__}")
+        return build(cls, {**data, "out": out} if out is not None else data, source=str(path))
 
     def with_overrides(self, overrides: dict[str, Any]) -> IntConfig:
         """A copy with dotted-path overrides, e.g. ``{"continue.n": 8, "propose.proposer": "oracle"}``."""

@@ -26,6 +26,7 @@ from harness.intervention.filters import select_interventions
 from harness.intervention.stages import (
     begin,
     completed_manifest,
+    generator_of,
     grader_id,
     iter_jsonl,
     open_backend,
@@ -138,7 +139,7 @@ def run_continue(
         "conditions": ["intervention", *cc.controls],
         "sampling": cc.sampling.model_dump(),
         "grader": grader_id(grading),
-        "policy": cfg.policy.model,
+        "policy": generator_of(cfg.policy, checked=backend is None),
         "units": stable_hash([(u["unit_id"], u["given"]) for u in units]),
     }
     manifest, _, complete = begin(out, "int-continue", protocol, cfg.model_dump(by_alias=True))

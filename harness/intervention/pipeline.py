@@ -42,6 +42,14 @@ class LazyBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
 
+    # The context checks of `harness.sampling` ask these before a batch is sent (so the model is about to
+    # be loaded anyway); without them every request would pass unchecked and a too-long one fail its batch.
+    def context_window(self) -> int | None:
+        return self.inner.context_window()
+
+    def count_prompt_tokens(self, request: GenerationRequest) -> int | None:
+        return self.inner.count_prompt_tokens(request)
+
     def close(self) -> None:
         if self._inner is not None:
             self._inner.close()

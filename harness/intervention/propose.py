@@ -22,9 +22,11 @@ from harness.intervention.parsing import ParseResult, parse_intervention
 from harness.intervention.prompts import get_template_set, template_hash
 from harness.intervention.proposers import Proposer, make_proposer
 from harness.intervention.stages import (
+    RECORD_KEYS,
     batched,
     begin,
     completed_manifest,
+    generator_of,
     iter_jsonl,
     open_backend,
     stage_dir,
@@ -67,9 +69,9 @@ def run_propose(
         "stage": "propose",
         "upstream": rollout["protocol_hash"],
         "proposer": pc.proposer,
-        "proposer_model": pc.proposer_model.model
+        "proposer_model": generator_of(pc.proposer_model, checked=proposer_backend is None)
         if pc.proposer == "model" and pc.proposer_model
-        else (cfg.policy.model if pc.proposer == "self" else None),
+        else (generator_of(cfg.policy, checked=backend is None) if pc.proposer == "self" else None),
         "templates": None
         if pc.proposer == "oracle"
         else {"name": templates.name, "hash": template_hash(templates)},
@@ -82,8 +84,8 @@ def run_propose(
     if complete:
         return manifest.data["counts"]
 
-    solves = RecordLog(out / "solves.jsonl", key=lambda r: r["attempt_id"])
-    proposals = RecordLog(out / "proposals.jsonl", key=lambda r: (r["attempt_id"], int(r["proposal_index"])))
+    solves = RecordLog(out / "solves.jsonl", key=RECORD_KEYS["solves.jsonl"])
+    proposals = RecordLog(out / "proposals.jsonl", key=RECORD_KEYS["proposals.jsonl"])
     done = proposals.done_keys()
     # Fixed batches over all attempts, regenerated whole when any proposal is missing (see harness.sampling).
     todo = [b for b in batched(attempts, pc.batch_attempts) if any((a["attempt_id"], j) not in done for a in b for j in range(pc.n))]

@@ -15,6 +15,7 @@ from harness.backends import Backend, GenerationRequest, SamplingParams
 from harness.intervention.config import IntConfig
 from harness.intervention.stages import (
     begin,
+    generator_of,
     grader_id,
     load_task_problems,
     open_backend,
@@ -55,7 +56,7 @@ def run_rollout(
         "k": rc.k,
         "sampling": rc.sampling.model_dump(),
         "grader": grader_id(grading),
-        "policy": cfg.policy.model,
+        "policy": generator_of(cfg.policy, checked=backend is None),
     }
     manifest, phash, complete = begin(out, "int-rollout", protocol, cfg.model_dump(by_alias=True))
     if complete:

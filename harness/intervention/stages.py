@@ -16,18 +16,19 @@ skipped; an interrupted one resumes from its append-only record logs; a differen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.intervention.config import IntConfig, ModelRef
 from harness.provenance import package_versions, stable_hash
 from harness.redact import redact_secrets
-from harness.rundir import Manifest, iter_jsonl, write_jsonl
+from harness.rundir import Manifest, RecordLog, iter_jsonl, write_jsonl
+from harness.sampling import sample_key
 
 __all__ = [
-    "StageNotReady", "batched", "begin", "completed_manifest", "grader_id", "iter_jsonl", "load_task_problems",
-    "open_backend", "open_grader", "stage_dir", "write_jsonl",
+    "RECORD_KEYS", "StageNotReady", "batched", "begin", "completed_manifest", "generator_of", "grader_id", "iter_jsonl",
+    "load_task_problems", "open_backend", "open_grader", "stage_dir", "write_jsonl",
 ]
 
 
@@ -47,15 +48,35 @@ def completed_manifest(directory: Path, what: str) -> Manifest:
     return manifest
 
 
+# The append-only record logs of the stages and their keys. Only these count as "records" when deciding
+# whether a failed start may be replaced: prompts.jsonl and units.jsonl are derived before any generation.
+RECORD_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "samples.jsonl": sample_key,
+    "solves.jsonl": lambda r: r["attempt_id"],
+    "proposals.jsonl": lambda r: (r["attempt_id"], int(r["proposal_index"])),
+}
+
+
+def generator_of(ref: ModelRef, *, checked: bool = True) -> dict[str, Any]:
+    """A `ModelRef` as protocols record it: backend, name, resolved path and weights hash (or hub revision),
+    so a stage folder is never resumed with other weights behind the same name."""
+    from harness.evaluate import identify_generator
+
+    return identify_generator(ref.backend, ref.model, ref.options, checked=checked)
+
+
 def begin(directory: Path, kind: str, protocol: dict[str, Any], config: dict[str, Any]) -> tuple[Manifest, str, bool]:
     """Open a stage's manifest: refuse a different protocol once records exist (a start that wrote none
-    is replaced); return (manifest, hash, already_complete)."""
+    is replaced); return (manifest, hash, already_complete). A corrupt record log fails here, in one line
+    naming file and line, before the manifest is touched."""
     phash = stable_hash(protocol)
     manifest = Manifest(directory / "manifest.json")
-    has_records = any(p.stat().st_size for p in directory.glob("*.jsonl")) if directory.is_dir() else False
-    manifest.check_protocol(phash, what=kind, has_records=has_records)
+    logs = [directory / name for name in RECORD_KEYS if (directory / name).exists()]
+    manifest.check_protocol(phash, what=kind, has_records=any(p.stat().st_size for p in logs))
     if manifest.data.get("status") == "complete":
         return manifest, phash, True
+    for path in logs:
+        RecordLog(path, key=RECORD_KEYS[path.name])
     directory.mkdir(parents=True, exist_ok=True)
     manifest.begin(kind=kind, config=redact_secrets(config), protocol=redact_secrets(protocol), protocol_hash=phash,
                    versions=package_versions())

@@ -1,0 +1,111 @@
+"""User errors on the real console entry point (`harness.cli.main`, what the `harness` script runs):
+one line naming the field or file, a non-zero exit, no traceback, and no run folder left behind.
+
+Issue 11 listed each case below as a 135-324 line traceback, a raw pydantic dump, or a folder left
+behind. `typer.testing.CliRunner` would bypass `main()`'s error handling, so the tests call `main()`
+with a patched ``sys.argv`` (and one case runs the installed script in a subprocess). Output is read at
+80 columns, as in a CI log: a message rich wraps onto two lines is not one line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_support import output_lines, run_main
+
+pytestmark = pytest.mark.usefixtures("data_dir")
+
+BAD_YAML = "model: [a\n  b: :\n"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty current directory: the default run folder (runs/...) would appear here."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "bad.yaml").write_text(BAD_YAML)
+    return work
+
+
+# (case id, argv with {model} for the tiny model, text the one error line must contain)
+FAILING = [
+    ("missing-abs-path", ["eval", "--model", "/nonexistent/model", "--task", "aime25", "--limit", "1"], "/nonexistent/model"),
+    ("missing-rel-path", ["eval", "--model", "./my-model", "--task", "aime25", "--limit", "1"], "./my-model"),
+    ("offline-hub-id", ["eval", "--model", "no-such-org/no-such-model", "--task", "aime25", "--limit", "1"], "no-such-org/no-such-model"),
+    ("eval-invalid-yaml", ["eval", "--config", "bad.yaml"], "bad.yaml"),
+    ("compare-invalid-yaml", ["compare", "int", "rl-baseline", "--config", "bad.yaml"], "bad.yaml"),
+    ("samples-0", ["eval", "--model", "{model}", "--task", "aime25", "--samples", "0"], "samples"),
+    ("temperature-negative", ["eval", "--model", "{model}", "--task", "aime25", "--temperature", "-1"], "temperature"),
+    ("unknown-task", ["eval", "--model", "{model}", "--task", "aime2025"], "aime2025"),
+    ("unknown-backend", ["eval", "--model", "{model}", "--task", "aime25", "--backend", "vlm"], "vlm"),
+    ("unknown-version", ["eval", "--model", "{model}", "--task", "aime25@v3"], "v3"),
+]
+
+
+@pytest.mark.parametrize(("args", "names"), [pytest.param(a, n, id=i) for i, a, n in FAILING])
+def test_user_error_is_one_line_and_leaves_no_folder(args, names, workdir, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, output = run_main([a.format(model=tiny_model_dir) for a in args], monkeypatch, capsys)
+    lines = output_lines(output)
+    assert code == 1, output
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    assert names in lines[0], output
+    assert sorted(p.name for p in workdir.iterdir()) == ["bad.yaml"]  # no runs/ folder, nothing else
+
+
+@pytest.mark.parametrize("case", ["no-out", "tasks-as-a-string"])
+def test_config_shorthands_work(case, workdir, tiny_model_dir, monkeypatch, capsys):
+    """A config without ``out:`` runs into the default folder; ``tasks: aime25`` means ``[aime25]``."""
+    tasks = "tasks: aime25" if case == "tasks-as-a-string" else "tasks: [aime25]"
+    (workdir / "c.yaml").write_text(
+        f"model: {tiny_model_dir}\n{tasks}\nsamples: 1\nlimit: 1\ngrader_workers: 0\nsampling:\n  max_tokens: 4\n"
+    )
+    code, output = run_main(["eval", "--config", "c.yaml", "--no-progress"], monkeypatch, capsys)
+    assert code == 0, output
+    (folder,) = (workdir / "runs").iterdir()
+    assert folder.name.startswith("eval-") and folder.name.endswith("-aime25") and ":" not in folder.name
+    assert (folder / "results.json").exists()
+
+
+def test_installed_script_prints_one_line(workdir):
+    """The `harness` console script itself (entry point -> main), offline, an unknown hub id."""
+    exe = Path(sys.executable).parent / "harness"
+    assert exe.exists(), "the harness console script is not installed (pip install -e .)"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(
+        [str(exe), "eval", "--model", "no-such-org/no-such-model", "--task", "aime25", "--limit", "1"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+    )
+    lines = output_lines(proc.stdout + proc.stderr)
+    assert proc.returncode == 1 and len(lines) == 1 and "no-such-org/no-such-model" in lines[0], proc.stderr
+    assert sorted(p.name for p in workdir.iterdir()) == ["bad.yaml"]
+
+
+def test_interrupt_says_how_to_resume(workdir, tiny_model_dir, monkeypatch, capsys):
+    """Ctrl-C: exit 130 with one line saying that finished work is kept (typer would exit silently)."""
+    import harness.evaluate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.evaluate, "sample_and_grade", interrupted)
+    code, output = run_main(["eval", "--model", tiny_model_dir, "--task", "aime25", "--limit", "1", "--out", "r"],
+                            monkeypatch, capsys)
+    lines = output_lines(output)
+    assert code == 130 and len(lines) == 1 and "interrupted" in lines[0] and "resume" in lines[0], output
+
+
+def test_int_stage_before_its_input_is_one_line(workdir, world_model, monkeypatch, capsys):
+    """`harness int propose` before `rollout` (StageNotReady) says which command to run, in one line."""
+    from harness.intervention.config import preset
+
+    preset("world", "r", {"policy.model": str(world_model)}).save()
+    for stage, first in (("propose", "rollout"), ("continue", "propose"), ("build-sft", "propose")):
+        code, output = run_main(["int", stage, "--run-dir", "r"], monkeypatch, capsys)
+        lines = output_lines(output)
+        assert code == 1 and len(lines) == 1 and f"harness int {first}" in lines[0], output
