@@ -92,9 +92,19 @@ def test_step_options_change_the_key():
     assert len({a.steps[0].key, b.steps[0].key, c.steps[0].key}) == 3
 
 
+def test_auto_isolation_is_inline_on_a_cpu_and_process_with_a_gpu(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert not Runner(CompareConfig(base_model=str(tmp_path)), tmp_path / "a", show_progress=False).isolated
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert Runner(CompareConfig(base_model=str(tmp_path)), tmp_path / "b", show_progress=False).isolated
+    assert Runner(CompareConfig(base_model=str(tmp_path), isolation="inline"), tmp_path / "c", show_progress=False).isolated is False
+
+
 def test_steps_run_in_their_own_process_with_the_parents_environment(toy_steps, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data-dir-seen-by-the-child"))
-    runner = Runner(CompareConfig(base_model=str(tmp_path)), tmp_path / "cmp", show_progress=False)
+    runner = Runner(CompareConfig(base_model=str(tmp_path), isolation="process"), tmp_path / "cmp", show_progress=False)
     rec = runner.run_step("probe", "k1", {"crash": False}, str(tmp_path), {}, label="t")
     summary = rec["output"]["summary"]
     assert summary["pid"] != os.getpid()
@@ -103,7 +113,7 @@ def test_steps_run_in_their_own_process_with_the_parents_environment(toy_steps, 
 
 
 def test_a_step_that_dies_leaves_a_resumable_folder_and_a_clear_error(toy_steps, tmp_path):
-    runner = Runner(CompareConfig(base_model=str(tmp_path)), tmp_path / "cmp", show_progress=False)
+    runner = Runner(CompareConfig(base_model=str(tmp_path), isolation="process"), tmp_path / "cmp", show_progress=False)
     with pytest.raises(StepFailed, match="died .exit code 9"):
         runner.run_step("probe", "k2", {"crash": True}, str(tmp_path), {}, label="crashing step")
     folder = tmp_path / "cmp" / "cache" / "probe-k2"
@@ -119,6 +129,7 @@ def test_a_plugin_step_kind_runs_inside_compare(toy_steps, tmp_path):
         out=str(tmp_path / "cmp"), base_model="world:test", recipes_dirs=[str(recipes)], reported=False,
         train={"task": "world@hard", "split": "train", "per_category": 2},
         eval={"tasks": ["world"], "split": "test", "per_category": 2, "limit": 4, "samples": 2, "sampling": {"max_tokens": 48}},
+        isolation="process",
     )
     summary = run_compare(["noisy"], cfg, show_progress=False)
     compare = json.loads((tmp_path / "cmp" / "compare.json").read_text())

@@ -74,9 +74,10 @@ class CompareConfig(BaseModel):
     eval_only: list[EvalOnlyModel] = Field(default_factory=list, description="Models evaluated without training.")
     reported: bool = Field(True, description="Add the paper's reported numbers as labelled rows.")
     recipes_dirs: list[str] = Field(default_factory=list, description="Extra recipe folders.")
-    isolation: Literal["process", "inline"] = Field(
-        "process", description="Run each step in its own process (frees every device allocation, contains crashes) "
-        "or in this one (debugging).",
+    isolation: Literal["auto", "process", "inline"] = Field(
+        "auto", description="process: each step in its own process (frees every device allocation, contains crashes); "
+        "inline: in this one; auto: process when a GPU is present, inline on a CPU (nothing to free there, and the "
+        "embedded world keeps its speed).",
     )
     sft_stats_rows: int | None = Field(64, ge=1, description="Rows per SFT data source scored for NLL/entropy (None: all).")
     preflight: PreflightConfig = Field(default_factory=PreflightConfig, description="Device memory, model shapes and "

@@ -173,7 +173,7 @@ class Runner:
         self.cfg, self.out, self.show_progress = cfg, out, show_progress
         self.base_model = resolve_model(cfg.base_model)
         self.models: dict[tuple[str, int], str] = {}
-        self.isolated = cfg.isolation == "process"
+        self.isolated = cfg.isolation == "process" or (cfg.isolation == "auto" and _gpu_present())
 
     def _done(self, folder: Path) -> dict[str, Any] | None:
         marker = folder / "step.json"
@@ -313,6 +313,20 @@ class Runner:
             stats = run_job("harness.compare.worker:run_sft_stats", payload, arm_dir / "analysis", isolated=self.isolated,
                             label=f"{arm.name} seed {arm.seed}: sft stats")
             atomic_write_json(target, stats)
+
+
+def _gpu_present() -> bool:
+    """A CUDA device is visible (checked without initialising CUDA in this process: the steps' processes do)."""
+    import os
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return False
+    try:
+        import torch
+
+        return torch.cuda.device_count() > 0
+    except ImportError:
+        return False
 
 
 def _stage(kind: str, out: StepOutput) -> dict[str, Any]:

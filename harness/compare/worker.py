@@ -23,7 +23,14 @@ from typing import Any
 
 from harness.rundir import atomic_write_json, read_json
 
-PRELOAD = ["torch", "transformers", "trl", "harness.compare.worker", "harness.evaluate", "harness.intervention.pipeline"]
+# Imported once by the forkserver, so a step's process starts with them loaded: the heavy stacks and every
+# module a built-in step, an evaluation or the grader imports (TRL's trainers are lazy submodules of `trl`).
+PRELOAD = [
+    "torch", "transformers", "datasets", "trl", "trl.trainer.grpo_trainer", "trl.trainer.sft_trainer",
+    "harness.compare.worker", "harness.compare.kinds.int", "harness.compare.kinds.sft", "harness.compare.kinds.rl",
+    "harness.evaluate", "harness.intervention.pipeline", "harness.backends.hf", "harness.grading.pool",
+    "trainers.trl_backend", "tasks.registry",
+]
 _CONTEXT: Any = None
 
 
