@@ -32,6 +32,7 @@ def tiny_config(out, **kw) -> CompareConfig:
         sft={"num_epochs": 1},
         rl={"max_steps": 2},
         int_overrides={"continue.n": 2},
+        isolation="process",  # every step in its own process, as on a GPU
         **kw,
     )
 
