@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+pytest.importorskip("hypothesis", reason="needs the dev extra: pip install -e '.[dev]'")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

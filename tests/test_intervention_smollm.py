@@ -16,6 +16,7 @@ from harness.intervention.prompts import get_template_set, verify_messages
 from harness.intervention.propose import run_propose
 from harness.intervention.rollout import run_rollout
 from harness.intervention.steps import format_intervention, prefix_before
+from tasks.problemset import ProblemSet
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +66,7 @@ def test_paper_template_through_smollm2(smollm, smoke_task, tmp_path):
         out=str(tmp_path),
         policy=ModelRef(model=smollm.model),
         grader_workers=0,
-        rollout=RolloutConfig(task=smoke_task, k=1, sampling=short),
+        rollout=RolloutConfig(problems=ProblemSet(task=smoke_task), k=1, sampling=short),
         propose=ProposeConfig(template="paper", n=1, sampling={"seed": 1000, **short}),
     )
     counts = run_rollout(cfg, backend=smollm, show_progress=False)
