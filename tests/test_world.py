@@ -323,6 +323,16 @@ def test_blindspot_tasks_are_registered_and_load() -> None:
     assert easy and [p.id for p in easy] == [p.id for p in tasks.load_task("world", split="test").problems[: len(easy)]]
 
 
+def test_abilities_cli_rejects_an_unknown_regime_in_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    res = CliRunner().invoke(app, ["world", "abilities", "world:nope", "--regime", "nope"])
+    assert res.exit_code == 2 and "unknown regime 'nope'" in res.output and "blindspot" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
 def test_world_task_is_registered_and_loads() -> None:
     import tasks
 
