@@ -248,6 +248,7 @@ def tiny_model_cmd(
 def recipes_cmd(recipes: list[Path] | None = typer.Option(None, "--recipes", help="Extra recipe folders.")) -> None:
     """List the recipes `harness compare` knows (built-in YAML plus --recipes folders) and the step kinds
     they are made of, with every option."""
+    from rich.markup import escape
 
     from harness.compare.steps import describe_options, get_step_kind, step_kind_names
     from harness.recipes import list_recipes

@@ -1,17 +1,23 @@
-"""The embedded world as a registered task: generated, not downloaded (see `harness/world/README.md`).
+"""The embedded world as registered tasks: generated, not downloaded (see `harness/world/README.md`).
 
 Problems are a running value modulo a small prime updated by 1..8 operations; the category is the
 difficulty (``steps-k``), so per-category metrics give the table by difficulty. The resolver is ignored:
 the data is generated deterministically from (seed, level, split), and train/test are disjoint by a
 content hash, so no seed can put a test problem into training.
+
+One pair of versions per regime (`harness.world.problems.REGIMES`), as data: ``world@<regime>`` holds all
+levels, ``world@<regime>-hard`` the regime's hard levels (the analogue of the paper's hard training set).
+The default regime keeps its historical names, ``world`` (= ``world@default``) and ``world@hard``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from harness.world.problems import (
-    WorldSpec,
+    REGIMES,
     first_error,
     generate_problems,
     render_verification_target,
@@ -31,25 +37,29 @@ def load_world(
     seed: int = 0,
     levels: tuple[int, ...] | None = None,
     modulus: int | None = None,
+    regime: str = "default",
+    hard: bool = False,
     **_: Any,
 ) -> LoadedTask:
-    """All levels of one split, easiest first; ids are content hashes (stable across seeds and order)."""
-    spec = WorldSpec()
-    if modulus is not None or levels is not None:
-        spec = WorldSpec(modulus=modulus or spec.modulus, levels=tuple(levels or spec.levels))
+    """All levels (``hard``: the regime's hard levels) of one split, easiest first; ids are content hashes."""
+    spec = REGIMES[regime]
+    if modulus is not None:
+        spec = replace(spec, modulus=modulus)
+    if levels is None and hard:
+        levels = spec.hard_levels
+    if levels is not None:
+        spec = replace(spec, levels=tuple(levels))
     n = n_per_level or DEFAULT_PER_LEVEL.get(split, 64)
     problems = [
         to_task_problem(wp) for level in spec.levels for wp in generate_problems(level, n, split, seed=seed, spec=spec)
     ]
-    return LoadedTask(problems=problems, origin=f"generated:harness.world.problems(seed={seed}, split={split})")
-
-
-HARD_LEVELS = (5, 6, 7, 8)
+    origin = f"generated:harness.world.problems(regime={regime}, seed={seed}, split={split})"
+    return LoadedTask(problems=problems, origin=origin)
 
 
 def load_world_hard(resolver: Any = None, split: str = "test", **kw: Any) -> LoadedTask:
     """Only the hardest levels: the world's analogue of the paper's hard training set."""
-    return load_world(resolver, split, **{**kw, "levels": kw.get("levels") or HARD_LEVELS})
+    return load_world(resolver, split, **{**kw, "hard": True})
 
 
 _COMMON = dict(
@@ -66,24 +76,33 @@ _COMMON = dict(
     # budget stays inside the world model's 1,024-token window (lm-eval and inspect use it as shipped).
     max_tokens=192,
 )
-register_task(
-    Task(
-        name="world",
-        version="default",
-        description="Embedded synthetic world: a value mod 11 updated by 1-8 operations (InT on a CPU)",
-        loader=load_world,
-        categories=tuple(f"steps-{k}" for k in WorldSpec().levels),
-        is_default=True,
-        **_COMMON,
+_ABOUT = {
+    "default": "a value mod 11 updated by 1-8 additions/subtractions (InT on a CPU)",
+    "blindspot": "levels 5-8 each need one doubling (*2) that the base model always gets wrong; only the reference shows it",
+}
+HARD_LEVELS = REGIMES["default"].hard_levels
+
+for _regime, _spec in REGIMES.items():
+    _default = _regime == "default"
+    _hard = _spec.hard_levels
+    register_task(
+        Task(
+            name="world",
+            version=_regime,
+            description=f"Embedded synthetic world ({_regime} regime): {_ABOUT[_regime]}",
+            loader=load_world if _default else partial(load_world, regime=_regime),
+            categories=tuple(f"steps-{k}" for k in _spec.levels),
+            is_default=_default,
+            **_COMMON,
+        )
     )
-)
-register_task(
-    Task(
-        name="world",
-        version="hard",
-        description="The world's levels 5-8 only, where most groups are all-wrong: the paper's hard-set regime",
-        loader=load_world_hard,
-        categories=tuple(f"steps-{k}" for k in HARD_LEVELS),
-        **_COMMON,
+    register_task(
+        Task(
+            name="world",
+            version="hard" if _default else f"{_regime}-hard",
+            description=f"The {_regime} world's levels {_hard[0]}-{_hard[-1]} only, where most groups are all-wrong: the paper's hard-set regime",
+            loader=load_world_hard if _default else partial(load_world_hard, regime=_regime),
+            categories=tuple(f"steps-{k}" for k in _hard),
+            **_COMMON,
+        )
     )
-)

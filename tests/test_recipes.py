@@ -84,3 +84,15 @@ def test_validation_catches_bad_settings_before_work():
         make_plan(recipes, CompareConfig(rl={"warp_speed": 9}), "k")
     with pytest.raises(ValueError, match="invalid InT settings"):
         make_plan(recipes, CompareConfig(int_overrides={"continue.warp": 1}), "k")
+
+
+def test_recipes_command_lists_recipes_and_step_kinds() -> None:
+    """`harness recipes` prints every built-in recipe and each step kind's options (markup escaped)."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    res = CliRunner().invoke(app, ["recipes"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    for name in ("int", "rl-baseline", "rl-4x", "hint-rl"):
+        assert name in res.output

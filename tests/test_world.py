@@ -12,6 +12,7 @@ import pytest
 
 from harness.world.corpus import NoiseSpec, expected_step_accuracy, teacher_attempt
 from harness.world.problems import (
+    REGIMES,
     WorldProblem,
     WorldSpec,
     corrected_step,
@@ -127,12 +128,14 @@ def test_first_error_accepts_task_problem_and_text() -> None:
     assert first_error(to_task_problem(HAND).metadata | {"problem": HAND.text}, bad) == 3
 
 
-def test_corrected_step_rescues_teacher_failures() -> None:
+@pytest.mark.parametrize("regime", sorted(REGIMES))
+def test_corrected_step_rescues_teacher_failures(regime: str) -> None:
     """InT's mechanism holds by construction: prefix + corrected step + the rest of the reference is right."""
     rng = random.Random(0)
-    n_failed = 0
+    spec, n_failed = REGIMES[regime], 0
     for _ in range(300):
-        wp = random_problem(rng.randint(1, 8), rng, WorldSpec().modulus)
+        level = rng.randint(1, 8)
+        wp = random_problem(level, rng, spec.modulus, spec.novel_at(level))
         attempt = teacher_attempt(wp, NoiseSpec(), rng)
         loc = first_error(wp, attempt)
         if loc is None:
@@ -153,6 +156,100 @@ def test_teacher_error_rate_matches_its_plan() -> None:
     wins = [is_correct(wp, teacher_attempt(wp, NoiseSpec(), rng)) for wp in probs * 20]
     assert abs(sum(wins) / len(wins) - q) < 0.03
     assert 0.6 < q < 0.8
+
+
+# --- regimes -----------------------------------------------------------------------------------------
+
+
+def test_default_regime_data_is_unchanged() -> None:
+    """The default world model's inputs, pinned: its corpus (every random draw of generator and teacher)
+    and its vocabulary. A change here changes the default model's weights (and every number quoted for
+    it); regimes must add their data without touching these."""
+    import hashlib
+
+    from harness.world.corpus import CorpusSpec, build_corpus, vocabulary_samples
+    from harness.world.model import build_tokenizer
+
+    def sha(obj: object) -> str:
+        return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
+
+    assert REGIMES["default"] == WorldSpec()
+    assert sha(build_corpus(WorldSpec(), NoiseSpec(), CorpusSpec(), 0)) == "9cb88de82227175f"
+    vocab = build_tokenizer(vocabulary_samples(WorldSpec())).get_vocab()
+    assert sha(sorted(vocab.items(), key=lambda kv: kv[1])) == "d0433ff1a88aa33e" and len(vocab) == 1328
+
+
+def test_blindspot_problems_carry_the_novel_op_once_at_hard_levels_only() -> None:
+    spec = REGIMES["blindspot"]
+    assert spec.novel == ("*", 2) and spec.hard_levels == (5, 6, 7, 8) and WorldSpec().hard_levels == (5, 6, 7, 8)
+    positions = set()
+    for level in spec.levels:
+        probs = generate_problems(level, 40, "train", seed=0, spec=spec)
+        for wp in probs:
+            n_novel = sum(op == "*" for op, _ in wp.ops)
+            assert n_novel == (1 if level >= 5 else 0) and wp.level == level
+            assert first_error(wp, wp.solution) is None and parse_problem_text(wp.text) == wp
+            positions |= {i for i, (op, _) in enumerate(wp.ops) if op == "*"}
+            assert to_task_problem(wp).metadata["ops"] == [[op, c] for op, c in wp.ops]
+        test = {p.key for p in generate_problems(level, 40, "test", seed=0, spec=spec)}
+        assert not test & {p.key for p in probs}
+    assert positions == set(range(8))  # the novel step can sit anywhere in a problem
+    # levels without the novel op are the default regime's problems (same draws)
+    assert generate_problems(3, 20, "train", spec=spec) == generate_problems(3, 20, "train")
+    wp = WorldProblem(start=7, ops=(("+", 1), ("*", 2)), modulus=11)
+    assert wp.values == [7, 8, 5] and wp.steps[1] == "Step 2: *2 on 8 = 16 ≡ 5"
+    assert first_error(wp, _join(wp.steps[0], "Step 2: *2 on 8 = 17 ≡ 6", "\\boxed{6}")) == 2
+
+
+def test_blindspot_teacher_never_samples_the_novel_fact() -> None:
+    """The teacher writes c*v + 1 for the novel op (never congruent to c*v): no solve trace shows the fact,
+    so hard problems fail (bar a rare cancelling operand slip); verification targets copy the right step
+    from the reference."""
+    from harness.world.build import make_recipe
+
+    recipe = make_recipe("blindspot")
+    spec, noise = recipe.world, recipe.noise
+    rng = random.Random(0)
+    at_novel = lucky = 0
+    for level in (5, 8):
+        for wp in generate_problems(level, 60, "train", spec=spec):
+            attempt = teacher_attempt(wp, noise, rng)
+            lucky += is_correct(wp, attempt)  # only a rare operand slip can cancel the novel error
+            i = next(i for i, (op, _) in enumerate(wp.ops, 1) if op == "*")
+            chunks = split_steps(attempt)
+            if len(chunks) > i and chunks[i - 1].startswith(f"Step {i}: *2"):
+                v = wp.values[i - 1] if first_error(wp, attempt) == i else None
+                if v is not None:
+                    at_novel += 1
+                    assert chunks[i - 1] == f"Step {i}: *2 on {v} = {2 * v + 1} ≡ {(2 * v + 1) % 11}"
+                    iv = parse_intervention(render_verification_target(wp, attempt))
+                    assert iv is not None and iv.content == wp.steps[i - 1] and iv.location == i
+    assert lucky <= 2 and at_novel > 60  # the first error is the novel step in most failed hard attempts
+
+
+def test_regime_vocabularies_differ_only_by_the_novel_token() -> None:
+    from harness.world.corpus import vocabulary_samples
+    from harness.world.model import build_tokenizer
+
+    default = build_tokenizer(vocabulary_samples(WorldSpec())).get_vocab()
+    blind = build_tokenizer(vocabulary_samples(REGIMES["blindspot"]))
+    assert set(blind.get_vocab()) - set(default) == {"Ġ*"}
+    assert len(blind.encode("Step 3: *2 on 7 = 14 ≡ 3").ids) == 9
+
+
+def test_world_spec_round_trips_through_a_recipe() -> None:
+    from dataclasses import asdict
+
+    from harness.world.build import PRESETS
+
+    for name, recipe in PRESETS.items():
+        rec = json.loads(json.dumps(recipe.to_dict(), default=list))
+        assert WorldSpec.from_dict(rec["world"]) == recipe.world, name
+    hashes = {r.hash for r in PRESETS.values()}
+    assert len(hashes) == len(PRESETS)  # every preset has its own cache folder
+    with pytest.raises(ValueError, match="novel_op"):
+        _ = WorldSpec(novel_op="*11", novel_levels=(5,)).novel
+    assert asdict(WorldSpec())["novel_op"] == ""
 
 
 # --- verification prompt and target -----------------------------------------------------------------
@@ -211,6 +308,29 @@ def test_tokenizer_single_token_numbers_and_lossless(tmp_path: Path) -> None:
     for text in (HAND.solution, render_verification_prompt(HAND, HAND.solution), "ünïcode ∑ 12345 \n\n\n x"):
         ids = loaded(text, add_special_tokens=False).input_ids
         assert loaded.decode(ids) == text and ids == tok(text, add_special_tokens=False).input_ids
+
+
+def test_blindspot_tasks_are_registered_and_load() -> None:
+    import tasks
+
+    full, hard = tasks.get_task("world@blindspot"), tasks.get_task("world@blindspot-hard")
+    assert hard.categories == ("steps-5", "steps-6", "steps-7", "steps-8") and len(full.categories) == 8
+    probs = tasks.load_task("world@blindspot-hard", split="train").problems
+    assert {p.category for p in probs} == set(hard.categories)
+    assert all(sum(op == "*" for op, _ in p.metadata["ops"]) == 1 for p in probs)
+    assert all(first_error(p, p.solution) is None for p in probs)
+    easy = [p for p in tasks.load_task("world@blindspot", split="test").problems if p.metadata["difficulty"] <= 4]
+    assert easy and [p.id for p in easy] == [p.id for p in tasks.load_task("world", split="test").problems[: len(easy)]]
+
+
+def test_abilities_cli_rejects_an_unknown_regime_in_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    res = CliRunner().invoke(app, ["world", "abilities", "world:nope", "--regime", "nope"])
+    assert res.exit_code == 2 and "unknown regime 'nope'" in res.output and "blindspot" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
 
 
 def test_world_task_is_registered_and_loads() -> None:
@@ -299,6 +419,9 @@ def test_measure_abilities_table_is_well_formed(world_dir: Path) -> None:
     ab = measure_abilities(world_dir, n_per_level=6, samples=4, verify_max=12, continuation_max=4, continuation_k=2)
     for table in (stored, ab):
         assert [r["category"] for r in table["solve"]] == ["steps-1", "steps-2", "steps-3"]
+        z = table["zero_advantage"]  # the RL start: groups of 8 on the hard TRAIN levels (test preset: 2-3)
+        assert z["split"] == "train" and z["levels"] == [2, 3] and z["group_size"] == 8
+        assert z["groups"] == sum(r["problems"] for r in z["by_level"]) > 0 and 0 <= z["all_wrong_share"] <= 1
         for r in table["solve"]:
             assert all(0.0 <= r[k] <= 1.0 for k in r if re.match(r"(avg|pass)@|all_wrong", k))
         v = table["verify"]

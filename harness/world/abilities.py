@@ -1,7 +1,8 @@
 """Measure the two abilities InT relies on, on any checkpoint of the world model.
 
 1. Solving, imperfectly: avg@k at temperature 1 by difficulty (plus pass@k and the share of all-wrong
-   groups, i.e. the zero-advantage regime GRPO meets), on the TEST split.
+   groups), on the TEST split; and the zero-advantage share where RL starts: all-wrong groups of 8 at
+   T=1 on the regime's hard TRAIN problems (the ones `harness compare` trains on).
 2. Verifying against a reference: on the model's OWN failed attempts, the compact verification prompt
    must yield a parseable `<intervention>` whose location is the true first error (`first_error`).
 3. (mechanism check) Continuations from prefix + the model's own correct intervention vs from prefix +
@@ -58,13 +59,32 @@ def _generate(backend: Any, messages: Sequence[tuple[dict[str, str], ...]], cont
     return [[s.text for s in samples] for samples in out]
 
 
-def _levels_of(model_dir: Path) -> tuple[WorldSpec, tuple[int, ...]]:
+def _spec_of(model_dir: Path) -> WorldSpec:
+    """The world the checkpoint was built for (an SFT/RL checkpoint without a recipe: the default world)."""
     recipe = model_dir / "world_recipe.json"
-    if recipe.exists():
-        w = json.loads(recipe.read_text())["world"]
-        spec = WorldSpec(modulus=w["modulus"], levels=tuple(w["levels"]), test_fraction=w["test_fraction"])
-        return spec, spec.levels
-    return WorldSpec(), WorldSpec().levels
+    return WorldSpec.from_dict(json.loads(recipe.read_text())["world"]) if recipe.exists() else WorldSpec()
+
+
+def _solve(be: Any, probs: list[WorldProblem], level: int, samples: int, seed: int,
+           grade: Callable[[str, str], bool]) -> list[list[tuple[str, bool]]]:
+    """`samples` attempts per problem at T=1 (the RL temperature), each graded."""
+    outs = _generate(
+        be, [({"role": "user", "content": wp.text},) for wp in probs], False,
+        n=samples, temperature=1.0, top_p=1.0, top_k=0, max_tokens=16 * level + 24, seed=seed,
+    )
+    return [[(t, bool(grade(t, str(wp.answer)))) for t in texts] for wp, texts in zip(probs, outs, strict=True)]
+
+
+def _group_row(level: int, groups: list[list[bool]], samples: int) -> dict[str, Any]:
+    flat = [s for row in groups for s in row]
+    return {
+        "level": level,
+        "category": f"steps-{level}",
+        "problems": len(groups),
+        f"avg@{samples}": sum(flat) / max(1, len(flat)),
+        f"pass@{samples}": sum(any(r) for r in groups) / max(1, len(groups)),
+        "all_wrong_groups": sum(not any(r) for r in groups) / max(1, len(groups)),
+    }
 
 
 def measure_abilities(
@@ -79,16 +99,21 @@ def measure_abilities(
     verify_sampling: tuple[float, float, int] = (0.7, 0.8, 20),
     continuation_max: int = 48,
     continuation_k: int = 4,
+    group_size: int = 8,
+    spec: WorldSpec | None = None,
     seed: int = 0,
     batch_size: int = 256,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Solve table by difficulty + verifier accuracy on own failures (+ continuation check).
+    """Solve table by difficulty, zero-advantage share on the hard train set, verifier accuracy on own
+    failures (+ continuation check).
 
-    `verify_sampling` is (temperature, top_p, top_k) -- the paper's proposer settings by default."""
+    `verify_sampling` is (temperature, top_p, top_k) -- the paper's proposer settings by default;
+    `group_size` is the RL group size the zero-advantage share is measured at; `spec` the world (default:
+    the one in the checkpoint's `world_recipe.json`; SFT/RL checkpoints have none: pass their regime's)."""
     model_dir = Path(model_dir)
-    spec, default_levels = _levels_of(model_dir)
-    levels = tuple(levels or default_levels)
+    spec = spec or _spec_of(model_dir)
+    levels = tuple(levels or spec.levels)
     be, be_name = open_backend(model_dir, backend, batch_size)
     grade, grader_name = _grader()
     tick = progress or (lambda *a: None)
@@ -98,27 +123,28 @@ def measure_abilities(
     solve_rows, failures = [], []
     for li, level in enumerate(levels):
         probs = generate_problems(level, n_per_level, split, seed=seed, spec=spec)
-        outs = _generate(
-            be, [({"role": "user", "content": wp.text},) for wp in probs], False,
-            n=samples, temperature=1.0, top_p=1.0, top_k=0, max_tokens=16 * level + 24, seed=seed,
-        )
-        scores = []
-        for wp, texts in zip(probs, outs, strict=True):
-            ok = [grade(t, str(wp.answer)) for t in texts]
-            scores.append(ok)
-            failures += [(wp, t) for t, good in zip(texts, ok, strict=True) if not good]
-        flat = [s for row in scores for s in row]
-        solve_rows.append(
-            {
-                "level": level,
-                "category": f"steps-{level}",
-                "problems": len(probs),
-                f"avg@{samples}": sum(flat) / max(1, len(flat)),
-                f"pass@{samples}": sum(any(r) for r in scores) / max(1, len(scores)),
-                "all_wrong_groups": sum(not any(r) for r in scores) / max(1, len(scores)),
-            }
-        )
+        graded = _solve(be, probs, level, samples, seed, grade)
+        solve_rows.append(_group_row(level, [[ok for _, ok in row] for row in graded], samples))
+        failures += [(wp, t) for wp, row in zip(probs, graded, strict=True) for t, ok in row if not ok]
         tick("solve", li + 1, len(levels))
+
+    # 1b. the zero-advantage regime where RL starts: groups of 8 on the hard TRAIN problems ---------
+    hard_rows = []
+    for li, level in enumerate(spec.hard_levels):
+        probs = generate_problems(level, n_per_level, "train", seed=seed, spec=spec)
+        graded = _solve(be, probs, level, group_size, seed, grade)
+        hard_rows.append(_group_row(level, [[ok for _, ok in row] for row in graded], group_size))
+        tick("hard train groups", li + 1, len(spec.hard_levels))
+    n_groups = sum(r["problems"] for r in hard_rows)
+    zero_adv = {
+        "split": "train",
+        "levels": list(spec.hard_levels),
+        "group_size": group_size,
+        "temperature": 1.0,
+        "groups": n_groups,
+        "all_wrong_share": sum(r["all_wrong_groups"] * r["problems"] for r in hard_rows) / max(1, n_groups),
+        "by_level": hard_rows,
+    }
 
     # 2. verifying own failed attempts -----------------------------------------------------------
     pool = [(wp, t, first_error(wp, t)) for wp, t in failures]
@@ -183,7 +209,9 @@ def measure_abilities(
         "solve_temperature": 1.0,
         "backend": be_name,
         "grader": grader_name,
+        "world": {"novel_op": spec.novel_op, "novel_levels": list(spec.novel_levels), "hard_levels": list(spec.hard_levels)},
         "solve": solve_rows,
+        "zero_advantage": zero_adv,
         "verify": verify,
         "continuation": cont,
     }

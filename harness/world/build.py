@@ -37,7 +37,7 @@ from harness.world.model import (
     wrap_tokenizer,
 )
 from harness.world.pretrain import TrainSpec, train
-from harness.world.problems import WORLD_VERSION, WorldSpec
+from harness.world.problems import REGIMES, WORLD_VERSION, WorldSpec
 
 RECIPE_FILE, ABILITIES_FILE, BUILD_LOG_FILE = "world_recipe.json", "abilities.json", "build_log.json"
 _CODE_FILES = ("problems.py", "corpus.py", "model.py", "pretrain.py")  # files that shape the weights
@@ -79,6 +79,13 @@ class Recipe:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+# The larger model of every regime: same corpus, teacher and optimiser, 1.5x width and layers (~3.6M
+# parameters): the analogue of the paper's larger eval-only model. Its build is a flag away (see README).
+LARGE_MODEL = ModelSpec(hidden_size=192, intermediate_size=768, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=6)
+# The blindspot regime's teacher: the same misconception on +/- but more accurate (so failures on hard
+# problems are dominated by the novel op, which a single intervention fixes), and always wrong on it.
+BLINDSPOT_NOISE = NoiseSpec(q_easy=0.97, q_hard=0.75, q_novel=0.0)
+
 PRESETS: dict[str, Recipe] = {
     # ~7.5 min on 2 idle cores (421 s measured): meets both ability targets (see README / abilities.json).
     "default": Recipe(preset="default", seed=0),
@@ -92,6 +99,12 @@ PRESETS: dict[str, Recipe] = {
         model=ModelSpec(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4),
         train=TrainSpec(),
         eval=EvalSpec(n_per_level=8, samples=8, verify_max=32, continuation_max=8, continuation_k=2),
+    ),
+    # The blindspot regime (problems.REGIMES): levels 5-8 need a doubling the teacher never gets right.
+    "blindspot": Recipe(preset="blindspot", seed=0, world=REGIMES["blindspot"], noise=BLINDSPOT_NOISE),
+    "large": Recipe(preset="large", seed=0, model=LARGE_MODEL),
+    "blindspot-large": Recipe(
+        preset="blindspot-large", seed=0, world=REGIMES["blindspot"], noise=BLINDSPOT_NOISE, model=LARGE_MODEL
     ),
 }
 

@@ -14,7 +14,12 @@ world_app = typer.Typer(help="The embedded world: a synthetic task family and a 
 
 @world_app.command("build")
 def world_build(
-    preset: str = typer.Option("default", help="default (~7.5 min on 2 idle cores, meets the ability targets) or test (~30 s)."),
+    preset: str = typer.Option(
+        "default",
+        help="default (~7.5 min on 2 idle cores, meets the ability targets), blindspot (the regime where the hard "
+        "levels need a fact the model never samples), large / blindspot-large (the larger model of each regime), "
+        "test (~30 s, plumbing only).",
+    ),
     seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
     out: Path | None = typer.Option(None, help="Folder (default: the content-hash cache)."),
     force: bool = typer.Option(False, help="Rebuild even if cached."),
@@ -31,10 +36,24 @@ def world_abilities(
     model: str = typer.Argument(..., help="A world-model checkpoint (after build, SFT or RL) or world:<preset>."),
     n_per_level: int = typer.Option(32, help="Test problems per difficulty level."),
     samples: int = typer.Option(8, help="Samples per problem (avg@k at temperature 1)."),
+    regime: str | None = typer.Option(
+        None, help="The checkpoint's world regime (default: its world_recipe.json; SFT/RL checkpoints: default)."
+    ),
+    out: Path | None = typer.Option(None, help="Also write the measurement as JSON here."),
 ) -> None:
-    """Measure solving by difficulty and verification of own failed attempts on any world checkpoint."""
+    """Measure solving by difficulty, the zero-advantage share on the hard train set, and verification of
+    own failed attempts, on any world checkpoint."""
     from harness.models import resolve_model
+    from harness.rundir import atomic_write_json
     from harness.world.abilities import measure_abilities
+    from harness.world.problems import REGIMES
     from harness.world.report import abilities_table
 
-    console.print(abilities_table(measure_abilities(resolve_model(model), n_per_level=n_per_level, samples=samples)))
+    if regime is not None and regime not in REGIMES:
+        raise typer.BadParameter(f"unknown regime {regime!r}; choose one of {sorted(REGIMES)}", param_hint="--regime")
+    ab = measure_abilities(
+        resolve_model(model), n_per_level=n_per_level, samples=samples, spec=REGIMES[regime] if regime else None
+    )
+    if out is not None:
+        atomic_write_json(out, ab)
+    console.print(abilities_table(ab))

@@ -8,6 +8,12 @@ reducing mod p are "hard facts", with an off-by-one misconception more likely th
 so errors are not uniform noise: greedy decoding fails on hard facts too, and the first-error
 location depends on the content.
 
+In a regime with a novel operation (problems.WorldSpec.novel_op, only at hard levels) the teacher has a
+blind spot: it gets that operation right with probability `q_novel` (0 in the blindspot regime) and
+otherwise writes the wrong product c*v + 1 -- never congruent to the right one, so no sample of the base
+model contains the fact. Only reference solutions do: in verification transcripts the model copies the
+corrected step from the reference, which is how InT's self-proposed interventions can carry it.
+
 The verification transcripts teach the second ability InT relies on: given the reference and a failed
 attempt (drawn from the same teacher, i.e. the same error distribution as the model's own attempts),
 write a compact log up to the first wrong substep and an intervention that replaces it.
@@ -19,6 +25,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from harness.world.problems import (
+    NOVEL_OPS,
     OPS,
     STEP_SEP,
     WorldProblem,
@@ -46,6 +53,7 @@ class NoiseSpec:
     misconception: float = 1.0  # share of wrong results that are the misconception (the rest: uniform)
     operand_slip: float = 0.01  # misread the operand (the line uses another c, computed correctly)
     early_stop: float = 0.01  # box the current value instead of doing the step
+    q_novel: float = 0.0  # accuracy on the regime's novel op (WorldSpec.novel_op); else the product c*v + 1
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -75,13 +83,24 @@ def teacher_step(v: int, op: str, c: int, p: int, noise: NoiseSpec, rng: random.
     return rng.choice([x for x in range(p) if x != right])
 
 
+def novel_misconception(v: int, op: str, c: int) -> int:
+    """The teacher's wrong product for the novel op: c*v + 1 (7 *2 = 15), never congruent to c*v."""
+    return integer_result(v, op, c) + 1
+
+
 def teacher_attempt(wp: WorldProblem, noise: NoiseSpec, rng: random.Random) -> str:
     """A solution trace by the noisy teacher. Errors propagate: later steps use the wrong value."""
     p, v, lines = wp.modulus, wp.start, []
     for i, (op, c) in enumerate(wp.ops, 1):
         if rng.random() < noise.early_stop:
             break
-        if rng.random() < noise.operand_slip:
+        slip = rng.random() < noise.operand_slip
+        if op in NOVEL_OPS:  # the blind spot: a wrong fact, written with its own (wrong) product
+            whole = integer_result(v, op, c) if rng.random() < noise.q_novel else novel_misconception(v, op, c)
+            lines.append(step_line(i, v, op, c, whole % p, integer=whole))
+            v = whole % p
+            continue
+        if slip:
             c = rng.choice([x for x in operand_choices(op, p) if x != c])
         r = teacher_step(v, op, c, p, noise, rng)
         lines.append(step_line(i, v, op, c, r))
@@ -114,7 +133,7 @@ class CorpusSpec:
 def train_problem(level: int, rng: random.Random, spec: WorldSpec) -> WorldProblem:
     """A fresh random problem from the train split (rejection on the content-hash split)."""
     while True:
-        wp = random_problem(level, rng, spec.modulus)
+        wp = random_problem(level, rng, spec.modulus, spec.novel_at(level))
         if split_of(wp, spec) == "train":
             return wp
 

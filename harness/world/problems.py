@@ -8,6 +8,13 @@ wrong final answer unless a second error happens to cancel it. (Multiplication w
 offsets so that later errors cancel earlier ones about 1/p of the time: long problems would never get
 much harder than chance.)
 
+Regimes: a `WorldSpec` may add one *novel* operation (e.g. doubling, "*2") that appears exactly once in
+every problem of its `novel_levels` and nowhere else. The pretraining teacher gets it systematically
+wrong (see corpus.py), so hard problems need a fact the base model never produces and that only the
+reference solution shows: the "blindspot" regime, where outcome-reward RL meets all-wrong groups and
+InT's single-step intervention carries the missing fact. Multiplication by c is a bijection mod p too
+(p prime, c != 0), so one wrong step still dooms the attempt.
+
 Steps are separated by blank lines ("\\n\\n"), exactly like the InT step splitter expects.
 """
 
@@ -23,28 +30,63 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WORLD_VERSION = "world-v2"
-OPS = ("+", "-")
+OPS = ("+", "-")  # the ordinary operations, at every level
+NOVEL_OPS = ("*",)  # operations a regime may add at its hard levels only (WorldSpec.novel_op)
 STEP_SEP = "\n\n"
 VERIFY_INSTRUCTION = "Check each substep of the attempt against the reference. Find the first wrong substep and correct it."
 
 # "Step 3: +5 on 4 = 9 ≡ 2": step number, operation, operand, the value it acts on, the integer result,
 # its residue (the new running value).
 _STEP_RE = re.compile(
-    r"^\s*Step\s+(\d+)\s*:\s*([-+])\s*(\d+)\s+on\s+(-?\d+)\s*=\s*(-?\d+)\s*≡\s*(-?\d+)\s*$"
+    r"^\s*Step\s+(\d+)\s*:\s*([-+*])\s*(\d+)\s+on\s+(-?\d+)\s*=\s*(-?\d+)\s*≡\s*(-?\d+)\s*$"
 )
 _BOXED_RE = re.compile(r"\\boxed\{([^{}]*)\}")
 _PROBLEM_RE = re.compile(r"Start with v = (\d+)\. Working modulo (\d+),")
-_PROBLEM_OP_RE = re.compile(r"^Step \d+: ([-+])(\d+)$", re.M)
+_PROBLEM_OP_RE = re.compile(r"^Step \d+: ([-+*])(\d+)$", re.M)
 _INTERVENTION_RE = re.compile(r"<intervention>(.*?)</intervention>", re.S)
 
 
 @dataclass(frozen=True)
 class WorldSpec:
-    """The family of problems: modulus and difficulty levels (number of operations)."""
+    """The family of problems: modulus, difficulty levels (number of operations) and the regime's novel op."""
 
     modulus: int = 11
     levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     test_fraction: float = 0.2  # share of the problem space reserved for the test split (by content hash)
+    novel_op: str = ""  # e.g. "*2": one step of every problem at `novel_levels` is this operation ("": none)
+    novel_levels: tuple[int, ...] = ()  # levels whose problems carry the novel op exactly once
+
+    @property
+    def novel(self) -> tuple[str, int] | None:
+        """The novel operation as (op, operand), or None for a regime without one."""
+        if not self.novel_op:
+            return None
+        op, c = self.novel_op[0], int(self.novel_op[1:])
+        if op not in NOVEL_OPS or not 0 < c % self.modulus:
+            raise ValueError(f"novel_op must be one of {NOVEL_OPS} with an operand invertible mod p, not {self.novel_op!r}")
+        return op, c
+
+    @property
+    def hard_levels(self) -> tuple[int, ...]:
+        """The regime's hard set (RL's training levels): the novel op's levels, else the upper half."""
+        return tuple(self.novel_levels) if self.novel_op else tuple(self.levels[len(self.levels) // 2 :])
+
+    def novel_at(self, level: int) -> tuple[str, int] | None:
+        return self.novel if level in self.novel_levels else None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WorldSpec:
+        """From a recipe's `world` section (tuples come back from JSON as lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+REGIMES: dict[str, WorldSpec] = {
+    # +c / -c mod 11 at every level: the facts are shared, RL on easy problems transfers to hard ones.
+    "default": WorldSpec(),
+    # Levels 5-8 each need one doubling, which the base model's teacher always gets wrong (2v+1): the
+    # missing fact is in the reference solution only (see README "Regimes").
+    "blindspot": WorldSpec(novel_op="*2", novel_levels=(5, 6, 7, 8)),
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +147,8 @@ def integer_result(v: int, op: str, c: int) -> int:
         return v + c
     if op == "-":
         return v - c
+    if op == "*":
+        return v * c
     raise ValueError(f"unknown op {op!r}")
 
 
@@ -112,14 +156,16 @@ def apply_op(v: int, op: str, c: int, p: int) -> int:
     return integer_result(v, op, c) % p
 
 
-def step_line(i: int, v: int, op: str, c: int, result: int) -> str:
+def step_line(i: int, v: int, op: str, c: int, result: int, integer: int | None = None) -> str:
     """One solution step, "Step 3: +5 on 4 = 9 ≡ 2" (`result` is the residue the solver claims).
 
     The operation comes right after the label, as in the problem (finding it is a one-token match).
     The integer result comes before its residue: WHY: a residue alone is independent of the value and
     of the operation taken one at a time (like parity), which gradient descent learns only after a long
-    plateau; the integer result depends on each of them, and its residue on it alone."""
-    return f"Step {i}: {op}{c} on {v} = {integer_result(v, op, c)} ≡ {result}"
+    plateau; the integer result depends on each of them, and its residue on it alone. `integer` overrides
+    the integer result (a teacher whose multiplication fact is wrong writes its own product)."""
+    whole = integer_result(v, op, c) if integer is None else integer
+    return f"Step {i}: {op}{c} on {v} = {whole} ≡ {result}"
 
 
 def boxed_line(value: int) -> str:
@@ -139,12 +185,18 @@ def split_of(problem: WorldProblem, spec: WorldSpec) -> str:
     return "test" if (h % 10_000) < spec.test_fraction * 10_000 else "train"
 
 
-def random_problem(level: int, rng: random.Random, p: int) -> WorldProblem:
+def random_problem(level: int, rng: random.Random, p: int, novel: tuple[str, int] | None = None) -> WorldProblem:
+    """`level` random ordinary operations; with `novel`, one of them (at a uniform position) replaced by it.
+
+    Without `novel` the random draws are exactly those of world-v2 (the default regime's data)."""
     ops = []
     for _ in range(level):
         op = rng.choice(OPS)
         ops.append((op, rng.choice(operand_choices(op, p))))
-    return WorldProblem(start=rng.randrange(p), ops=tuple(ops), modulus=p)
+    start = rng.randrange(p)
+    if novel is not None:
+        ops[rng.randrange(level)] = novel
+    return WorldProblem(start=start, ops=tuple(ops), modulus=p)
 
 
 def generate_problems(
@@ -161,7 +213,7 @@ def generate_problems(
     tries = 0
     while len(out) < n and tries < 60 * n + 5000:
         tries += 1
-        prob = random_problem(level, rng, spec.modulus)
+        prob = random_problem(level, rng, spec.modulus, spec.novel_at(level))
         if split_of(prob, spec) != split or (unique and prob.key in seen):
             continue
         seen.add(prob.key)
@@ -362,7 +414,7 @@ def guided_prefix(attempt_text: str, intervention: Intervention) -> str:
     return STEP_SEP.join(split_steps(attempt_text)[: intervention.location - 1] + [content])
 
 
-def level_space(levels: Sequence[int], p: int) -> dict[int, int]:
+def level_space(levels: Sequence[int], p: int, novel_levels: Sequence[int] = ()) -> dict[int, int]:
     """Size of the problem space per level (for documentation and sanity checks)."""
     per_step = sum(len(operand_choices(op, p)) for op in OPS)
-    return {k: p * per_step**k for k in levels}
+    return {k: p * k * per_step ** (k - 1) if k in novel_levels else p * per_step**k for k in levels}

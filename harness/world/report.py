@@ -87,6 +87,13 @@ def abilities_table(ab: dict[str, Any]) -> Group:
         solve.add_row(
             r["category"], str(r["problems"]), f"{r[f'avg@{k}']:.1%}", f"{r[f'pass@{k}']:.1%}", f"{r['all_wrong_groups']:.1%}"
         )
+    z = ab.get("zero_advantage")
+    if z:
+        lv = z["levels"]
+        solve.caption = (
+            f"RL start, {z['split']} split levels {lv[0]}-{lv[-1]}, groups of {z['group_size']} at T={z['temperature']:g}: "
+            f"{z['all_wrong_share']:.1%} of {z['groups']} groups all-wrong (zero advantage)"
+        )
     v = ab["verify"]
     ver = Table(title="World model: verifying its own failed attempts against the reference")
     ver.add_column("metric")
