@@ -47,7 +47,7 @@ def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]]) -> list[tuple[list
     im_end = raw.token_to_id("<|im_end|>")
     prompts = raw.encode_batch([chat_prompt(u) for u, _ in pairs], add_special_tokens=False)
     answers = raw.encode_batch([a for _, a in pairs], add_special_tokens=False)
-    return [(p.ids + a.ids + [im_end], len(p.ids)) for p, a in zip(prompts, answers, strict=True)]
+    return [(p.ids + a.ids + [im_end], len(p.ids)) for p, a in zip(prompts, answers)]
 
 
 def make_batches(
