@@ -34,7 +34,7 @@ from reports.leaderboard import (
     seed_averaged,
     seed_matrix,
 )
-from reports.load import CompareRun
+from reports.load import CompareRun, MissingData
 
 POOLED = "all tasks (pooled)"
 EQUAL_STEPS = "equal RL steps"
@@ -181,11 +181,28 @@ def _row(pair: Pair, task: str, a: np.ndarray, b: np.ndarray, seeds: list[int], 
 
 
 def rl_tokens_per_step(run: CompareRun) -> dict[str, float]:
-    """Mean generated tokens per RL step of each model (its RL steps' tokens / RL steps, over seeds)."""
+    """The most generated tokens one RL step of each model took: the largest increase of the cumulative
+    ``tokens_generated`` between logged RL steps, per step, over seeds (a budget-stopped arm overshoots by at
+    most its last step, which can be longer than the mean one). Without a train log: the mean per step."""
     st = run.stages
     steps = compute_totals(run).set_index("model")["train_rl_steps"]
     rl = st[st["stage"] == "rl"].groupby(["model", "seed"])["tokens_generated"].sum().groupby("model").mean()
-    return {str(m): float(v / steps[m]) for m, v in rl.items() if m in steps.index and steps[m] > 0}
+    out = {str(m): float(v / steps[m]) for m, v in rl.items() if m in steps.index and steps[m] > 0}
+    try:
+        log = run.train_log("rl")
+    except MissingData:
+        return out
+    log = log.dropna(subset=["tokens_generated"]).sort_values(["model", "seed", "step"])
+    for model, g in log.groupby("model"):
+        d_tok = g.groupby("seed")["tokens_generated"].diff()
+        d_step = g.groupby("seed")["step"].diff()
+        first = g.groupby("seed").cumcount() == 0
+        rate = (d_tok / d_step.where(d_step > 0)).where(~first)
+        # The first logged row covers steps 1..step from zero tokens.
+        rate = rate.fillna((g["tokens_generated"] / g["step"].where(g["step"] > 0)).where(first))
+        if rate.notna().any():
+            out[str(model)] = max(out.get(str(model), 0.0), float(rate.max()))
+    return out
 
 
 def paired_tables(run: CompareRun, *, n_boot: int = 10_000) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -24,6 +24,7 @@ from reports_support import (
     RL,
     RL_AT_INT,
     RL_STEPS,
+    RL_TOKENS_PER_STEP,
     SFT_TRAINED,
     make_compare,
 )
@@ -232,6 +233,20 @@ def test_compute_matching_that_missed_its_budget_is_flagged(tmp_path: Path) -> N
     assert flags[RL_AT_INT] is False and flags[RL] is True  # int@rl-baseline-compute still matched
     md = (build_report(root, n_boot=N_BOOT, figures=False) / "report.md").read_text()
     assert "achieved 150,000 vs 84,000 tokens, RL steps 30 vs 20. NOT MATCHED" in md
+
+
+def test_a_budget_stopped_arm_may_overshoot_by_its_longest_step(tmp_path: Path) -> None:
+    """Matched within one RL step means within the arm's *longest* step: a last step longer than the mean
+    (longer responses late in RL) is still one step of overshoot, not a missed budget."""
+    from reports.paired import rl_tokens_per_step
+
+    root = make_compare(tmp_path, seeds=(0,), tasks=("alpha",), eval_only=False)
+    log = next(root.rglob(f"arms/{RL_AT_INT}/seed-0/rl/train_log.jsonl"))
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    per_step = RL_TOKENS_PER_STEP[RL_AT_INT]
+    rows[-1]["tokens_generated"] = rows[-2]["tokens_generated"] + 3 * per_step  # the last step: 3x the others
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert rl_tokens_per_step(CompareRun(root))[RL_AT_INT] == pytest.approx(3 * per_step)
 
 
 def test_paired_with_one_seed_resamples_problems_only(tmp_path: Path) -> None:
