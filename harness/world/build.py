@@ -111,7 +111,9 @@ PRESETS: dict[str, Recipe] = {
 
 # What a cold build costs, measured (shown when a build starts).
 EXPECTED_TIME = {
-    "default": "About 7 min on 2 idle cores (421 s measured; 11 min under load 3.5)",
+    "default": "About 7-11 min on 2 idle cores (421-644 s measured); much longer when other jobs share the cores "
+    "(53 min measured beside a comparison, load 4)",
+    "blindspot": "Not measured on idle cores; 6,173 s (103 min) measured with other jobs on them (load 3-6)",
     "test": "About 30 s on 2 idle cores",
 }
 
