@@ -128,15 +128,18 @@ def _band(ax: Any, df: pd.DataFrame, by: str, y: str, colour: str, label: str, *
     """Mean over seeds as a line, min-max over seeds as a band (drawn only when there are >= 2 seeds).
 
     Rows are grouped by ``by`` (e.g. the RL step); the line's position is the group's mean of ``x``
-    (default: ``by`` itself)."""
+    (default: ``by`` itself). Only groups every seed reached are drawn: past the shortest seed (a
+    budget-stopped arm whose seeds ran different step counts) the mean would be one seed's, and its
+    token position could fall behind the previous point."""
     d = df.dropna(subset=[y])
+    d = d[d.groupby(by)["seed"].transform("nunique") == d["seed"].nunique()]
     g = d.groupby(by)
     mean = g[y].mean()
     if mean.empty:
         return
     xs = g[x].mean().to_numpy() if x else mean.index.to_numpy()
     ax.plot(xs, mean.values, color=colour, label=label, linestyle=linestyle)
-    if df["seed"].nunique() > 1:
+    if d["seed"].nunique() > 1:
         ax.fill_between(xs, g[y].min().values, g[y].max().values, color=colour, alpha=0.18, linewidth=0)
 
 

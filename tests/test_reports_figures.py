@@ -139,3 +139,23 @@ def test_counterfactual_summary_matches_table1_json(run: CompareRun) -> None:
     sub = raw[raw["condition"] == "intervention"]
     assert row["accuracy_pct"] == pytest.approx(100 * sub["correct"].sum() / sub["samples"].sum())
     assert row["n_seeds"] == 3 and row["coverage"] == f"{sub['covered'].sum()}/{sub['problems'].sum()}"
+
+
+def test_rl_band_draws_only_steps_every_seed_reached() -> None:
+    """Seeds of a budget-stopped arm run different step counts; the mean line stops at the shortest seed
+    instead of jumping back to one seed's token position."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from reports.figures import _band
+
+    rows = [{"seed": 0, "step": s, "x": 1000 * s, "r": 0.1} for s in range(1, 6)]
+    rows += [{"seed": 1, "step": s, "x": 500 * s, "r": 0.2} for s in range(1, 11)]  # shorter steps, more of them
+    fig, ax = plt.subplots()
+    _band(ax, pd.DataFrame(rows), "step", "r", "C0", "arm", x="x")
+    xs = ax.lines[0].get_xdata()
+    assert len(xs) == 5 and list(xs) == sorted(xs)
+    plt.close(fig)
