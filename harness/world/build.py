@@ -114,6 +114,7 @@ EXPECTED_TIME = {
     "default": "About 7-11 min on 2 idle cores (421-644 s measured); much longer when other jobs share the cores "
     "(53 min measured beside a comparison, load 4)",
     "blindspot": "Not measured on idle cores; 6,173 s (103 min) measured with other jobs on them (load 3-6)",
+    "blindspot-large": "About 17 min on 2 cores (993 s measured at load 2)",
     "test": "About 30 s on 2 idle cores",
 }
 
