@@ -194,12 +194,10 @@ def rl_tokens_per_step(run: CompareRun) -> dict[str, float]:
         return out
     log = log.dropna(subset=["tokens_generated"]).sort_values(["model", "seed", "step"])
     for model, g in log.groupby("model"):
-        d_tok = g.groupby("seed")["tokens_generated"].diff()
-        d_step = g.groupby("seed")["step"].diff()
-        first = g.groupby("seed").cumcount() == 0
-        rate = (d_tok / d_step.where(d_step > 0)).where(~first)
-        # The first logged row covers steps 1..step from zero tokens.
-        rate = rate.fillna((g["tokens_generated"] / g["step"].where(g["step"] > 0)).where(first))
+        # Increments per seed; a seed's first logged row covers steps 1..step from zero tokens.
+        d_tok = g.groupby("seed")["tokens_generated"].diff().fillna(g["tokens_generated"])
+        d_step = g.groupby("seed")["step"].diff().fillna(g["step"])
+        rate = d_tok / d_step.where(d_step > 0)
         if rate.notna().any():
             out[str(model)] = max(out.get(str(model), 0.0), float(rate.max()))
     return out
