@@ -182,9 +182,7 @@ def build_world(
     target = Path(out_dir) if out_dir is not None else cache_root() / recipe.hash
 
     def cached() -> bool:
-        if force or not save_dir_is_complete(target):
-            return False
-        return json.loads((target / RECIPE_FILE).read_text()).get("hash") == recipe.hash
+        return not force and _holds(target, recipe)
 
     if not cached():
         # One builder per recipe: a second process (a parallel test, a step) waits for the first, then reuses.
@@ -202,9 +200,12 @@ def cached_world(preset: str = "default", seed: int = 0) -> Path | None:
     """The cache folder of a preset's model if it is built (same recipe hash), else None; never builds."""
     recipe = make_recipe(preset, seed)
     target = cache_root() / recipe.hash
-    if save_dir_is_complete(target) and json.loads((target / RECIPE_FILE).read_text()).get("hash") == recipe.hash:
-        return target
-    return None
+    return target if _holds(target, recipe) else None
+
+
+def _holds(target: Path, recipe: Recipe) -> bool:
+    """Is ``target`` a complete save of exactly this recipe (its recorded hash)?"""
+    return save_dir_is_complete(target) and json.loads((target / RECIPE_FILE).read_text()).get("hash") == recipe.hash
 
 
 @contextmanager
