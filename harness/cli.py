@@ -61,7 +61,17 @@ def _version(value: bool) -> None:
 def _main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    threads: str | None = typer.Option(None, "--threads", envvar="HARNESS_THREADS", show_default=False,
+                                       help="CPU threads for torch: auto (the free cores, re-checked while running, "
+                                            "capped by the model's size; the default) or a number to pin."),
 ) -> None:
+    if threads is not None:
+        import os
+
+        from harness.cpu import ENV, requested_threads
+
+        os.environ[ENV] = threads  # inherited by every step's process
+        requested_threads()  # a bad value is a one-line error here, before any work
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         from harness.ui import quiet_libraries

@@ -54,6 +54,24 @@ def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def _cpu_threads(trainer: Any) -> None:
+    """On a CPU, torch's thread count follows the free cores between steps (`harness.cpu`): a busy
+    machine costs a fair share instead of a collapse. A GPU run is left alone."""
+    if _cuda():
+        return
+    from transformers import TrainerCallback
+
+    from harness.cpu import governor, model_parameters
+
+    threads = governor(model_parameters(trainer.model))
+
+    class CpuThreads(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers API
+            threads.tick()
+
+    trainer.add_callback(CpuThreads())
+
+
 def _merge(args: dict[str, Any], backend_args: dict[str, Any]) -> dict[str, Any]:
     """Our TRL arguments with the user's native ``backend_args`` applied last (they win, no duplicates)."""
     return {**args, **backend_args}
@@ -231,6 +249,7 @@ class TRLTrainer(TrainerPlugin):
             callbacks=[_log_callback(writer, progress=Progress("sft", args))]
         )
         _quiet(trainer)
+        _cpu_threads(trainer)
         info = {"rows": len(rows), "dropped_long": dropped, "gradient_accumulation_steps": accum,
                 "effective_batch_size": per_step * accum, "writer": writer, "tokenizer": tokenizer}
         return trainer, info
@@ -329,6 +348,7 @@ class TRLTrainer(TrainerPlugin):
             callbacks=callbacks,
         )
         _quiet(trainer)
+        _cpu_threads(trainer)
         return trainer, {"rows": len(rows), "counters": counters, "writer": writer, "tokenizer": tokenizer}
 
     def rl(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> TrainResult:

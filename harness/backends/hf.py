@@ -81,6 +81,16 @@ class _SeededSampler(LogitsProcessor):
         return out.scatter_(1, picks[:, None], 0.0)
 
 
+class _CpuThreads(LogitsProcessor):
+    """Leaves the scores alone; between decoding steps lets `harness.cpu` follow the free cores."""
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        from harness.cpu import tick
+
+        tick()
+        return scores
+
+
 class _StopStrings(StoppingCriteria):
     """Stops a row once its generated text contains a stop string; records where, for token counts."""
 
@@ -162,6 +172,10 @@ class HFBackend(Backend):
             pad_token_id=self.tokenizer.pad_token_id,
             bos_token_id=self.checkpoint_generation_config.bos_token_id,
         )
+        if self.device == "cpu":  # threads follow the free cores (harness.cpu), capped by the model's size
+            from harness.cpu import governor, model_parameters
+
+            governor(model_parameters(self.hf_model))
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -238,7 +252,7 @@ class HFBackend(Backend):
     ) -> list[Sample]:
         enc = self.tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.device)
         prompt_len = enc["input_ids"].shape[1]
-        processors = LogitsProcessorList()
+        processors = LogitsProcessorList([_CpuThreads()] if self.device == "cpu" else [])
         if params.temperature > 0:
             processors.append(_SeededSampler(seeds, params, self.device))
         stopper = _StopStrings(self.tokenizer, params.stop, prompt_len, len(prompts)) if params.stop else None

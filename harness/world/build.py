@@ -2,7 +2,10 @@
 
 WHY a recipe hash: later commands (rollouts, InT stages, eval) ask for "the world model" and must get
 the same weights every time without retraining; anything that changes the weights (hyperparameters,
-data spec, world code, library versions, thread count) changes the hash and so the cache folder.
+data spec, world code, the versions of torch/transformers/tokenizers and Python's minor version) changes
+the hash and so the cache folder. What does not change the weights is recorded, not hashed: Python's
+patch version (3.11.2 and 3.11.7 build byte-identical weights) and the CPU threads (chosen per step by
+`harness.cpu`; one and two threads give identical weights for every shipped preset).
 The folder records everything needed to rebuild bit-for-bit (`world_recipe.json`), the measured
 abilities (`abilities.json`) and what happened during the build (`build_log.json`).
 """
@@ -73,9 +76,16 @@ class Recipe:
         d["expected_teacher_step_accuracy"] = round(expected_step_accuracy(self.world.modulus, self.noise), 4)
         return d
 
+    def weight_key(self) -> dict[str, Any]:
+        """What the weights depend on (hashed): the recipe without its abilities measurement, with the
+        library versions that shape the numerics; Python only to its minor version."""
+        d = {k: v for k, v in self.to_dict().items() if k != "eval"}
+        d["versions"] = {k: v for k, v in d["versions"].items() if k != "python"} | {"python": _python_minor()}
+        return d
+
     @property
     def hash(self) -> str:
-        blob = json.dumps({k: v for k, v in self.to_dict().items() if k != "eval"}, sort_keys=True, default=list)
+        blob = json.dumps(self.weight_key(), sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -130,6 +140,10 @@ def _versions() -> dict[str, str]:
         "transformers": transformers.__version__,
         "tokenizers": tokenizers.__version__,
     }
+
+
+def _python_minor() -> str:
+    return ".".join(platform.python_version_tuple()[:2])
 
 
 def _code_hash() -> str:
@@ -251,6 +265,9 @@ def _build(recipe: Recipe, target: Path, console: Any, measure: bool) -> Path:
         t1 = time.time()
         losses = train(model, tok, pairs, recipe.train, recipe.seed, on_step)
         log["train_s"] = round(time.time() - t1, 1)
+        from harness.cpu import governor
+
+        log["threads"] = governor().summary()  # provenance: the weights do not depend on it
         model.save_pretrained(tmp)
         rec = recipe.to_dict() | {"hash": recipe.hash}
         (tmp / RECIPE_FILE).write_text(json.dumps(rec, indent=2, default=list))

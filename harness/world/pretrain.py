@@ -5,6 +5,8 @@ cores and have no moving parts; TRL is used later, on the built model, like on a
 Conversations are tokenised exactly as the ChatML template renders them, the loss covers the
 assistant turn and its `<|im_end|>` (so generation stops), and batches group similar lengths to
 avoid padding waste. bf16 autocast roughly doubles CPU throughput; the weights stay fp32.
+Threads are not part of the recipe: `harness.cpu.ThreadGovernor` picks them step by step from the free
+cores (the weights of the shipped presets do not depend on the count; tests/test_cpu_threads.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ class TrainSpec:
     tokens_per_batch: int = 2048  # small batches, many steps: the induction and arithmetic circuits need steps
     epochs: int = 1
     bf16: bool = True
-    threads: int = 2
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -100,7 +101,9 @@ def train(
     on_step: Callable[[int, int, float], None] | None = None,
 ) -> list[float]:
     """Train `model` in place on (user, assistant) pairs. Returns the per-step losses."""
-    torch.set_num_threads(spec.threads)
+    from harness.cpu import governor
+
+    threads = governor(sum(p.numel() for p in model.parameters()))
     torch.manual_seed(seed)
     rng = random.Random(f"batches|{seed}")
     encoded = encode_pairs(tokenizer, pairs)
@@ -116,6 +119,7 @@ def train(
     model.train()
     losses: list[float] = []
     for step, idx in enumerate(batches):
+        threads.tick()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, len(batches), spec)
         batch = collate(encoded, idx, pad_id)
