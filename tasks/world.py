@@ -51,7 +51,9 @@ def load_world(
         spec = replace(spec, levels=tuple(levels))
     n = n_per_level or DEFAULT_PER_LEVEL.get(split, 64)
     problems = [
-        to_task_problem(wp) for level in spec.levels for wp in generate_problems(level, n, split, seed=seed, spec=spec)
+        to_task_problem(wp, spec.reference_style)
+        for level in spec.levels
+        for wp in generate_problems(level, n, split, seed=seed, spec=spec)
     ]
     origin = f"generated:harness.world.problems(regime={regime}, seed={seed}, split={split})"
     return LoadedTask(problems=problems, origin=origin)
@@ -79,6 +81,7 @@ _COMMON = dict(
 _ABOUT = {
     "default": "a value mod 11 updated by 1-8 additions/subtractions (InT on a CPU)",
     "blindspot": "levels 5-8 each need one doubling (*2) that the base model always gets wrong; only the reference shows it",
+    "offref": "the blindspot regime with off-policy references: another author's prose, not the model's step format",
 }
 HARD_LEVELS = REGIMES["default"].hard_levels
 

@@ -164,7 +164,9 @@ def test_teacher_error_rate_matches_its_plan() -> None:
 def test_default_regime_data_is_unchanged() -> None:
     """The default world model's inputs, pinned: its corpus (every random draw of generator and teacher)
     and its vocabulary. A change here changes the default model's weights (and every number quoted for
-    it); regimes must add their data without touching these."""
+    it); regimes must add their data without touching these. The reflection transcripts (added for the
+    paper's self-reflection baseline) come after every solve and verify draw: without them the corpus is
+    byte-identical to the one before they existed."""
     import hashlib
 
     from harness.world.corpus import CorpusSpec, build_corpus, vocabulary_samples
@@ -174,9 +176,10 @@ def test_default_regime_data_is_unchanged() -> None:
         return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
 
     assert REGIMES["default"] == WorldSpec()
-    assert sha(build_corpus(WorldSpec(), NoiseSpec(), CorpusSpec(), 0)) == "9cb88de82227175f"
+    assert sha(build_corpus(WorldSpec(), NoiseSpec(), CorpusSpec(reflect_examples=0), 0)) == "9cb88de82227175f"
+    assert sha(build_corpus(WorldSpec(), NoiseSpec(), CorpusSpec(), 0)) == "3e7e3b3c8ec35bc6"
     vocab = build_tokenizer(vocabulary_samples(WorldSpec())).get_vocab()
-    assert sha(sorted(vocab.items(), key=lambda kv: kv[1])) == "d0433ff1a88aa33e" and len(vocab) == 1328
+    assert sha(sorted(vocab.items(), key=lambda kv: kv[1])) == "5c94d31b445873b5" and len(vocab) == 1336
 
 
 def test_blindspot_problems_carry_the_novel_op_once_at_hard_levels_only() -> None:

@@ -7,6 +7,13 @@
    must yield a parseable `<intervention>` whose location is the true first error (`first_error`).
 3. (mechanism check) Continuations from prefix + the model's own correct intervention vs from prefix +
    the original erroneous step: InT works only if the first succeed far more often.
+4. Self-reflection (what the paper's reflection baseline asks): on the same failed attempts, rewrite the
+   whole solution; the share whose rewrite parses and is right.
+5. How off-policy the references are: mean per-token NLL, under the model, of the reference solutions
+   (in the regime's style) vs the same solutions in the model's own format, as answers to the problem.
+
+The verification and reflection prompts show the reference in the regime's style
+(`WorldSpec.reference_style`), as InT's proposer sees it.
 
 Generation goes through `harness.backends.get_backend("hf", ...)` (or a backend passed in) and
 grading through `harness.grading.grade`, exactly as in evaluation.
@@ -29,6 +36,8 @@ from harness.world.problems import (
     generate_problems,
     guided_prefix,
     parse_intervention,
+    reference_solution,
+    render_reflection_prompt,
     render_verification_prompt,
     split_steps,
 )
@@ -161,7 +170,8 @@ def measure_abilities(
             chosen.append(pool[i])
     temp, top_p, top_k = verify_sampling
     v_outs = _generate(
-        be, [({"role": "user", "content": render_verification_prompt(wp, t)},) for wp, t, _ in chosen], False,
+        be, [({"role": "user", "content": render_verification_prompt(wp, t, reference_solution(wp, spec.reference_style))},)
+             for wp, t, _ in chosen], False,
         n=1, temperature=temp, top_p=top_p, top_k=top_k, max_tokens=8 * max(levels) + 80, seed=seed,
     ) if chosen else []
     tick("verify", 1, 1)
@@ -199,6 +209,13 @@ def measure_abilities(
     # 3. continuation check (InT's mechanism) --------------------------------------------------
     cont = _continuations(be, good_interventions[:continuation_max], continuation_k, seed, grade)
     tick("continue", 1, 1)
+
+    # 4. self-reflection rewrites on the same failed attempts ------------------------------------
+    reflect = _reflections(be, chosen[:continuation_max * 2], spec, (temp, top_p, top_k), max(levels), seed, grade)
+    tick("reflect", 1, 1)
+
+    # 5. how far the references are from the model's own format ----------------------------------
+    nll = _reference_nll(be, generate_problems(max(spec.hard_levels), 32, split, seed=seed, spec=spec), spec)
     be_close = getattr(be, "close", None)
     if backend is None and callable(be_close):
         be_close()
@@ -214,7 +231,53 @@ def measure_abilities(
         "zero_advantage": zero_adv,
         "verify": verify,
         "continuation": cont,
+        "reflection": reflect,
+        "reference_nll": nll,
     }
+
+
+def _reflections(be: Any, items: list[tuple[WorldProblem, str, Any]], spec: WorldSpec, sampling: tuple[float, float, int],
+                 max_level: int, seed: int, grade: Callable[[str, str], bool]) -> dict[str, Any]:
+    """Share of failed attempts whose reflection rewrite parses (``<rewrite>...</rewrite>``) and is right."""
+    from harness.intervention.reflect import parse_rewrite
+
+    if not items:
+        return {"attempts": 0}
+    temp, top_p, top_k = sampling
+    msgs = [({"role": "user", "content": render_reflection_prompt(wp, t, reference_solution(wp, spec.reference_style))},)
+            for wp, t, _ in items]
+    outs = _generate(be, msgs, False, n=1, temperature=temp, top_p=top_p, top_k=top_k,
+                     max_tokens=20 * max_level + 60, seed=seed)
+    rewrites = [parse_rewrite(texts[0]) for texts in outs]
+    right = [r is not None and grade(r, str(wp.answer)) for (wp, _, _), r in zip(items, rewrites, strict=True)]
+    return {"attempts": len(items), "parse_rate": sum(r is not None for r in rewrites) / len(items),
+            "correct_rate": sum(right) / len(items)}
+
+
+def _reference_nll(be: Any, probs: list[WorldProblem], spec: WorldSpec) -> dict[str, Any]:
+    """Mean per-token NLL of the answer tokens (problem as the user turn, masked) for the regime's
+    reference solutions and for the same solutions in the model's own step format."""
+    import torch
+
+    model, tok = getattr(be, "hf_model", None), getattr(be, "tokenizer", None)
+    if model is None or tok is None:
+        return {}
+    out = {}
+    for name, texts in (("reference", [reference_solution(wp, spec.reference_style) for wp in probs]),
+                        ("own_format", [wp.solution for wp in probs])):
+        total, count = 0.0, 0
+        for wp, text in zip(probs, texts, strict=True):
+            prompt = tok.apply_chat_template([{"role": "user", "content": wp.text}], tokenize=False, add_generation_prompt=True)
+            p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+            a_ids = tok(text, add_special_tokens=False)["input_ids"]
+            ids = torch.tensor([p_ids + a_ids])
+            with torch.inference_mode():
+                logits = model(ids).logits[0, len(p_ids) - 1 : -1].float()
+            total += float(torch.nn.functional.cross_entropy(logits, ids[0, len(p_ids):], reduction="sum"))
+            count += len(a_ids)
+        out[name] = round(total / max(1, count), 4)
+    out["problems"] = len(probs)
+    return out
 
 
 def _continuations(

@@ -116,6 +116,9 @@ PRESETS: dict[str, Recipe] = {
     "blindspot-large": Recipe(
         preset="blindspot-large", seed=0, world=REGIMES["blindspot"], noise=BLINDSPOT_NOISE, model=LARGE_MODEL
     ),
+    # The blindspot regime with off-policy (textbook-style) references: the same teacher and blind spot,
+    # verification and reflection transcripts that read another author's prose.
+    "offref": Recipe(preset="offref", seed=0, world=REGIMES["offref"], noise=BLINDSPOT_NOISE),
 }
 
 

@@ -16,7 +16,12 @@ corrected step from the reference, which is how InT's self-proposed intervention
 
 The verification transcripts teach the second ability InT relies on: given the reference and a failed
 attempt (drawn from the same teacher, i.e. the same error distribution as the model's own attempts),
-write a compact log up to the first wrong substep and an intervention that replaces it.
+write a compact log up to the first wrong substep and an intervention that replaces it. The reference is
+written in the regime's style (`WorldSpec.reference_style`): with off-policy ("textbook") references the
+model learns to translate the reference's prose into one step of its own format.
+
+The reflection transcripts teach what the paper's self-reflection baseline asks of a model: the same
+inputs, then "substep k is wrong" and the whole solution rewritten in the model's own format.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from harness.world.problems import (
     integer_result,
     operand_choices,
     random_problem,
+    reference_solution,
+    render_reflection_prompt,
+    render_reflection_target,
     render_verification_prompt,
     render_verification_target,
     split_of,
@@ -126,6 +134,7 @@ class CorpusSpec:
 
     solve_examples: int = 36000
     verify_examples: int = 18000
+    reflect_examples: int = 3000  # self-reflection rewrites (the paper's reflection baseline needs the ability)
     solve_levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     verify_levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
 
@@ -145,14 +154,19 @@ def build_corpus(spec: WorldSpec, noise: NoiseSpec, cs: CorpusSpec, seed: int) -
     for _ in range(cs.solve_examples):
         wp = train_problem(rng.choice(cs.solve_levels), rng, spec)
         pairs.append((wp.text, teacher_attempt(wp, noise, rng)))
-    made = 0
-    while made < cs.verify_examples:
-        wp = train_problem(rng.choice(cs.verify_levels), rng, spec)
-        attempt = teacher_attempt(wp, noise, rng)
-        if first_error(wp, attempt) is None:
-            continue  # the proposer only ever sees failed attempts
-        pairs.append((render_verification_prompt(wp, attempt), render_verification_target(wp, attempt)))
-        made += 1
+    for kind, count in (("verify", cs.verify_examples), ("reflect", cs.reflect_examples)):
+        made = 0
+        while made < count:
+            wp = train_problem(rng.choice(cs.verify_levels), rng, spec)
+            attempt = teacher_attempt(wp, noise, rng)
+            if first_error(wp, attempt) is None:
+                continue  # the proposer only ever sees failed attempts
+            ref = reference_solution(wp, spec.reference_style)
+            if kind == "verify":
+                pairs.append((render_verification_prompt(wp, attempt, ref), render_verification_target(wp, attempt)))
+            else:
+                pairs.append((render_reflection_prompt(wp, attempt, ref), render_reflection_target(wp, attempt)))
+            made += 1
     rng.shuffle(pairs)
     return pairs
 
@@ -164,5 +178,7 @@ def vocabulary_samples(spec: WorldSpec) -> list[str]:
     for k in spec.levels:
         wp = generate_problems(k, 1, "train", seed=0, spec=spec)[0]
         attempt = teacher_attempt(wp, NoiseSpec(q_easy=0.5, q_hard=0.5), rng)
-        out += [wp.text, wp.solution, render_verification_prompt(wp, attempt), render_verification_target(wp, attempt)]
+        ref = reference_solution(wp, spec.reference_style)
+        out += [wp.text, wp.solution, ref, render_verification_prompt(wp, attempt, ref), render_verification_target(wp, attempt),
+                render_reflection_prompt(wp, attempt, ref), render_reflection_target(wp, attempt)]
     return out

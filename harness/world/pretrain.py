@@ -32,6 +32,10 @@ class TrainSpec:
     tokens_per_batch: int = 2048  # small batches, many steps: the induction and arithmetic circuits need steps
     epochs: int = 1
     bf16: bool = True
+    # Attention kernel while pretraining: "eager" (matmul + softmax) is 1.3-1.4x faster per step than torch's
+    # SDPA flash kernel on these short sequences on a CPU (measured 111 vs 140-159 ms/step, default preset,
+    # 2 threads); the saved model keeps transformers' default for inference (the same function).
+    attention: str = "eager"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -104,6 +108,8 @@ def train(
     from harness.cpu import governor
 
     threads = governor(sum(p.numel() for p in model.parameters()))
+    saved_attention = model.config._attn_implementation
+    model.set_attn_implementation(spec.attention)
     torch.manual_seed(seed)
     rng = random.Random(f"batches|{seed}")
     encoded = encode_pairs(tokenizer, pairs)
@@ -132,5 +138,6 @@ def train(
         losses.append(float(out.loss.detach()))
         if on_step is not None:
             on_step(step + 1, len(batches), losses[-1])
+    model.set_attn_implementation(saved_attention)
     model.eval()
     return losses

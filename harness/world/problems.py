@@ -15,6 +15,15 @@ reference solution shows: the "blindspot" regime, where outcome-reward RL meets 
 InT's single-step intervention carries the missing fact. Multiplication by c is a bijection mod p too
 (p prime, c != 0), so one wrong step still dooms the attempt.
 
+Reference styles: in the "policy" style (default and blindspot regimes) a reference solution is written
+exactly like the model's own traces, step for step, so the corrected step an intervention needs is a
+reference line copied verbatim -- and SFT on references is SFT on on-policy text. Real references are
+written by someone else: the "textbook" style (the offref regime) is a different author's prose with
+other notation ("adding 9 to 4 gives 13, which reduces to 2"), two operations per paragraph, an
+introduction and a concluding sentence -- still correct and complete (every intermediate value is there,
+a reader can check each step against it), but far from the policy's distribution, so a proposer must
+*translate* it into one step of its own format, and SFT on it is off-policy (see `reference_solution`).
+
 Steps are separated by blank lines ("\\n\\n"), exactly like the InT step splitter expects.
 """
 
@@ -34,6 +43,10 @@ OPS = ("+", "-")  # the ordinary operations, at every level
 NOVEL_OPS = ("*",)  # operations a regime may add at its hard levels only (WorldSpec.novel_op)
 STEP_SEP = "\n\n"
 VERIFY_INSTRUCTION = "Check each substep of the attempt against the reference. Find the first wrong substep and correct it."
+# Self-reflection (the paper's "SFT on self-reflections" baseline): the same inputs, a different request --
+# name the first wrong substep, then rewrite the whole solution in the model's own format.
+REFLECT_INSTRUCTION = "Check the attempt against the reference. Then rewrite the whole solution correctly."
+REFERENCE_STYLES = ("policy", "textbook")
 
 # "Step 3: +5 on 4 = 9 ≡ 2": step number, operation, operand, the value it acts on, the integer result,
 # its residue (the new running value).
@@ -55,6 +68,7 @@ class WorldSpec:
     test_fraction: float = 0.2  # share of the problem space reserved for the test split (by content hash)
     novel_op: str = ""  # e.g. "*2": one step of every problem at `novel_levels` is this operation ("": none)
     novel_levels: tuple[int, ...] = ()  # levels whose problems carry the novel op exactly once
+    reference_style: str = "policy"  # how reference solutions are written: REFERENCE_STYLES
 
     @property
     def novel(self) -> tuple[str, int] | None:
@@ -86,6 +100,9 @@ REGIMES: dict[str, WorldSpec] = {
     # Levels 5-8 each need one doubling, which the base model's teacher always gets wrong (2v+1): the
     # missing fact is in the reference solution only (see README "Regimes").
     "blindspot": WorldSpec(novel_op="*2", novel_levels=(5, 6, 7, 8)),
+    # The blindspot regime with off-policy references, as real ones are: another author's prose
+    # ("textbook" style). Copying a reference is no longer the same as receiving one on-policy step.
+    "offref": WorldSpec(novel_op="*2", novel_levels=(5, 6, 7, 8), reference_style="textbook"),
 }
 
 
@@ -138,7 +155,43 @@ class WorldProblem:
 
     @property
     def solution(self) -> str:
+        """The policy-style solution: exactly the model's own format (also what a correct rewrite is)."""
         return STEP_SEP.join([*self.steps, boxed_line(self.answer)])
+
+
+def textbook_solution(wp: WorldProblem) -> str:
+    """The same solution as another author writes it: prose, operand before value, the reduction spelled
+    out only when it changes the number, two steps per paragraph, an introduction and a conclusion.
+
+    Every intermediate value appears (labelled by its step), so the text is as checkable as the
+    policy-style one; only its form differs."""
+    vals, p = wp.values, wp.modulus
+    sentences = []
+    for i, (op, c) in enumerate(wp.ops, 1):
+        v, whole, r = vals[i - 1], integer_result(vals[i - 1], op, c), vals[i]
+        if op == "+":
+            clause = f"adding {c} to {v} gives {whole}"
+        elif op == "-":
+            clause = f"subtracting {c} from {v} gives {whole}"
+        else:
+            clause = f"doubling {v} gives {whole}" if c == 2 else f"multiplying {v} by {c} gives {whole}"
+        if whole != r:
+            clause += f", which reduces to {r}"
+        sentences.append(f"Step {i}: {clause}.")
+    paragraphs = [f"We work modulo {p}, starting from v = {wp.start}."]
+    paragraphs += [" ".join(sentences[k : k + 2]) for k in range(0, len(sentences), 2)]
+    paragraphs.append(f"So the final value is {wp.answer}: {boxed_line(wp.answer)}")
+    return STEP_SEP.join(paragraphs)
+
+
+def reference_solution(problem: Any, style: str = "policy") -> str:
+    """A problem's reference solution in a regime's style (`REFERENCE_STYLES`)."""
+    wp = as_world_problem(problem)
+    if style == "policy":
+        return wp.solution
+    if style == "textbook":
+        return textbook_solution(wp)
+    raise ValueError(f"unknown reference style {style!r}; choose one of {REFERENCE_STYLES}")
 
 
 def integer_result(v: int, op: str, c: int) -> int:
@@ -222,15 +275,16 @@ def generate_problems(
 
 
 # ----------------------------------------------------------------------------------- conversions
-def to_task_problem(wp: WorldProblem) -> Any:
-    """The registry's `tasks.base.Problem` for a world problem (category = difficulty level)."""
+def to_task_problem(wp: WorldProblem, reference_style: str = "policy") -> Any:
+    """The registry's `tasks.base.Problem` for a world problem (category = difficulty level); its
+    reference solution is written in the regime's style."""
     from tasks.base import Problem
 
     return Problem(
         id=wp.id,
         problem=wp.text,
         answer=str(wp.answer),
-        solution=wp.solution,
+        solution=reference_solution(wp, reference_style),
         category=f"steps-{wp.level}",
         metadata={
             "difficulty": wp.level,
@@ -340,6 +394,25 @@ def render_verification_prompt(problem: Any, attempt_text: str, reference: str |
         f"Problem:\n{wp.text}\n\nReference solution:\n{ref}\n\n"
         f"Attempt:\n{number_substeps(attempt_text)}\n\n{VERIFY_INSTRUCTION}"
     )
+
+
+def render_reflection_prompt(problem: Any, attempt_text: str, reference: str | None = None) -> str:
+    """The compact self-reflection prompt: the verification inputs with `REFLECT_INSTRUCTION`."""
+    wp = as_world_problem(problem)
+    ref = reference if reference is not None else wp.solution
+    return (
+        f"Problem:\n{wp.text}\n\nReference solution:\n{ref}\n\n"
+        f"Attempt:\n{number_substeps(attempt_text)}\n\n{REFLECT_INSTRUCTION}"
+    )
+
+
+def render_reflection_target(problem: Any, attempt_text: str) -> str:
+    """Teacher output for a reflection: which substep was wrong, then the whole solution rewritten in the
+    model's own format between ``<rewrite>`` tags (the part the reflection baseline trains on)."""
+    wp = as_world_problem(problem)
+    loc = first_error(wp, attempt_text)
+    head = "The attempt is correct." if loc is None else f"Substep {loc} is wrong."
+    return f"{head}{STEP_SEP}<rewrite>\n{wp.solution}\n</rewrite>"
 
 
 def stated_value(chunk: str) -> str:

@@ -110,5 +110,11 @@ def abilities_table(ab: dict[str, Any]) -> Group:
             "continuation success: intervention vs original step",
             f"{c['success_after_intervention']:.1%} vs {c['success_after_original_step']:.1%} ({ratio})",
         )
+    r = ab.get("reflection") or {}
+    if r.get("attempts"):
+        ver.add_row("self-reflection rewrite: parsed / correct", f"{r['parse_rate']:.1%} / {r['correct_rate']:.1%} of {r['attempts']}")
+    nll = ab.get("reference_nll") or {}
+    if nll.get("problems"):
+        ver.add_row("NLL per token: reference vs own format", f"{nll['reference']:.3f} vs {nll['own_format']:.3f} ({nll['problems']} problems)")
     ver.caption = f"backend: {ab.get('backend')}, grader: {ab.get('grader')}"
     return Group(solve, ver)

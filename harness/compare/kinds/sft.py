@@ -2,7 +2,9 @@
 
 ``data: int`` trains on the SFT rows of the arm's latest ``int`` step (prefix + intervention, no EOS);
 ``data: reference`` on the training problems' reference solutions (complete, so they end with EOS) --
-the paper's off-policy baseline. Every other option is an `SFTConfig` field.
+the paper's off-policy baseline; ``data: reflection`` on the arm's latest ``reflect`` step's rows (the
+policy's own rewrites of its failed attempts, complete, with EOS) -- the paper's self-reflection baseline.
+Every other option is an `SFTConfig` field.
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ from trainers.base import SFTConfig
 
 SFTOptions = options_model(
     "SFTOptions", SFTConfig,
-    {"data": (Literal["int", "reference"], Field("int", description="int: the latest int step's rows; reference: reference solutions."))},
+    {"data": (Literal["int", "reference", "reflection"], Field("int", description="int: the latest int step's rows; "
+              "reference: reference solutions; reflection: the latest reflect step's rewrites."))},
     skip=("seed",),
 )
 
 
 class SFTStep(StepKind):
     name = "sft"
-    description = "Supervised fine-tuning (data: int | reference) with the comparison's trainer; SFTConfig fields as options."
+    description = "Supervised fine-tuning (data: int | reference | reflection) with the comparison's trainer; SFTConfig fields as options."
     Options = SFTOptions
 
     def requires(self, options: StepOptions) -> tuple[str, ...]:
-        return ("sft_data",) if options.data == "int" else ()  # type: ignore[attr-defined]
+        return {"int": ("sft_data",), "reflection": ("reflection_sft_data",)}.get(options.data, ())  # type: ignore[attr-defined]
 
     def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
         from trainers.presets import get_config
@@ -52,8 +55,8 @@ class SFTStep(StepKind):
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
         config = SFTConfig(**settings["config"])
-        if settings["data"] == "int":
-            data = Path(inputs.artifacts["sft_data"])
+        if settings["data"] in ("int", "reflection"):
+            data = Path(inputs.artifacts["sft_data" if settings["data"] == "int" else "reflection_sft_data"])
         else:
             data = reference_sft_data(inputs.model, settings["problems"], inputs.folder)
         if not (data.exists() and data.stat().st_size > 0):
