@@ -106,6 +106,8 @@ class RLConfig(_Common):
         "matching); None: train max_steps steps.",
     )
     reward: str = _f("math-verify", "Grader used as the binary reward (the same implementation as evaluation).")
+    shuffle: bool = _f(True, "Shuffle the training problems (False: take the rows in file order, e.g. a per-step "
+                       "schedule such as hint-guided RL's re-drawn hints).")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM (GPU only).")
     vllm_mode: str = _f("colocate", "'colocate' (share the GPU, sleep mode) or 'server' (separate GPUs).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of GPU memory the colocated vLLM engine may take.")

@@ -134,6 +134,9 @@ class OpenRLHFTrainer(TrainerPlugin):
         if isinstance(config, RLConfig) and config.max_generated_tokens is not None:
             raise ValueError("max_generated_tokens (compute matching) is not supported by the openrlhf plugin: "
                              "OpenRLHF counts episodes, not tokens; use trainer: trl, or set max_steps")
+        if isinstance(config, RLConfig) and not config.shuffle:
+            raise ValueError("shuffle=False (a per-step problem schedule, e.g. hint-RL's re-drawn hints) is not "
+                             "supported by the openrlhf plugin, whose prompt loader always shuffles; use trainer: trl")
 
     def sft_command(self, model: str, data: Path, config: SFTConfig, out_dir: Path, n_rows: int) -> list[str]:
         self.check_neutral(config)

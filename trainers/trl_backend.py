@@ -291,6 +291,7 @@ class TRLTrainer(TrainerPlugin):
             generation_batch_size=config.prompts_per_step * config.group_size,
             num_iterations=1,
             max_steps=config.max_steps * updates,
+            shuffle_dataset=config.shuffle,
             scale_rewards="none" if config.advantage == "mean" else "group",
             loss_type="dapo",
             beta=config.kl_coef,

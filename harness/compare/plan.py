@@ -56,16 +56,18 @@ class Plan:
 
 
 def derived_recipes(recipes: list[Recipe], cfg: CompareConfig) -> list[tuple[Recipe, str, str]]:
-    """Compute-matched variants: (recipe, its name, matched-to) for the first two recipes, both ways.
+    """Compute-matched variants: (recipe, its name, matched-to).
 
-    The second recipe trains its last RL step until it has generated what the first required; the first
-    stops its last RL step at what the second required (see docs/methodology.md)."""
+    Every other trained recipe B trains its last RL step until it has generated what the first recipe A
+    required (``B@A-compute``: each control gets A's compute, not only the second recipe); A stops its last
+    RL step at what the second recipe required (``A@<second>-compute``). See docs/methodology.md."""
     trained = [r for r in recipes if r.steps]
     if not cfg.match_compute or len(trained) < 2:
         return []
-    a, b = trained[0], trained[1]
+    a = trained[0]
+    pairs = [(b, a) for b in trained[1:]] + [(a, trained[1])]
     out = []
-    for this, other in ((b, a), (a, b)):
+    for this, other in pairs:
         rl = [i for i, s in enumerate(this.steps) if s.kind == "rl"]
         if not rl:
             raise ValueError(f"match_compute: recipe {this.name!r} has no rl step to extend or stop")

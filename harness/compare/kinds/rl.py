@@ -3,8 +3,10 @@
 Every `RLConfig` field is an option. Two more make the paper's baselines and fair comparisons one line:
 
 * ``hint_fraction`` / ``hint_length`` -- hint-guided RL (the paper's strongest non-InT baseline, in the
-  style of POPE/QuestA): a seeded ``hint_fraction`` of the problems start the assistant turn with the first
-  ``hint_length`` of their reference solution's substeps (never its final answer); the policy continues it.
+  style of POPE/QuestA): at every RL step a fresh seeded ``hint_fraction`` of that step's problems start
+  the assistant turn with the first ``hint_length`` of their reference solution's substeps (never its
+  final answer); the policy continues it. The problems of each step and their hints are a schedule
+  written before training (`rl_schedule`), taken in order by the trainer (``shuffle: false``).
 * ``match_compute_of: <recipe>`` -- compute matching: train until this arm's required generated tokens
   equal those of that recipe's arm with the same seed (known only once it ran, so the budget is resolved
   at run time and is part of the cache key). RL stops after the step in which the budget is reached.
@@ -89,12 +91,16 @@ class RLStep(StepKind):
                 raise ValueError(f"recipe {ctx.recipe!r}: match_compute_of {target!r} needs that recipe in the comparison")
             budget = sum(int(c["tokens_generated"]) for c in other) - ctx.spent
         train = ctx.config.train_set()
+        config = self._config(options, ctx, budget)
+        if options.hint_fraction:  # type: ignore[attr-defined]
+            config = RLConfig(**{**config.to_dict(), "shuffle": False})  # the schedule fixes the order
         return {
             "trainer": ctx.config.trainer,
-            "config": self._config(options, ctx, budget).to_dict(),
+            "config": config.to_dict(),
             "problems": train.model_dump(),
             "problems_key": train.key(),
             "hints": {"fraction": options.hint_fraction, "length": options.hint_length},  # type: ignore[attr-defined]
+            "hint_schedule": "redrawn every step" if options.hint_fraction else None,  # type: ignore[attr-defined]
             "match_compute_of": options.match_compute_of,  # type: ignore[attr-defined]
         }
 
@@ -108,13 +114,16 @@ class RLStep(StepKind):
                                        "config": settings["config"]})
         hints = settings["hints"]
         rows = rl_rows(ProblemSet(**settings["problems"]), hints["fraction"], hints["length"], config.seed)
+        if hints["fraction"] > 0:  # a per-step schedule: which problems get a hint is re-drawn every step
+            rows = rl_schedule(rows, hints["fraction"], config.max_steps, config.prompts_per_step, config.seed)
         problems = write_jsonl(Path(inputs.folder) / "problems.jsonl", rows)
         result = trainer(settings["trainer"]).rl(inputs.model, problems, config, inputs.folder)
         return StepOutput(
             model=str(result.checkpoint),
             compute=Compute(tokens_generated=result.tokens_generated, tokens_trained=result.tokens_trained),
             summary={"steps": result.steps, "log": str(result.log_path), "config": settings["config"],
-                     "hinted_problems": sum(bool(r.get("hint")) for r in rows), **result.extra},
+                     "hinted_rows": sum(bool(r.get("hint")) for r in rows), "rows": len(rows),
+                     "hinted_problems": len({r["problem_id"] for r in rows if r.get("hint")}), **result.extra},
         )
 
 
@@ -132,17 +141,45 @@ def hint_prefix(solution: str, length: float) -> str:
 
 
 def rl_rows(problems: Any, hint_fraction: float, hint_length: float, seed: int) -> list[dict[str, Any]]:
-    """RL problem rows (trainers.base.RL_FIELDS) rendered with the task's template; with hints, a seeded
-    share of them end with an assistant message holding the hint, which the policy continues."""
+    """RL problem rows (trainers.base.RL_FIELDS) rendered with the task's template. With hints, every row
+    also carries ``hint_messages`` -- the same conversation ending with an assistant message that holds the
+    hint (which the policy continues) -- for `rl_schedule` to choose from at each step; problems whose
+    reference gives no hint have none."""
     from trainers.data import rl_rows_from_task
 
     rows = rl_rows_from_task(problems)
-    _, selected = problems.load()
     if hint_fraction <= 0:
         return rows
-    eligible = [i for i, p in enumerate(selected) if p.solution and hint_prefix(p.solution, hint_length)]
-    chosen = set(random.Random(f"hints|{seed}").sample(eligible, round(hint_fraction * len(eligible))))
-    for i in chosen:
-        hint = hint_prefix(selected[i].solution, hint_length)
-        rows[i] = {**rows[i], "messages": [*rows[i]["messages"], {"role": "assistant", "content": hint}], "hint": hint}
+    _, selected = problems.load()
+    for i, p in enumerate(selected):
+        hint = hint_prefix(p.solution, hint_length) if p.solution else ""
+        if hint:
+            rows[i] = {**rows[i], "hint_messages": [*rows[i]["messages"], {"role": "assistant", "content": hint}],
+                       "hint_text": hint}
     return rows
+
+
+def rl_schedule(rows: list[dict[str, Any]], fraction: float, steps: int, per_step: int, seed: int) -> list[dict[str, Any]]:
+    """``steps x per_step`` rows in training order: each epoch a seeded permutation of the problems, cut
+    into steps; at each step a fresh seeded ``fraction`` of that step's hintable problems carry their hint
+    (``messages`` ends with it, ``hint`` holds its text). WHY a schedule: hint-guided RL re-draws which
+    problems are hinted every step; a hint fixed per problem for the whole run would make the same half
+    of the problems easy forever and the other half never hinted."""
+    order: list[int] = []
+    epoch = 0
+    while len(order) < steps * per_step:
+        perm = list(range(len(rows)))
+        random.Random(f"order|{seed}|{epoch}").shuffle(perm)
+        order += perm
+        epoch += 1
+    out = []
+    for s in range(steps):
+        chunk = order[s * per_step : (s + 1) * per_step]
+        hintable = [i for i in chunk if rows[i].get("hint_messages")]
+        hinted = set(random.Random(f"hints|{seed}|{s}").sample(hintable, round(fraction * len(hintable))))
+        for i in chunk:
+            base = {k: v for k, v in rows[i].items() if k not in ("hint_messages", "hint_text")}
+            if i in hinted:
+                base = {**base, "messages": rows[i]["hint_messages"], "hint": rows[i]["hint_text"]}
+            out.append({**base, "step": s})
+    return out
