@@ -220,8 +220,9 @@ def sign_flip_test(diffs: Sequence[float], *, seed: int = 0) -> dict[str, Any]:
     smaller than ``p_min = 2 / 2^n``: 0.25 with 3 seeds, 0.0625 with 5, 0.03125 with 6 -- fewer than 6
     seeds can never give p < 0.05, and the result says so instead of pretending otherwise.
 
-    Hand-written rather than ``scipy.stats.permutation_test``: scipy is not a dependency of the harness
-    (only the optional ecosystem extra pulls it in), and exact enumeration is a few lines of numpy. Up to
+    Hand-written rather than ``scipy.stats.permutation_test``: scipy is not a core dependency (reports must
+    build with the core install; only the dev extra, for these tests, and the ecosystem extra pull it in),
+    and exact enumeration is a few lines of numpy. Up to
     `SIGN_FLIP_EXACT_MAX` differences every pattern is enumerated (``exact``); beyond that
     `SIGN_FLIP_DRAWS` seeded random patterns give the Monte Carlo p-value ``(1 + hits) / (1 + draws)``.
 
@@ -252,8 +253,8 @@ def student_t_two_sided(t: float, df: int) -> float:
     Closed form (Abramowitz & Stegun 26.7.3-4) with ``theta = atan(|t| / sqrt(df))``: for odd df,
     ``A = 2/pi * (theta + sin(theta) * (cos + 2/3 cos^3 + (2*4)/(3*5) cos^5 + ...))`` (``2 theta / pi`` for
     df = 1); for even df, ``A = sin(theta) * (1 + 1/2 cos^2 + (1*3)/(2*4) cos^4 + ...)``, each series up
-    to the power ``df - 2``; the p-value is ``1 - A``. Hand-written because scipy is not a dependency and
-    seed-level tests only ever need integer df (seeds - 1), where the series is exact."""
+    to the power ``df - 2``; the p-value is ``1 - A``. Hand-written because scipy is not a core dependency
+    and seed-level tests only ever need integer df (seeds - 1), where the series is exact."""
     if df < 1:
         raise ValueError(f"need df >= 1, got {df}")
     if math.isnan(t):

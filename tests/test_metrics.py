@@ -220,7 +220,7 @@ def test_student_t_closed_form_against_hand_values_and_scipy():
     assert student_t_two_sided(2.0, 2) == pytest.approx(1 - 2 / np.sqrt(6))
     assert student_t_two_sided(1.959964, 2000) == pytest.approx(0.05, abs=2e-4)
     assert student_t_two_sided(0.0, 5) == pytest.approx(1.0)
-    stats = pytest.importorskip("scipy.stats", reason="scipy comes with the ecosystem extra (lm-eval)")
+    stats = pytest.importorskip("scipy.stats", reason="needs the dev extra: pip install -e '.[dev]'")
     for df in (1, 2, 3, 4, 5, 9, 30):
         for t in (0.05, 0.8, 2.1, 6.0):
             assert student_t_two_sided(t, df) == pytest.approx(2 * stats.t.sf(t, df), rel=1e-9, abs=1e-15)
