@@ -160,13 +160,16 @@ def arm_note(run: CompareRun, model: str, *, short: bool = False) -> str:
     A compute-matched arm: ``"int stopped at rl-baseline's tokens: int + sft only; rl skipped: <why>"`` or
     ``"rl-baseline trained to int's tokens (42 RL steps)"`` ("trained to" when it generated more than its
     recipe's own arm, "stopped at" when less). Any arm with a skipped step: ``"int + sft only; rl skipped:
-    <why>"``. ``short``: only the skipped part (``"int + sft only, rl skipped"``), "" when nothing was skipped."""
+    <why>"``, or ``"sft skipped in 1 of 2 seeds: <why>"`` when some seeds ran it. ``short``: only what was
+    skipped in every seed (``"int + sft only, rl skipped"``), "" when nothing was."""
     ran, skipped = what_ran(run, model)
     full_skips = [s for s, why in skipped.items() if not why.startswith("in ")]
     what = (f"{' + '.join(ran) or 'nothing'} only, {' and '.join(full_skips)} skipped") if full_skips else ""
     if short:
         return what
-    detail = f"{' + '.join(ran) or 'nothing'} only; " + "; ".join(f"{s} skipped: {why}" for s, why in skipped.items()) if skipped else ""
+    parts = [f"{' + '.join(ran) or 'nothing'} only"] if full_skips else []
+    parts += [f"{s} skipped: {why}" if s in full_skips else f"{s} skipped {why}" for s, why in skipped.items()]
+    detail = "; ".join(parts)
     if run.role_of(model) != "compute-matched":
         return detail
     recipe, target = run.matched_recipe(model), run.matched_to(model)

@@ -156,3 +156,21 @@ def test_three_recipes_give_one_entry_per_pair(tmp_path: Path) -> None:
     verdict = check_verdict_output(_printed(out), out)
     labels = [line for line in verdict if line.startswith("equal ")]
     assert labels[:3] == [f"equal RL steps: {INT} - {RL}", f"equal RL steps: {INT} - {RL_AT_INT}", f"equal RL steps: {RL} - {RL_AT_INT}"]
+
+
+def test_a_step_skipped_in_some_seeds_is_named_with_its_count(tmp_path: Path) -> None:
+    import json
+
+    from reports.leaderboard import arm_note
+    from reports.render import role_text
+
+    root = make_compare(tmp_path / "c", tasks=("alpha",), eval_only=False, match_compute=False)
+    stages = root / "arms" / INT / "seed-1" / "stages.json"
+    rows = json.loads(stages.read_text())
+    rows[1]["skipped"] = "no SFT rows in x.jsonl"  # int, sft, rl, eval: SFT found nothing to train on in seed 1
+    stages.write_text(json.dumps(rows))
+    run = CompareRun(root)
+    assert arm_note(run, INT) == "sft skipped in 1 of 3 seeds: no SFT rows in x.jsonl"
+    assert arm_note(run, INT, short=True) == ""  # nothing was skipped in every seed
+    assert role_text(run, INT) == "trained: sft skipped in 1 of 3 seeds: no SFT rows in x.jsonl"
+    assert role_text(run, RL) == "trained" and arm_note(run, RL_AT_INT) == ""
