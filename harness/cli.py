@@ -13,8 +13,11 @@ from rich.table import Table
 from harness.ui import console
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+# rich_markup_mode=None: click's plain help for every command and group below. Typer's rich help reads
+# "[default: 0.7]" in a help text as a markup tag and drops it, and shows a flag as "--dry-run <bool>";
+# the plain formatter prints help texts as written and flags as flags (tests/test_cli_help.py).
 app = typer.Typer(help="Evaluation-first harness for Intervention Training (InT) on math reasoning.", no_args_is_help=True,
-                  context_settings=CONTEXT)
+                  context_settings=CONTEXT, rich_markup_mode=None)
 tasks_app = typer.Typer(help="List and inspect benchmark tasks.", no_args_is_help=True, context_settings=CONTEXT)
 app.add_typer(tasks_app, name="tasks")
 COMMANDS_GROUP = "harness.commands"
@@ -167,6 +170,11 @@ def eval_cmd(
     judge_backend: str = typer.Option("openai", help="Judge backend for --grader llm-judge."),
     judge_base_url: str | None = typer.Option(None, help="Judge server URL (--judge-backend openai)."),
     base_url: str | None = typer.Option(None, help="Server URL for --backend openai, e.g. http://127.0.0.1:8000/v1."),
+    model_args: list[str] | None = typer.Option(
+        None, "--model-args", "-M", metavar="KEY=VALUE,...",
+        help="Backend options, as lm-eval's --model_args: comma-separated key=value pairs, repeatable (-M dtype=bfloat16 "
+             "-M batch_size=32); values are typed (42 -> int, 0.9 -> float, true/false, none); merged over the YAML's "
+             "backend_options; an unknown key fails before the run, naming the backend's options."),
     batch_problems: int | None = typer.Option(None, help=f"Problems per generation/write batch. {_default_eval('batch_problems')}"),
     data_dir: str | None = DataDir,
     progress: bool = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log)."),
@@ -179,8 +187,13 @@ def eval_cmd(
     fields = dict(model=model, tasks=task or None, backend=backend, samples=samples, limit=limit, split=split,
                   batch_problems=batch_problems, data_dir=data_dir, out=out, grader=grader)
     fields = {k: v for k, v in fields.items() if v is not None}
-    if base_url:
-        fields["backend_options"] = {"base_url": base_url}
+    options = {**({"base_url": base_url} if base_url else {}), **parse_model_args(model_args or [])}
+    if options:
+        if config is not None:
+            from harness.configs import read_yaml_mapping
+
+            options = {**(read_yaml_mapping(config, what="EvalConfig").get("backend_options") or {}), **options}
+        fields["backend_options"] = options
     if judge_model:
         fields["judge"] = {"backend": judge_backend, "model": judge_model,
                            "options": {"base_url": judge_base_url} if judge_base_url else {}}
@@ -195,6 +208,34 @@ def eval_cmd(
     stats = results["run_stats"]
     console.print(f"new generations: {stats['new_generations']}   reused samples: {stats['reused_samples']}   protocol: {results['protocol_hash']}")
     console.print(f"run directory: {results['out']}", markup=False)
+
+
+def _typed(value: str) -> object:
+    """A --model-args value: int, float, bool (true/false), None (none/null), else the string as written."""
+    low = value.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_model_args(items: list[str]) -> dict[str, object]:
+    """``["dtype=bfloat16,batch_size=32", "device=cpu"]`` -> ``{"dtype": "bfloat16", "batch_size": 32,
+    "device": "cpu"}`` (lm-eval's ``--model_args`` syntax; later keys win). Values cannot contain commas."""
+    out: dict[str, object] = {}
+    for item in items:
+        for pair in filter(None, (p.strip() for p in item.split(","))):
+            key, eq, value = pair.partition("=")
+            if not eq or not key.strip():
+                raise typer.BadParameter(f"{pair!r} is not key=value (e.g. -M dtype=bfloat16,batch_size=32)", param_hint="--model-args")
+            out[key.strip()] = _typed(value.strip())
+    return out
 
 
 def print_results(results: dict) -> None:
@@ -306,15 +347,18 @@ def compare_cmd(
     if dry_run:
         return
     from reports.leaderboard import print_leaderboard
+    from reports.verdict import print_verdict
 
     print_leaderboard(summary["report_dir"])
     console.print(f"compute: {summary['wall_time']:.0f}s training+eval, report {summary['report_seconds']:.1f}s")
-    console.print(f"report: {summary['report_dir']}/index.html", markup=False)
+    print_verdict(summary["report_dir"])  # the last lines: the verdict of each view, then the report's path
 
 
 def main() -> None:
     """Console entry point: expected failures (missing data, bad config or input, a failed step) print one
-    clear line and exit 1, no traceback; an interrupt exits 130. Anything else is a bug: traceback."""
+    clear line and exit 1, no traceback -- except missing data, whose message goes on to list every place
+    tried and how to provide the file (README promises those lines); an interrupt exits 130. Anything else
+    is a bug: traceback."""
     from openai import OpenAIError
     from pydantic import ValidationError
 
@@ -330,7 +374,10 @@ def main() -> None:
     except ValidationError as exc:
         print_error(describe_validation_error(exc))
         raise SystemExit(1) from None
-    except (DataNotFoundError, LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed, StageNotReady) as exc:
+    except DataNotFoundError as exc:
+        print_error(str(exc).strip() or type(exc).__name__)  # the task, then "Tried:" and "To fix:" lines
+        raise SystemExit(1) from None
+    except (LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed, StageNotReady) as exc:
         print_error(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         raise SystemExit(1) from None
     except KeyboardInterrupt:

@@ -14,10 +14,14 @@ Conventions (stated because harnesses disagree, see anchors.md §D items 1-3):
 * Confidence intervals are percentile bootstraps over *problems* (the unit that was sampled from the
   population of problems), never over samples. With several training seeds, `hierarchical_bootstrap`
   resamples seeds and then problems, so the interval also covers seed-to-seed variation.
+* Tests over training seeds (`sign_flip_test`, `paired_t_test`) take one paired difference per seed: the
+  unit is the training run, so they ask whether the difference survives training randomness, which a
+  bootstrap over a handful of seeds cannot judge (docs/methodology.md, "Seed-level tests").
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -200,6 +204,100 @@ def paired_hierarchical_bootstrap(
     p_value = 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0)))
     return {"diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_value": min(1.0, p_value),
             "n": int(n_probs), "n_seeds": int(n_seeds)}
+
+
+SIGN_FLIP_EXACT_MAX = 16  # enumerate all 2^n sign patterns up to here (2^16 x 16 floats: 8 MB at most)
+SIGN_FLIP_DRAWS = 100_000  # beyond it: this many seeded random patterns
+
+
+def sign_flip_test(diffs: Sequence[float], *, seed: int = 0) -> dict[str, Any]:
+    """Exact two-sided sign-flip (paired permutation) test of "mean difference = 0" over per-seed differences.
+
+    Under the null hypothesis the two arms of a seed are exchangeable, so each seed's difference is as
+    likely to have either sign and all ``2^n`` sign patterns are equally likely. The p-value is the share
+    of patterns whose ``|mean|`` is at least the observed one (the observed pattern and its mirror image
+    included), so it is exact, assumes nothing about the shape of the differences, and can never be
+    smaller than ``p_min = 2 / 2^n``: 0.25 with 3 seeds, 0.0625 with 5, 0.03125 with 6 -- fewer than 6
+    seeds can never give p < 0.05, and the result says so instead of pretending otherwise.
+
+    Hand-written rather than ``scipy.stats.permutation_test``: scipy is not a core dependency (reports must
+    build with the core install; only the dev extra, for these tests, and the ecosystem extra pull it in),
+    and exact enumeration is a few lines of numpy. Up to
+    `SIGN_FLIP_EXACT_MAX` differences every pattern is enumerated (``exact``); beyond that
+    `SIGN_FLIP_DRAWS` seeded random patterns give the Monte Carlo p-value ``(1 + hits) / (1 + draws)``.
+
+    Returns ``{"p_value", "p_min", "n", "exact"}``; with no differences p is nan, with all of them zero 1.
+    """
+    d = np.asarray(diffs, dtype=float)
+    n = int(d.size)
+    if n == 0:
+        return {"p_value": float("nan"), "p_min": float("nan"), "n": 0, "exact": True}
+    observed = abs(float(d.mean()))
+    tol = 1e-12 * max(1.0, float(np.abs(d).max()))  # float noise must not split exact ties
+    if n <= SIGN_FLIP_EXACT_MAX:
+        patterns = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1  # every +-1 pattern, one per row
+        means = np.abs(patterns @ d) / n
+        p = float(np.mean(means >= observed - tol))
+        exact = True
+    else:
+        signs = np.random.default_rng(seed).choice((-1.0, 1.0), size=(SIGN_FLIP_DRAWS, n))
+        hits = int(np.sum(np.abs(signs @ d) / n >= observed - tol))
+        p = (1 + hits) / (1 + SIGN_FLIP_DRAWS)
+        exact = False
+    return {"p_value": min(1.0, p), "p_min": min(1.0, 2.0 / 2**n), "n": n, "exact": exact}
+
+
+def student_t_two_sided(t: float, df: int) -> float:
+    """``P(|T| >= |t|)`` for Student's t with an integer number of degrees of freedom.
+
+    Closed form (Abramowitz & Stegun 26.7.3-4) with ``theta = atan(|t| / sqrt(df))``: for odd df,
+    ``A = 2/pi * (theta + sin(theta) * (cos + 2/3 cos^3 + (2*4)/(3*5) cos^5 + ...))`` (``2 theta / pi`` for
+    df = 1); for even df, ``A = sin(theta) * (1 + 1/2 cos^2 + (1*3)/(2*4) cos^4 + ...)``, each series up
+    to the power ``df - 2``; the p-value is ``1 - A``. Hand-written because scipy is not a core dependency
+    and seed-level tests only ever need integer df (seeds - 1), where the series is exact."""
+    if df < 1:
+        raise ValueError(f"need df >= 1, got {df}")
+    if math.isnan(t):
+        return float("nan")
+    if math.isinf(t):
+        return 0.0
+    theta = math.atan(abs(t) / math.sqrt(df))
+    s, c = math.sin(theta), math.cos(theta)
+    if df % 2:
+        series, term = 0.0, c
+        for j in range((df - 1) // 2):  # powers 1, 3, ..., df - 2
+            if j:
+                term *= c * c * (2 * j) / (2 * j + 1)
+            series += term
+        a = 2 / math.pi * (theta + s * series) if df > 1 else 2 * theta / math.pi
+    else:
+        series, term = 0.0, 1.0
+        for j in range(df // 2):  # powers 0, 2, ..., df - 2
+            if j:
+                term *= c * c * (2 * j - 1) / (2 * j)
+            series += term
+        a = s * series
+    return min(1.0, max(0.0, 1.0 - a))
+
+
+def paired_t_test(diffs: Sequence[float]) -> dict[str, Any]:
+    """Paired t-test over training seeds: a one-sample t-test of the per-seed differences against 0
+    (the same as ``scipy.stats.ttest_rel`` on the two arms' per-seed accuracies), two-sided.
+
+    Valid when the per-seed differences are roughly normal; with 3-5 seeds that cannot be checked, which
+    is why the report's headline p is `sign_flip_test` and this one is shown beside it. Returns
+    ``{"t", "df", "p_value", "n"}``; nan with fewer than 2 differences; p = 0 when every difference is
+    the same non-zero value (no spread), 1 when all are zero."""
+    d = np.asarray(diffs, dtype=float)
+    n = int(d.size)
+    if n < 2:
+        return {"t": float("nan"), "df": max(0, n - 1), "p_value": float("nan"), "n": n}
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if sd <= 1e-12 * max(1.0, float(np.abs(d).max())):
+        t = math.copysign(math.inf, mean) if mean else float("nan")
+        return {"t": t, "df": n - 1, "p_value": 0.0 if mean else 1.0, "n": n}
+    t = mean / (sd / math.sqrt(n))
+    return {"t": t, "df": n - 1, "p_value": student_t_two_sided(t, n - 1), "n": n}
 
 
 @dataclass(frozen=True)

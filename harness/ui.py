@@ -103,7 +103,8 @@ def print_error(message: object) -> None:
     """``error: <message>`` in red on stderr. The message is escaped: text from users, plugins and files
     (``[project.entry-points."harness.trainers"]``, ``[0, 1]``) must print as written, not as rich markup.
     ``soft_wrap``: rich would otherwise break a long message into several lines at the console width (80
-    columns in a CI log or a pipe), and one error is one line for grep and log readers."""
+    columns in a CI log or a pipe), and one error is one line for grep and log readers. A message with line
+    breaks of its own (a missing data file's "Tried:" / "To fix:" lines) keeps them."""
     console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True)
 
 

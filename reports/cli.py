@@ -48,7 +48,8 @@ def report_cmd(
     from reports.leaderboard import print_leaderboard
     from reports.load import resolve_run
     from reports.render import build_report
+    from reports.verdict import print_verdict
 
     folder = build_report(resolve_run(run), out, n_boot=n_boot, figures=figures)
     print_leaderboard(folder)
-    console.print(f"report: {folder}/index.html")
+    print_verdict(folder)  # ends with the report's path

@@ -93,7 +93,15 @@ def aggregate(per_seed: Mapping[int, Sequence[ProblemSamples]], *, n_boot: int =
 def compute_totals(run: CompareRun) -> pd.DataFrame:
     """Per model, mean over its seeds: training compute (every non-eval step), RL steps, evaluation compute.
 
-    ``n_seeds_compute`` is the number of seeds averaged."""
+    RL steps come from the RL train logs; a trained arm whose RL never ran (every ``rl`` step skipped, e.g.
+    its token budget was spent before RL, or a recipe without RL) has 0; the base model and eval-only rows
+    have none (nan). ``n_seeds_compute`` is the number of seeds averaged. Computed once per run (``run.memo``)."""
+    if "compute_totals" not in run.memo:
+        run.memo["compute_totals"] = _compute_totals(run)
+    return run.memo["compute_totals"].copy()
+
+
+def _compute_totals(run: CompareRun) -> pd.DataFrame:
     st = run.stages
     if st.empty:
         return pd.DataFrame(columns=["model", *COMPUTE, "n_seeds_compute"])
@@ -104,10 +112,19 @@ def compute_totals(run: CompareRun) -> pd.DataFrame:
     per_seed = per_seed.join(train.add_prefix("train_")).join(ev.add_prefix("eval_")).fillna(0)
     per_seed = per_seed.rename(columns={"train_wall_time": "train_wall_time_s", "eval_wall_time": "eval_wall_time_s"})
     steps = rl_steps(run)
-    per_seed["train_rl_steps"] = [steps.get(key, np.nan) for key in per_seed.index]
+    ran_rl = set(st.loc[st["stage"].eq("rl") & ~st["skipped"].map(_is_reason), ["model", "seed"]].itertuples(index=False, name=None))
+    trained = {"measured", "compute-matched"}
+    per_seed["train_rl_steps"] = [
+        steps.get(key, np.nan if key in ran_rl or run.role_of(key[0]) not in trained else 0.0) for key in per_seed.index
+    ]
     out = per_seed.groupby("model").mean()
     out["n_seeds_compute"] = per_seed.groupby("model").size()
     return out.reindex(columns=[*COMPUTE, "n_seeds_compute"]).reset_index()
+
+
+def _is_reason(x: Any) -> bool:
+    """A ``skipped`` cell that holds a reason (None and NaN mean the step ran)."""
+    return isinstance(x, str) and bool(x)
 
 
 def rl_steps(run: CompareRun) -> dict[tuple[str, int], float]:
@@ -119,6 +136,53 @@ def rl_steps(run: CompareRun) -> dict[tuple[str, int], float]:
     return {(str(m), int(s)): float(v) for (m, s), v in log.groupby(["model", "seed"])["step"].max().items()}
 
 
+def what_ran(run: CompareRun, model: str) -> tuple[list[str], dict[str, str]]:
+    """(the training steps that ran, in recipe order; ``{step: why}`` for steps skipped), from stages.json.
+
+    A step skipped in some seeds only is listed as run, and its reason says in how many seeds it was skipped."""
+    st = run.stages
+    st = st[(st["model"] == model) & (st["stage"] != "eval")].sort_values(["order"], kind="stable")
+    ran: list[str] = []
+    skipped: dict[str, str] = {}
+    for stage, g in st.groupby("stage", sort=False):
+        reasons = [x for x in g["skipped"] if _is_reason(x)]
+        if len(reasons) < len(g):
+            ran.append(str(stage))
+        if reasons:
+            why = "; ".join(dict.fromkeys(reasons))
+            skipped[str(stage)] = why if len(reasons) == len(g) else f"in {len(reasons)} of {len(g)} seeds: {why}"
+    return ran, skipped
+
+
+def arm_note(run: CompareRun, model: str, *, short: bool = False) -> str:
+    """What a row is, derived from what ran -- not from its name.
+
+    A compute-matched arm: ``"int stopped at rl-baseline's tokens: int + sft only; rl skipped: <why>"`` or
+    ``"rl-baseline trained to int's tokens (42 RL steps)"`` ("trained to" when it generated more than its
+    recipe's own arm, "stopped at" when less). Any arm with a skipped step: ``"int + sft only; rl skipped:
+    <why>"``, or ``"sft skipped in 1 of 2 seeds: <why>"`` when some seeds ran it. ``short``: only what was
+    skipped in every seed (``"int + sft only, rl skipped"``), "" when nothing was."""
+    ran, skipped = what_ran(run, model)
+    full_skips = [s for s, why in skipped.items() if not why.startswith("in ")]
+    what = (f"{' + '.join(ran) or 'nothing'} only, {' and '.join(full_skips)} skipped") if full_skips else ""
+    if short:
+        return what
+    parts = [f"{' + '.join(ran) or 'nothing'} only"] if full_skips else []
+    parts += [f"{s} skipped: {why}" if s in full_skips else f"{s} skipped {why}" for s, why in skipped.items()]
+    detail = "; ".join(parts)
+    if run.role_of(model) != "compute-matched":
+        return detail
+    recipe, target = run.matched_recipe(model), run.matched_to(model)
+    totals = compute_totals(run).set_index("model")
+    mine = totals["train_tokens_generated"].get(model, np.nan)
+    own = totals["train_tokens_generated"].get(recipe, np.nan)
+    verb = "stopped at" if own == own and mine < own else "trained to"
+    steps = totals["train_rl_steps"].get(model, np.nan)
+    if detail:
+        return f"{recipe} {verb} {target}'s tokens: {detail}"
+    return f"{recipe} {verb} {target}'s tokens" + (f" ({steps:g} RL steps)" if steps == steps else "")
+
+
 def row_meta(run: CompareRun, model: str) -> dict[str, Any]:
     """The descriptive columns of a model's rows: kind, role, matched_to, protocol_differs, note."""
     out: dict[str, Any] = {"model": model, "kind": run.kind_of(model), "role": run.role_of(model),
@@ -126,8 +190,8 @@ def row_meta(run: CompareRun, model: str) -> dict[str, Any]:
     if out["protocol_differs"]:
         sampling = next((a.sampling for a in run.arms if a.recipe == model and a.sampling), None)
         out["note"] = "evaluated under its own settings, not the frozen protocol" + (f": {sampling}" if sampling else "")
-    elif out["role"] == "compute-matched":
-        out["note"] = f"{run.matched_recipe(model)} trained to the required generated tokens of {out['matched_to']}"
+    elif note := arm_note(run, model):
+        out["note"] = note
     return out
 
 

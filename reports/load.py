@@ -42,9 +42,10 @@ from harness.rundir import iter_jsonl as _iter_jsonl
 log = logging.getLogger(__name__)
 
 SAMPLE_FIELDS = (
-    "task", "version", "problem_id", "category", "sample_index", "correct", "extracted", "status",
+    "task", "version", "problem_id", "category", "sample_index", "correct", "gold", "extracted", "status",
     "finish_reason", "prompt_tokens", "completion_tokens", "grader",
 )  # fmt: skip
+SAMPLE_INT_FIELDS = ("seed", "sample_index", "prompt_tokens", "completion_tokens", "sampling_seed")
 STAGE_FIELDS = ["model", "seed", "kind", "role", "order", "stage", "tokens_generated", "tokens_generated_diagnostic",
                 "tokens_trained", "wall_time", "skipped"]  # fmt: skip
 TRAIN_FIELDS = (
@@ -158,6 +159,7 @@ class CompareRun:
     @cached_property
     def _eval(self) -> tuple[pd.DataFrame, dict[tuple[str, int, str], list[ProblemSamples]]]:
         frames, problems = [], {}
+        self._segments: list[tuple[Path, int]] = []  # (file, rows) in frame order, for write_samples
         for arm in self.eval_arms:
             eval_dir = arm.dir / "eval"
             files = sorted(eval_dir.glob("*/samples.jsonl"))
@@ -176,10 +178,12 @@ class CompareRun:
                 df.insert(3, "role", arm.role)
                 df.insert(4, "protocol_differs", arm.protocol_differs)
                 frames.append(df)
+                self._segments.append((path, len(rows)))
         if not frames:
             raise MissingData(f"{self.root}: no evaluation samples in any arm")
         samples = pd.concat(frames, ignore_index=True)
         samples["correct"] = samples["correct"].fillna(False).astype(bool)
+        samples["gold"] = samples["gold"].map(lambda g: None if g is None else str(g))  # answers stay strings
         samples["task_version"] = samples["task"].astype(str) + "@" + samples["version"].astype(str)
         names = _task_names(samples["task_version"].unique())
         samples["task"] = samples["task_version"].map(names)
@@ -203,9 +207,32 @@ class CompareRun:
 
     @property
     def samples(self) -> pd.DataFrame:
-        """One row per graded sample of every arm (no text): model, seed, kind, role, protocol_differs, task,
-        problem_id, ..."""
+        """One row per graded sample of every arm (no response text; `write_samples` adds it): model, seed,
+        kind, role, protocol_differs, task, problem_id, category, sample_index, correct, gold, extracted, ..."""
         return self._eval[0]
+
+    def write_samples(self, path: Path) -> Path:
+        """Write `samples` plus each sample's response ``text`` to a parquet file, one evaluation file at a
+        time (texts are never all in memory: at paper scale they are gigabytes). Integer columns are
+        nullable ``Int64``. Atomic: a temporary file renamed into place."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        samples = self.samples
+        columns = [*samples.columns, "text"]
+        schema = pa.Schema.from_pandas(_int_columns(samples).assign(text="").iloc[:0], preserve_index=False)
+        tmp = path.with_name(f".{path.name}.tmp")
+        start = 0
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for file, n in self._segments:
+                texts = [str(r.get("text") or "") for r in iter_jsonl(file)]
+                if len(texts) != n:
+                    raise MissingData(f"{file}: changed while the report was built ({n} samples read, now {len(texts)})")
+                chunk = _int_columns(samples.iloc[start : start + n]).assign(text=texts)
+                writer.write_table(pa.Table.from_pandas(chunk[columns], schema=schema, preserve_index=False))
+                start += n
+        tmp.replace(path)
+        return path
 
     @property
     def problems(self) -> dict[tuple[str, int, str], list[ProblemSamples]]:
@@ -332,6 +359,11 @@ class CompareRun:
         cols = ["model", "recipe", "task", "value", "source", "note", "budget"]
         rows = [{c: r.get(c) for c in cols} for r in self.meta.get("reported") or []]
         return pd.DataFrame(rows, columns=cols)
+
+
+def _int_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """`SAMPLE_INT_FIELDS` as nullable integers (a missing value would make them float)."""
+    return df.assign(**{c: pd.to_numeric(df[c], errors="coerce").astype("Int64") for c in SAMPLE_INT_FIELDS if c in df})
 
 
 def _task_names(task_versions: Any) -> dict[str, str]:

@@ -3,10 +3,13 @@
 Why paired: every recipe is evaluated on the same problems, so the per-problem difference removes the
 between-problem variance that dominates unpaired CIs (anchors.md §D item 9). With several training seeds
 the bootstrap resamples seeds (paired by seed: both arms of seed s share that seed's data order) and then
-problems (`harness.metrics.paired_hierarchical_bootstrap`), so the CI and p-value cover seed-to-seed
-variation too; with one seed it resamples problems (`paired_bootstrap`). The per-seed differences are
-also given as mean ± std. A problem is *solved* by a recipe when any of its samples, over all seeds, is
-correct.
+problems (`harness.metrics.paired_hierarchical_bootstrap`), so the CI covers seed-to-seed variation too;
+with one seed it resamples problems (`paired_bootstrap`). The per-seed differences are also given as
+mean ± std and tested over seeds: an exact sign-flip permutation test (`harness.metrics.sign_flip_test`)
+and a paired t-test (`paired_t_test`). The headline p-value (``p_value``, named by ``p_method``) is the
+sign-flip test whenever two or more seeds are paired (distribution-free, exact; it cannot go below
+``p_signflip_min`` = 2 / 2^seeds), else the bootstrap's (``p_bootstrap``); docs/methodology.md says when
+each holds. A problem is *solved* by a recipe when any of its samples, over all seeds, is correct.
 
 Views (the ``view`` column): for ``harness compare A B C`` the measured pairs (A vs B), (A vs C),
 (B vs C) compare arms trained for the same number of RL steps ("equal RL steps"); with compute matching,
@@ -25,7 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.metrics import ProblemSamples, paired_bootstrap, paired_hierarchical_bootstrap
+from harness.metrics import (
+    ProblemSamples,
+    paired_bootstrap,
+    paired_hierarchical_bootstrap,
+    paired_t_test,
+    sign_flip_test,
+)
 from reports.leaderboard import (
     CI_PROBLEMS,
     CI_SEEDS,
@@ -38,6 +47,8 @@ from reports.load import CompareRun, MissingData
 
 POOLED = "all tasks (pooled)"
 EQUAL_STEPS = "equal RL steps"
+P_SIGNFLIP = "exact sign-flip test over seeds"
+P_BOOTSTRAP = "paired bootstrap"
 
 
 @dataclass(frozen=True)
@@ -168,14 +179,20 @@ def _row(pair: Pair, task: str, a: np.ndarray, b: np.ndarray, seeds: list[int], 
         res = paired_hierarchical_bootstrap(a, b, n_boot=n_boot, seed=0)
     else:
         res = paired_bootstrap(a[0], b[0], n_boot=n_boot, seed=0)
+    seed_level = len(seed_diffs) > 1  # a test over seeds needs two of them
+    flip = sign_flip_test(seed_diffs) if seed_level else {"p_value": np.nan, "p_min": np.nan}
+    t = paired_t_test(seed_diffs)
     return {
         "view": pair.view, "candidate": pair.candidate, "baseline": pair.baseline, "task": task, "n_problems": res["n"],
         "n_seeds": max(1, len(seeds)), "ci_method": CI_SEEDS if len(seeds) > 1 else CI_PROBLEMS,
         "candidate_pct": 100 * float(b.mean()), "baseline_pct": 100 * float(a.mean()),
         "diff_pct": 100 * res["diff"], "ci95_low_pct": 100 * res["ci_low"], "ci95_high_pct": 100 * res["ci_high"],
-        "p_value": res["p_value"], "n_seed_pairs": len(seed_diffs),
+        "p_value": flip["p_value"] if seed_level else res["p_value"], "p_method": P_SIGNFLIP if seed_level else P_BOOTSTRAP,
+        "p_bootstrap": res["p_value"], "p_signflip": flip["p_value"], "p_signflip_min": flip["p_min"],
+        "t_stat": t["t"], "p_t": t["p_value"], "n_seed_pairs": len(seed_diffs),
         "seed_diff_mean_pct": 100 * float(np.mean(seed_diffs)) if seed_diffs else np.nan,
         "seed_diff_std_pct": 100 * float(np.std(seed_diffs, ddof=1)) if len(seed_diffs) > 1 else np.nan,
+        "seed_diffs_pct": "; ".join(f"{100 * x:+.2f}" for x in seed_diffs),
         "newly_solved": n_new, "regressed": n_reg,
     }  # fmt: skip
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import re
 import time
@@ -25,8 +24,9 @@ from harness.rundir import atomic_write_json, atomic_write_text
 from reports import artifacts
 from reports.leaderboard import CI_SEEDS, compute_totals, leaderboard, pivot, reported_view
 from reports.load import CompareRun, MissingData
-from reports.paired import paired_tables
+from reports.paired import P_SIGNFLIP, paired_tables
 from reports.reported import AVERAGE_NOTE
+from reports.verdict import build_verdict
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXAMPLES_PER_PAIR = 6  # changed problems shown with sample excerpts (all are in problems_changed.csv)
@@ -49,7 +49,7 @@ document.querySelectorAll("table.sortable th").forEach(function (th, col) {
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return ""
     if isinstance(v, float | np.floating):
         return f"{v:,.{digits}f}"
@@ -60,18 +60,28 @@ def _fmt(v: Any, digits: int = 2) -> str:
     return str(v)
 
 
-def table(df: pd.DataFrame, caption: str = "", digits: int = 2, index: bool = False) -> dict[str, Any]:
-    """A frame as the templates' generic table: column names and rows of formatted strings."""
+def table(df: pd.DataFrame, caption: str = "", digits: int = 2, index: bool = False, wrap: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A frame as the templates' generic table: column names and rows of formatted strings.
+
+    ``numeric`` columns are right-aligned and never wrap in HTML; text columns wrap (anywhere, if a word
+    is longer than the column), and so do the columns named in ``wrap``, numeric or not."""
     if index:
         df = df.reset_index()
     rows = [[_fmt(v, digits) for v in row] for row in df.itertuples(index=False)]
     numeric = [bool(col) and all(NUMERIC.match(v) for v in col if v) for col in zip(*rows, strict=True)] if rows else []
-    return {"caption": caption, "columns": [str(c) for c in df.columns], "rows": rows, "numeric": numeric}
+    wraps = [str(c) in wrap for c in df.columns]
+    return {"caption": caption, "columns": [str(c) for c in df.columns], "rows": rows, "numeric": numeric, "wrap": wraps}
+
+
+RAW_HTML = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?\w+;)")  # what CommonMark could read as a tag, comment or entity
 
 
 def md_cell(text: Any) -> str:
-    """Markdown table cell: HTML-escaped (renderers pass raw HTML through), no pipes or line breaks."""
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+    """Markdown table cell or inline text: no pipes or line breaks, and nothing a renderer would take as raw
+    HTML (renderers pass it through): a ``<`` that could open a tag and an ``&`` that could start an entity
+    become ``&lt;`` / ``&amp;``. Everything else stays as written (``< 1e-04`` is text, not HTML)."""
+    out = RAW_HTML.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", str(text))
+    return out.replace("|", "\\|").replace("\n", " ")
 
 
 def fence(text: str) -> str:
@@ -105,13 +115,18 @@ ROLE_TEXT = {"base": "base model (untrained)", "measured": "trained", "compute-m
 
 
 def role_text(run: CompareRun, model: str) -> str:
-    """What a row is, in words: base / trained / compute-matched to X / eval-only (own sampling settings)."""
+    """What a row is, in words: base / trained / compute-matched (what ran, e.g. "int stopped at rl-baseline's
+    tokens: int + sft only; rl skipped: ...") / eval-only (own sampling settings). Derived from the arm's
+    stages, never from its name (`reports.leaderboard.arm_note`)."""
+    from reports.leaderboard import arm_note
+
     role = run.role_of(model)
     if role == "compute-matched":
-        return f"compute-matched: {run.matched_recipe(model)} to {run.matched_to(model)}'s tokens"
+        return f"compute-matched: {arm_note(run, model)}"
     if role == "eval-only" and run.protocol_differs(model):
         return "eval-only, OWN SAMPLING SETTINGS (not the frozen protocol)"
-    return ROLE_TEXT.get(role, role)
+    note = arm_note(run, model) if role == "measured" else ""
+    return ROLE_TEXT.get(role, role) + (f": {note}" if note else "")
 
 
 def _leaderboard_view(run: CompareRun, board: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +172,7 @@ def _stage_view(run: CompareRun) -> pd.DataFrame:
     g = st.groupby(["model", "order", "stage"], sort=False)
     view = g[cols].mean().reset_index()
     view["seeds"] = g.size().values
-    view["skipped"] = [", ".join(dict.fromkeys(str(x) for x in v if x)) for v in g["skipped"].agg(list)]
+    view["skipped"] = [", ".join(dict.fromkeys(x for x in v if isinstance(x, str) and x)) for v in g["skipped"].agg(list)]
     view[cols[:3]] = view[cols[:3]].round().astype(int)
     view["step"] = [f"{o + 1}. {s}" for o, s in zip(view["order"], view["stage"], strict=True)]
     view = view[["model", "step", "seeds", *cols, "skipped"]]
@@ -179,39 +194,58 @@ def _int_sources_view(run: CompareRun) -> pd.DataFrame:
 
 def _p(p: float, n_boot: int) -> str:
     """A bootstrap p-value cannot resolve below 1/n_boot: say so instead of printing 0."""
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return ""
     return f"< {1 / n_boot:.0e}" if p < 1 / n_boot else f"{p:.4f}"
 
 
+def _p_seeds(p: float) -> str:
+    """A seed-level p-value (exact or analytic): three significant figures; empty with one seed."""
+    return "" if p is None or (isinstance(p, float) and np.isnan(p)) else f"{p:.3g}"
+
+
+def _steps(v: Any) -> str:
+    return _fmt(v, 0) or "?"
+
+
 def _matched_text(row: Any) -> str:
-    """The quantity a pair's view holds equal, as achieved by both sides (means over seeds)."""
+    """The quantity a pair's view holds equal, as achieved by both sides (means over seeds), and whether
+    the view is MATCHED (tokens: within one RL step; RL steps: equal)."""
+    from reports.verdict import held_equal
+
+    matched = "MATCHED" if held_equal(row)[0] else "NOT MATCHED"
     if str(row["view"]).startswith("equal generated tokens"):
         c, b = row["candidate_train_tokens_generated"], row["baseline_train_tokens_generated"]
-        return f"tokens {_fmt(c, 0)} / {_fmt(b, 0)}"
-    c, b = row["candidate_rl_steps"], row["baseline_rl_steps"]
-    return f"RL steps {_fmt(c, 0) or '?'} / {_fmt(b, 0) or '?'}"
+        return f"{matched}: tokens {_fmt(c, 0)} / {_fmt(b, 0)}"
+    return f"{matched}: RL steps {_steps(row['candidate_rl_steps'])} / {_steps(row['baseline_rl_steps'])}"
+
+
+PAIRED_WRAP = ("per-seed differences (pts)",)
 
 
 def _paired_view(stats: pd.DataFrame, n_boot: int) -> pd.DataFrame:
+    """The paired table as shown: one decimal (a tenth of a point is already below any CI's width), the
+    three p-values side by side (the notes say which one is the headline), the per-seed differences."""
     if stats.empty:
         return stats
-    v = pd.DataFrame({"view": stats["view"], "pair": stats["candidate"] + " - " + stats["baseline"], "task": stats["task"],
-                      "problems": stats["n_problems"], "seeds": stats["n_seeds"]})  # fmt: skip
-    v["candidate (%)"] = stats["candidate_pct"].map(lambda x: f"{x:.2f}")
-    v["baseline (%)"] = stats["baseline_pct"].map(lambda x: f"{x:.2f}")
-    v["difference [95% CI] (pts)"] = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(stats["diff_pct"], stats["ci95_low_pct"], stats["ci95_high_pct"], strict=True)]
-    v["p-value"] = stats["p_value"].map(lambda p: _p(p, n_boot))
-    v["per-seed diff (mean ± std)"] = [
-        "" if n == 0 else f"{m:+.2f}" + ("" if np.isnan(s) else f" ± {s:.2f}") + f" ({n} seeds)"
-        for m, s, n in zip(stats["seed_diff_mean_pct"], stats["seed_diff_std_pct"], stats["n_seed_pairs"], strict=True)
-    ]
+    v = pd.DataFrame({"view": stats["view"], "pair": stats["candidate"] + " - " + stats["baseline"], "task": stats["task"]})
+    v["problems x seeds"] = [f"{p} x {s}" for p, s in zip(stats["n_problems"], stats["n_seeds"], strict=True)]
+    v["candidate / baseline (%)"] = [f"{c:.1f} / {b:.1f}" for c, b in zip(stats["candidate_pct"], stats["baseline_pct"], strict=True)]
+    v["difference [95% CI] (pts)"] = [f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]" for d, lo, hi in zip(stats["diff_pct"], stats["ci95_low_pct"], stats["ci95_high_pct"], strict=True)]
+    v["p: sign-flip over seeds"] = stats["p_signflip"].map(_p_seeds)
+    v["p: t-test over seeds"] = stats["p_t"].map(_p_seeds)
+    v["p: bootstrap"] = stats["p_bootstrap"].map(lambda p: _p(p, n_boot))
+    v["per-seed differences (pts)"] = [", ".join(x.split("; ")) if isinstance(x, str) else "" for x in stats["seed_diffs_pct"]]
     v["held equal (candidate / baseline)"] = [_matched_text(r) for r in stats.to_dict("records")]
-    v["newly solved"] = stats["newly_solved"]
-    v["regressed"] = stats["regressed"]
+    v["newly solved / regressed"] = [f"{n} / {r}" for n, r in zip(stats["newly_solved"], stats["regressed"], strict=True)]
     return v
 
 
-def _paired_notes(stats: pd.DataFrame, n_boot: int) -> list[str]:
-    """The table note: what each view holds equal (with the achieved totals) and how the CI was drawn."""
+def _paired_notes(stats: pd.DataFrame, n_boot: int, run: CompareRun | None = None) -> list[str]:
+    """The table note: what each view holds equal (with the achieved totals), how the CI was drawn and
+    which p-value is the headline."""
+    from reports.leaderboard import arm_note
+
     if stats.empty:
         return []
     notes = []
@@ -221,26 +255,42 @@ def _paired_notes(stats: pd.DataFrame, n_boot: int) -> list[str]:
         if str(r["view"]).startswith("equal generated tokens"):
             notes.append(f"{pair} ({r['view']}): holds the required generated training tokens equal, to within one RL step "
                          f"(the last step may overshoot); achieved {_fmt(r['candidate_train_tokens_generated'], 0)} vs "
-                         f"{_fmt(r['baseline_train_tokens_generated'], 0)} tokens, RL steps {_fmt(r['candidate_rl_steps'], 0) or '?'} "
-                         f"vs {_fmt(r['baseline_rl_steps'], 0) or '?'}.")  # fmt: skip
+                         f"{_fmt(r['baseline_train_tokens_generated'], 0)} tokens, RL steps {_steps(r['candidate_rl_steps'])} "
+                         f"vs {_steps(r['baseline_rl_steps'])}.")  # fmt: skip
             if r.get("tokens_matched_within_one_step") is False:
                 notes[-1] += (" NOT MATCHED: the totals differ by more than one RL step (the step cap stopped training "
                               "first, or the budget was spent before RL); read this view as unequal compute.")
         else:
-            notes.append(f"{pair} ({r['view']}): holds the number of RL steps equal ({_fmt(r['candidate_rl_steps'], 0) or '?'} vs "
-                         f"{_fmt(r['baseline_rl_steps'], 0) or '?'}); generated training tokens differ: "
+            notes.append(f"{pair} ({r['view']}): holds the number of RL steps equal ({_steps(r['candidate_rl_steps'])} vs "
+                         f"{_steps(r['baseline_rl_steps'])}); generated training tokens differ: "
                          f"{_fmt(r['candidate_train_tokens_generated'], 0)} vs {_fmt(r['baseline_train_tokens_generated'], 0)}.")  # fmt: skip
+        for side in ("candidate", "baseline") if run is not None else ():
+            what = arm_note(run, r[side])
+            if what and run.role_of(r[side]) == "compute-matched":
+                notes[-1] += f" {r[side]} is {what}."
     hier = stats[stats["ci_method"] == CI_SEEDS]
     if not hier.empty:
         n_s = ", ".join(str(n) for n in sorted(hier["n_seeds"].unique()))
         n_p = ", ".join(f"{t} {n}" for t, n in hier.groupby("task", sort=False)["n_problems"].max().items())
-        notes.append(f"CI and p-value: hierarchical paired bootstrap ({n_boot:,} draws) resampling training seeds "
-                     f"(n seeds = {n_s}, paired by seed) and then problems (n problems: {n_p}); two-sided p-value.")  # fmt: skip
+        notes.append(f"CI: hierarchical paired bootstrap ({n_boot:,} draws) resampling training seeds "
+                     f"(n seeds = {n_s}, paired by seed) and then problems (n problems: {n_p}).")  # fmt: skip
     flat = stats[stats["ci_method"] != CI_SEEDS]
     if not flat.empty:
         n_p = ", ".join(f"{t} {n}" for t, n in flat.groupby("task", sort=False)["n_problems"].max().items())
-        notes.append(f"CI and p-value{' of one-seed pairs' if not hier.empty else ''}: paired bootstrap over problems "
-                     f"({n_boot:,} draws; n problems: {n_p}; accuracy averaged over seeds); two-sided p-value.")  # fmt: skip
+        notes.append(f"CI{' of one-seed pairs' if not hier.empty else ''}: paired bootstrap over problems "
+                     f"({n_boot:,} draws; n problems: {n_p}; accuracy averaged over seeds).")  # fmt: skip
+    seeded = stats[stats["p_method"] == P_SIGNFLIP]
+    if not seeded.empty:
+        floors = ", ".join(f"{n} seeds: {p:.3g}" for n, p in seeded.groupby("n_seed_pairs")["p_signflip_min"].first().items())
+        notes.append("Headline p-value (the verdict's): the exact sign-flip permutation test over the per-seed differences, "
+                     "two-sided -- distribution-free, it asks whether the difference survives training randomness, and it "
+                     f"cannot go below 2 / 2^seeds ({floors}). Beside it: the paired t-test over the same per-seed differences "
+                     "(assumes they are normal) and the bootstrap's p (resamples seeds and problems; with few seeds it cannot "
+                     "see that seeds disagree). docs/methodology.md says when each holds.")  # fmt: skip
+    if not stats[stats["p_method"] != P_SIGNFLIP].empty:
+        notes.append(f"{'Pairs with one seed: ' if not seeded.empty else ''}the headline p-value is the paired bootstrap's over "
+                     "problems (two-sided): it generalises over problems for this one training run, not over training "
+                     "randomness; the seed-level tests need two or more seeds.")  # fmt: skip
     return notes
 
 
@@ -295,6 +345,28 @@ def overlap_info(meta: dict[str, Any]) -> dict[str, Any]:
             "table": table(pd.DataFrame(rows)) if rows else None, "notes": notes}  # fmt: skip
 
 
+INT_COLUMNS = ("n_problems", "k", "n_seeds", "n_seed_pairs", "newly_solved", "regressed", "candidate_correct", "candidate_samples",
+               "baseline_correct", "baseline_samples")  # fmt: skip
+INTEGRAL_IF_WHOLE = ("train_tokens_generated", "train_tokens_generated_diagnostic", "train_tokens_trained", "train_rl_steps",
+                     "eval_tokens_generated", "candidate_train_tokens_generated", "baseline_train_tokens_generated",
+                     "candidate_rl_steps", "baseline_rl_steps")  # fmt: skip
+
+
+def integer_columns(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Counts as integers for the CSVs (pandas makes a column with a missing value float): ``columns`` become
+    nullable ``Int64``; compute columns (means over seeds) too when every value is whole, e.g. the same
+    token total in every seed."""
+    out = df.copy()
+    for col in out.columns:
+        if col not in columns and col not in INTEGRAL_IF_WHOLE:
+            continue
+        values = pd.to_numeric(out[col], errors="coerce")
+        known = values.dropna()
+        if len(known) == values.notna().sum() == out[col].notna().sum() and (col in columns or (known == known.round()).all()):
+            out[col] = values.round().astype("Int64")
+    return out
+
+
 def _figure_entries(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     from reports.figures import FIGURES
 
@@ -331,8 +403,11 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
                  figures: bool = True) -> Path:  # fmt: skip
     """Write the report folder (default ``<compare>/report``) and return it.
 
-    Contents: leaderboard.csv, paired.csv, problems_changed.csv, reported.csv, samples.parquet (one row
-    per graded sample, without the text), figures/*.pdf|png, report.md, index.html and report.json.
+    Contents: leaderboard.csv (measured and eval-only rows), paired.csv, problems_changed.csv, reported.csv
+    (the paper's numbers, models x benchmarks, each once; never in leaderboard.csv), samples.parquet (one
+    row per graded sample, with its response text and gold answer), figures/*.pdf|png, report.md,
+    index.html and report.json (the paired rows and the verdict, machine-readable). Count columns are
+    integers in the CSVs (nullable where a row has none).
     ``figures=False`` skips the figures (most of the build time; `harness plot` draws them later).
     """
     t0 = time.perf_counter()
@@ -340,13 +415,14 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     out = Path(out_dir) if out_dir is not None else run.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     board = leaderboard(run, n_boot=n_boot)
-    board.to_csv(out / "leaderboard.csv", index=False)
+    integer_columns(board[board["kind"] != "reported"].drop(columns=["source"]), INT_COLUMNS).to_csv(out / "leaderboard.csv", index=False)
     stats, changed = paired_tables(run, n_boot=n_boot)
-    stats.to_csv(out / "paired.csv", index=False)
-    changed.to_csv(out / "problems_changed.csv", index=False)
+    integer_columns(stats, INT_COLUMNS).to_csv(out / "paired.csv", index=False)
+    integer_columns(changed, INT_COLUMNS).to_csv(out / "problems_changed.csv", index=False)
     reported = reported_view(run.reported)
     reported.to_csv(out / "reported.csv")
-    run.samples.to_parquet(out / "samples.parquet", index=False)
+    run.write_samples(out / "samples.parquet")
+    verdict = build_verdict(stats, n_boot, run)
 
     from reports.figures import FIGURES, plot
 
@@ -370,8 +446,10 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
         "base_model": meta.get("base_model", ""),
         "seeds": ", ".join(str(s) for s in meta.get("seeds", [])),
         "leaderboard": table(_leaderboard_view(run, board), _leaderboard_caption(run, board), index=True),
-        "paired": table(_paired_view(stats, n_boot), "Paired per-problem difference candidate - baseline (points); see the notes above for each view."),
-        "paired_notes": _paired_notes(stats, n_boot),
+        "verdict": verdict,
+        "paired": table(_paired_view(stats, n_boot), "Paired per-problem difference candidate - baseline (points); see the notes above for "
+                        "each view and for which p-value is the headline.", wrap=PAIRED_WRAP),
+        "paired_notes": _paired_notes(stats, n_boot, run),
         "changed_counts": table(changed.groupby(["view", "candidate", "baseline", "task", "change"], sort=False).size().rename("problems").reset_index()) if not changed.empty else None,
         "examples": _examples(run, changed) if not changed.empty else [],
         "categories": table(categories, "Per category (avg@k %, 95% CI as in the leaderboard, seed std).") if not categories.empty else None,
@@ -396,7 +474,7 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     atomic_write_text(out / "report.md", env.get_template("report.md.jinja").render(**ctx))
     atomic_write_text(out / "index.html", env.get_template("index.html.jinja").render(**ctx))
     atomic_write_json(out / "report.json", {
-        "compare_dir": str(run.root), "warnings": overlap["warnings"], "paired": stats.to_dict("records"),
+        "compare_dir": str(run.root), "warnings": overlap["warnings"], "verdict": verdict, "paired": stats.to_dict("records"),
         "paired_notes": ctx["paired_notes"],
         "figures": {k: v if isinstance(v, str) else [str(p) for p in v] for k, v in fig_results.items()},
         "seconds": round(time.perf_counter() - t0, 2),

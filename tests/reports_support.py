@@ -44,6 +44,7 @@ RL_STEPS = {INT: 30, RL: 30}
 RL_STEPS[RL_AT_INT] = -(-(INT_PRE_RL + RL_STEPS[INT] * RL_TOKENS_PER_STEP[INT]) // RL_TOKENS_PER_STEP[RL_AT_INT])
 RL_STEPS[INT_AT_RL] = (RL_STEPS[RL] * RL_TOKENS_PER_STEP[RL] - INT_PRE_RL) // RL_TOKENS_PER_STEP[INT_AT_RL]
 SFT_TRAINED = 12_000
+RL_SKIPPED = "the token budget was spent before RL (compute matching)"  # harness/compare/kinds/rl.py
 EXPECTED_TRAIN_TOKENS = {
     m: (INT_PRE_RL if m in (INT, INT_AT_RL) else 0) + RL_STEPS[m] * RL_TOKENS_PER_STEP[m] for m in RL_STEPS
 }  # required generated training tokens per arm (every seed alike)
@@ -190,7 +191,8 @@ def make_compare(root: Path, *, seeds: tuple[int, ...] = (0, 1, 2), tasks: tuple
     (s - mean seed)``, of an RL-only arm the opposite), to make seeds disagree. ``own_sampling``: the eval-only row declares its own
     sampling settings. ``overlap``: "none", "allowed" (overlap on the first task, the run allowed to
     proceed; the second task unchecked) or "excluded" (overlap held out). ``rl_steps``: RL steps per arm
-    instead of `RL_STEPS` (e.g. a compute-matched arm stopped early by the step cap)."""
+    instead of `RL_STEPS` (e.g. a compute-matched arm stopped early by the step cap; 0: its RL step was
+    skipped, the budget spent before RL)."""
     rng = np.random.default_rng(0)
     recipes = [INT, RL]
     entries: list[tuple[str, str, str | None]] = []  # (row name, role, matched_to)
@@ -241,8 +243,11 @@ def make_compare(root: Path, *, seeds: tuple[int, ...] = (0, 1, 2), tasks: tuple
                     _train_log(arm / "sft" / "train_log.jsonl", "sft", name, seed, 8, rng)
                     _sft_stats(arm, seed)
                 rl_tokens = steps * RL_TOKENS_PER_STEP[name]
-                stages.append(_stage("rl", rl_tokens, int(0.8 * rl_tokens), 4.0 * steps))
-                _train_log(arm / "rl" / "train_log.jsonl", "rl", name, seed, steps, rng, tokens=not legacy)
+                if steps:
+                    stages.append(_stage("rl", rl_tokens, int(0.8 * rl_tokens), 4.0 * steps))
+                    _train_log(arm / "rl" / "train_log.jsonl", "rl", name, seed, steps, rng, tokens=not legacy)
+                else:  # as harness.compare.kinds.rl writes it: the budget was spent before RL, no log
+                    stages.append(_stage("rl", 0, 0, 0.0, skipped=RL_SKIPPED))
             stages.append(eval_stage)
             if legacy:
                 for st in stages:
@@ -275,3 +280,67 @@ def make_compare(root: Path, *, seeds: tuple[int, ...] = (0, 1, 2), tasks: tuple
         }  # fmt: skip
     (root / "compare.json").write_text(json.dumps(meta), encoding="utf-8")
     return root
+
+
+def check_verdict_output(output: str, report_dir: Path) -> list[str]:
+    """Check that `output` (what `harness compare` / `harness report` printed) ends with the verdict of
+    report.json and then the report's path, in at most 80 columns, and that every printed number is the
+    one in report.json's paired rows (the pooled row of each view, else its only task row). Returns the
+    verdict lines."""
+    import math
+    import re
+
+    report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    assert lines[-1] == f"report: {report_dir / 'index.html'}", lines[-3:]
+    start = max(i for i, line in enumerate(lines) if line.startswith("Verdict: "))
+    verdict = lines[start:-1]
+    assert all(len(line) <= 80 for line in verdict), [line for line in verdict if len(line) > 80]
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in report["paired"]:
+        key = (r["view"], r["candidate"], r["baseline"])
+        if key not in rows or r["task"] == "all tasks (pooled)":
+            rows[key] = r
+    views = report["verdict"]["views"]
+    assert [(v["view"], v["candidate"], v["baseline"]) for v in views] == list(rows)  # one entry per view, in order
+    flat = lambda text: " ".join(text.split())  # noqa: E731
+    i = next(i for i, line in enumerate(verdict) if line.startswith("equal "))
+    assert flat(" ".join(verdict[:i])) == flat(" ".join(report["verdict"]["header"]))
+    entries = []
+    while i < len(verdict):
+        label = [verdict[i]]
+        i += 1
+        while verdict[i].startswith("    "):  # a long label continues, indented
+            label.append(verdict[i])
+            i += 1
+        assert re.match(r"^  [+-]\d", verdict[i]), verdict[i]
+        entries.append((flat(" ".join(label)), verdict[i].strip()))
+        i += 1
+    assert len(entries) == len(rows), verdict
+    for (label, line), ((view, cand, base), r), v in zip(entries, rows.items(), views, strict=True):
+        assert label == flat(v["label"]) and label.startswith(("equal RL steps: " if view == "equal RL steps" else "equal generated tokens: ") + cand)
+        assert label.endswith(f" - {base}") or f" - {base} (" in label
+        assert line.startswith(f"{r['diff_pct']:+.1f} [{r['ci95_low_pct']:+.1f}, {r['ci95_high_pct']:+.1f}]  p=")
+        p = float(re.search(r"p=([<\d.e+-]+)", line).group(1).lstrip("<"))
+        if r["p_method"] == "exact sign-flip test over seeds":
+            assert r["n_seeds"] > 1 and p == pytest_approx(r["p_value"], 3) and r["p_value"] == r["p_signflip"]
+        else:
+            assert r["n_seeds"] == 1 and (p == pytest_approx(r["p_value"], 3) or line.split()[3].startswith("p=<"))
+        assert f"  n={r['n_problems']}x{r['n_seeds']}  " in line
+        if view.startswith("equal generated tokens"):
+            matched = r["tokens_matched_within_one_step"] is True
+            totals = re.search(r"MATCHED ([\d.]+[kM]?)/([\d.]+[kM]?) tokens$", line)
+            for got, want in zip(totals.groups(), (r["candidate_train_tokens_generated"], r["baseline_train_tokens_generated"]), strict=True):
+                scale = {"k": 1e3, "M": 1e6}.get(got[-1], 1)
+                assert math.isclose(float(got.rstrip("kM")) * scale, want, rel_tol=5e-3), (got, want)
+        else:
+            c, b = r["candidate_rl_steps"], r["baseline_rl_steps"]
+            matched = c is not None and b is not None and c == b
+            assert line.endswith(f"MATCHED {c:g}/{b:g} RL steps"), line
+        assert (" NOT MATCHED " in line) == (not matched), line
+    return verdict
+
+
+def pytest_approx(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant figures, as the verdict prints it."""
+    return float(f"{value:.{digits}g}")

@@ -109,3 +109,47 @@ def test_int_stage_before_its_input_is_one_line(workdir, world_model, monkeypatc
         code, output = run_main(["int", stage, "--run-dir", "r"], monkeypatch, capsys)
         lines = output_lines(output)
         assert code == 1 and len(lines) == 1 and f"harness int {first}" in lines[0], output
+
+
+def test_missing_data_prints_where_it_looked_and_how_to_fix(workdir, tiny_model_dir, monkeypatch, capsys):
+    """A missing benchmark file: the error names the task, then every place tried and how to provide it (README's
+    promise) -- not only the first line. Still no traceback and no run folder."""
+    empty = workdir / "empty-data"
+    empty.mkdir()
+    monkeypatch.setenv("HARNESS_OFFLINE", "1")
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(workdir / "empty-cache"))
+    code, output = run_main(["eval", "--model", tiny_model_dir, "--task", "aime25", "--data-dir", empty], monkeypatch, capsys)
+    lines = output_lines(output)
+    assert code == 1 and lines[0].startswith("error: Could not find data for task 'aime25'"), output
+    assert "Tried:" in lines and "To fix:" in lines, output
+    tried = lines[lines.index("Tried:") + 1 : lines.index("To fix:")]
+    assert [t.split(".")[0].strip() for t in tried] == ["1", "2", "3"], tried
+    assert str(empty) in tried[0] and "empty-cache" in tried[1] and "HARNESS_OFFLINE" in tried[2]
+    assert any("--data-dir DATA_DIR" in line for line in lines[lines.index("To fix:") + 1 :]), output
+    assert "Traceback" not in output
+    assert sorted(p.name for p in workdir.iterdir()) == ["bad.yaml", "empty-data"]
+
+
+def test_model_args_parse_typed_like_lm_eval():
+    """`-M` takes lm-eval's key=value,... (repeatable), typed; an unknown key fails in one line, naming the options."""
+    from harness.cli import parse_model_args
+
+    assert parse_model_args(["dtype=bfloat16,batch_size=32", "trust_remote_code=true", "device=none, x=0.5"]) == {
+        "dtype": "bfloat16", "batch_size": 32, "trust_remote_code": True, "device": None, "x": 0.5}
+
+
+def test_model_args_on_the_command_line(workdir, tiny_model_dir, monkeypatch, capsys):
+    args = ["eval", "--model", tiny_model_dir, "--task", "aime25", "--limit", "1", "--samples", "1", "--max-tokens", "4",
+            "--no-progress", "--out", "r"]  # fmt: skip
+    code, output = run_main([*args, "-M", "batch_size=2,dtype=float32", "-M", "device=cpu"], monkeypatch, capsys)
+    assert code == 0, output
+    import json
+
+    manifest = json.loads((workdir / "r" / "manifest.json").read_text())
+    assert manifest["config"]["backend_options"] == {"batch_size": 2, "dtype": "float32", "device": "cpu"}, manifest["config"]
+    code, output = run_main([*args[:-2], "--out", "r2", "-M", "batch_sise=2"], monkeypatch, capsys)
+    lines = output_lines(output)
+    assert code == 1 and len(lines) == 1 and "batch_sise" in lines[0] and "batch_size" in lines[0], output
+    code, output = run_main([*args[:-2], "--out", "r3", "-M", "batch_size"], monkeypatch, capsys)
+    assert code == 2 and "is not key=value" in output, output
+    assert not (workdir / "r2").exists() and not (workdir / "r3").exists()

@@ -139,3 +139,21 @@ def test_a_plugin_step_kind_runs_inside_compare(toy_steps, tmp_path):
     stages = json.loads((tmp_path / "cmp" / "arms" / "noisy" / "seed-0" / "stages.json").read_text())
     assert [s["stage"] for s in stages] == ["noise", "eval"]
     assert Path(summary["report_dir"], "leaderboard.csv").is_file()
+
+
+def test_dashboard_settings_stay_out_of_the_key_but_reach_the_trainer():
+    """Turning on TensorBoard (or naming a log folder) must not retrain cached arms: report_to, run_name and
+    backend_args.logging_dir are left out of the sft/rl keys, yet the step still gets them; keys made before
+    the exclusion (report_to none, no run_name) are unchanged, so existing caches stay valid."""
+    from harness.compare.plan import step_key
+
+    watched = BASE.model_copy(update={"rl": {"report_to": "tensorboard", "backend_args": {"logging_dir": "/tmp/tb"}},
+                                      "sft": {"report_to": "tensorboard"}, "include_base": False})  # fmt: skip
+    assert _keys(watched, "int") == _keys(BASE, "int")
+    assert _keys(watched.model_copy(update={"rl": {"report_to": "tensorboard", "learning_rate": 3e-4}}), "int")[2] != _keys(BASE, "int")[2]
+    plan = make_plan([load_recipe("int")], watched, "k0")
+    _, sft, rl = plan.arms[0].steps
+    assert rl.settings["config"]["report_to"] == "tensorboard" and rl.settings["config"]["backend_args"] == {"logging_dir": "/tmp/tb"}
+    assert (sft.settings["config"]["run_name"], rl.settings["config"]["run_name"]) == ("int/seed-0/2-sft", "int/seed-0/3-rl")
+    old = {**rl.settings, "config": {k: v for k, v in rl.settings["config"].items() if k != "run_name"} | {"report_to": "none", "backend_args": {}}}
+    assert step_key(sft.key, "rl", old) == rl.key

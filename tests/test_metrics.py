@@ -22,7 +22,10 @@ from harness.metrics import (
     majority_correct,
     paired_bootstrap,
     paired_hierarchical_bootstrap,
+    paired_t_test,
     pass_at_k,
+    sign_flip_test,
+    student_t_two_sided,
     summarize,
 )
 
@@ -153,3 +156,74 @@ def test_paired_hierarchical_bootstrap_covers_seed_disagreement():
     assert res["diff"] == pytest.approx(flat["diff"]) and res["n_seeds"] == 3
     assert res["ci_high"] - res["ci_low"] > flat["ci_high"] - flat["ci_low"]
     assert res["p_value"] > flat["p_value"]
+
+
+# Seed-level tests (issue 20): one difference per training seed.
+DISAGREE = [0.01, -0.02, 0.04]  # seeds disagree in sign
+AGREE = [0.101, 0.098, 0.103, 0.100, 0.099, 0.102]  # six seeds, all about +10 points
+
+
+def _sign_flip_by_hand(d):
+    """Every sign pattern, enumerated with itertools (independently of the numpy bit trick)."""
+    import itertools
+
+    obs = abs(sum(d))
+    sums = [abs(sum(s * x for s, x in zip(signs, d, strict=True))) for signs in itertools.product((1, -1), repeat=len(d))]
+    return sum(v >= obs - 1e-12 for v in sums) / len(sums)
+
+
+def test_sign_flip_test_when_seeds_disagree_and_agree():
+    # disagree: sums of +-1 +-2 +-4 (x 0.01) are 7, -1, 3, -5, 5, -3, 1, -7; observed |1 - 2 + 4| = 3; six reach 3
+    res = sign_flip_test(DISAGREE)
+    assert res["p_value"] == pytest.approx(6 / 8) == pytest.approx(_sign_flip_by_hand(DISAGREE))
+    assert res["exact"] and res["n"] == 3 and res["p_min"] == 0.25
+    # agree: only the observed pattern and its mirror reach the observed |mean|: p = 2 / 2^6, the floor
+    res = sign_flip_test(AGREE)
+    assert res["p_value"] == pytest.approx(2 / 64) == pytest.approx(_sign_flip_by_hand(AGREE)) == res["p_min"]
+    # three seeds can never go below 0.25, five never below 0.0625
+    assert sign_flip_test([0.3, 0.31, 0.29])["p_value"] == 0.25
+    assert sign_flip_test([0.3] * 5)["p_value"] == pytest.approx(0.0625)
+    assert sign_flip_test([0.0, 0.0, 0.0])["p_value"] == 1.0
+    assert np.isnan(sign_flip_test([])["p_value"])
+    rng = np.random.default_rng(3)
+    d = rng.normal(0.1, 1.0, 9)
+    assert sign_flip_test(d)["p_value"] == pytest.approx(_sign_flip_by_hand(list(d)))
+
+
+def test_sign_flip_test_beyond_exact_enumeration_is_monte_carlo():
+    d = np.random.default_rng(4).normal(0.5, 1.0, 18)
+    res = sign_flip_test(d)
+    assert not res["exact"] and 0 < res["p_value"] < 1
+    t = paired_t_test(d)["p_value"]
+    assert abs(res["p_value"] - t) < 0.05  # many seeds: the permutation and t tests agree
+
+
+def test_paired_t_test_when_seeds_disagree_and_agree():
+    # df = 2: P(|T| >= t) = 1 - t / sqrt(t^2 + 2) (A&S 26.7.4). Disagree: mean 0.01, sd 0.03, t = 0.01 / (0.03 / sqrt 3)
+    res = paired_t_test(DISAGREE)
+    t = 0.01 / (0.03 / np.sqrt(3))
+    assert res["t"] == pytest.approx(t) and res["df"] == 2
+    assert res["p_value"] == pytest.approx(1 - t / np.sqrt(t * t + 2)) == pytest.approx(0.6220355, abs=1e-6)
+    # issue 20's numbers: per-seed differences +0.8, +34.7, +5.0 points give p = 0.33, not the bootstrap's 0.01
+    assert paired_t_test([0.8, 34.7, 5.0])["p_value"] == pytest.approx(0.3332, abs=1e-4)
+    # agree: six seeds at +10 +- 0.2 points: t = 131.7, p far below 0.001
+    res = paired_t_test(AGREE)
+    assert res["t"] == pytest.approx(np.mean(AGREE) / (np.std(AGREE, ddof=1) / np.sqrt(6)))
+    assert res["p_value"] < 1e-8
+    assert np.isnan(paired_t_test([0.1])["p_value"]) and paired_t_test([0.1, 0.1])["p_value"] == 0.0
+    assert paired_t_test([0.0, 0.0])["p_value"] == 1.0
+
+
+def test_student_t_closed_form_against_hand_values_and_scipy():
+    # df = 1 is the Cauchy distribution: P(|T| >= 1) = 1/2; df = 2 closed form above; large df -> the normal
+    assert student_t_two_sided(1.0, 1) == pytest.approx(0.5)
+    assert student_t_two_sided(2.0, 2) == pytest.approx(1 - 2 / np.sqrt(6))
+    assert student_t_two_sided(1.959964, 2000) == pytest.approx(0.05, abs=2e-4)
+    assert student_t_two_sided(0.0, 5) == pytest.approx(1.0)
+    stats = pytest.importorskip("scipy.stats", reason="needs the dev extra: pip install -e '.[dev]'")
+    for df in (1, 2, 3, 4, 5, 9, 30):
+        for t in (0.05, 0.8, 2.1, 6.0):
+            assert student_t_two_sided(t, df) == pytest.approx(2 * stats.t.sf(t, df), rel=1e-9, abs=1e-15)
+    for d in (DISAGREE, AGREE, [0.8, 34.7, 5.0]):
+        ref = stats.ttest_1samp(d, 0.0)
+        assert paired_t_test(d)["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)

@@ -38,7 +38,7 @@ from harness.metrics import (
 )
 from reports.leaderboard import leaderboard, pivot, reported_view
 from reports.load import CompareRun, MissingData
-from reports.paired import EQUAL_STEPS, POOLED, paired_tables
+from reports.paired import EQUAL_STEPS, P_BOOTSTRAP, P_SIGNFLIP, POOLED, paired_tables
 from reports.reported import AVERAGE_TASK, TABLE4, reported_rows
 
 N_BOOT = 500
@@ -198,7 +198,7 @@ def test_paired_bootstrap_resamples_seeds_and_problems(run: CompareRun) -> None:
     base = np.array([_acc(run, RL, s, "alpha").to_numpy() for s in (0, 1, 2)])
     ref = paired_hierarchical_bootstrap(base, cand, n_boot=N_BOOT, seed=0)
     assert row["diff_pct"] == pytest.approx(100 * ref["diff"]) == pytest.approx(100 * (cand.mean() - base.mean()))
-    assert (row["ci95_low_pct"], row["ci95_high_pct"], row["p_value"]) == pytest.approx(
+    assert (row["ci95_low_pct"], row["ci95_high_pct"], row["p_bootstrap"]) == pytest.approx(
         (100 * ref["ci_low"], 100 * ref["ci_high"], ref["p_value"])
     )
     assert row["ci_method"] == "seeds+problems" and row["n_seeds"] == 3 and row["n_problems"] == 24
@@ -206,6 +206,11 @@ def test_paired_bootstrap_resamples_seeds_and_problems(run: CompareRun) -> None:
     seed_diffs = [_acc(run, "int", s, "alpha").mean() - _acc(run, "rl-baseline", s, "alpha").mean() for s in (0, 1, 2)]
     assert row["seed_diff_mean_pct"] == pytest.approx(100 * np.mean(seed_diffs))
     assert row["seed_diff_std_pct"] == pytest.approx(100 * np.std(seed_diffs, ddof=1))
+    # the seed-level tests over those three differences; the headline p is the sign-flip test's
+    assert all(d > 0 for d in seed_diffs) and row["p_signflip"] == row["p_value"] == row["p_signflip_min"] == 0.25
+    assert row["p_method"] == P_SIGNFLIP
+    t = np.mean(seed_diffs) / (np.std(seed_diffs, ddof=1) / np.sqrt(3))
+    assert row["t_stat"] == pytest.approx(t) and row["p_t"] == pytest.approx(1 - t / np.sqrt(t * t + 2))  # df 2, closed form
     pooled = stats[stats["task"] == POOLED].iloc[0]
     assert pooled["n_problems"] == 48 and pooled["diff_pct"] > 0
     # the measured pair at equal steps and one pair per compute-matched arm; base and eval-only rows never pair
@@ -256,6 +261,7 @@ def test_paired_with_one_seed_resamples_problems_only(tmp_path: Path) -> None:
     ref = paired_bootstrap(_acc(run, RL, 0, "alpha").to_numpy(), _acc(run, INT, 0, "alpha").to_numpy(), n_boot=N_BOOT, seed=0)
     assert row["ci_method"] == "problems" and row["n_seeds"] == 1
     assert (row["diff_pct"], row["ci95_low_pct"], row["p_value"]) == pytest.approx((100 * ref["diff"], 100 * ref["ci_low"], ref["p_value"]))
+    assert row["p_method"] == P_BOOTSTRAP and np.isnan(row["p_signflip"]) and np.isnan(row["p_t"])  # one seed: no seed-level test
 
 
 def test_seed_aware_ci_is_wider_when_seeds_disagree(tmp_path: Path) -> None:
@@ -302,8 +308,19 @@ def test_build_report_writes_every_artifact(report_dir: Path, run: CompareRun) -
         assert (report_dir / "figures" / f"{name}.png").exists() and (report_dir / "figures" / f"{name}.pdf").exists()
     samples = pd.read_parquet(report_dir / "samples.parquet")
     assert len(samples) == len(run.samples) and {"model", "seed", "kind", "task", "problem_id", "correct"} <= set(samples.columns)
+    assert {"text", "gold"} <= set(samples.columns) and samples["text"].str.contains("boxed").all() and set(samples["gold"]) == {"7"}
+    assert str(samples["sample_index"].dtype) == "Int64" and str(samples["completion_tokens"].dtype) == "Int64"
     board = pd.read_csv(report_dir / "leaderboard.csv")
-    assert set(board["kind"]) == {"measured", "eval-only", "reported"}
+    assert set(board["kind"]) == {"measured", "eval-only"}  # the paper's numbers are in reported.csv, never here
+    assert "source" not in board.columns and "+ InT + RL" not in set(board["model"])
+    assert "+ InT + RL" in pd.read_csv(report_dir / "reported.csv", index_col=0).index
+    # counts are written as integers (a missing one empty), never 24.0
+    raw = (report_dir / "leaderboard.csv").read_text().splitlines()
+    header = raw[0].split(",")
+    first = dict(zip(header, next(line for line in raw[1:] if line.startswith("int,")).split(","), strict=False))
+    assert (first["n_problems"], first["k"], first["n_seeds"], first["train_rl_steps"]) == ("24", "8", "3", "30")
+    paired_raw = (report_dir / "paired.csv").read_text()
+    assert ",24,3,seeds+problems," in paired_raw and ".0,seeds+problems" not in paired_raw
     md = (report_dir / "report.md").read_text()
     reported = _section(md, "## Reported in the InT paper (not measured here)")
     assert "InT paper (arXiv 2601.14209)" in reported and "| Table 4 |" in reported and "| Tables 3 and 4 |" in reported
@@ -329,7 +346,8 @@ def test_report_accounts_compute_per_arm_and_step(report_dir: Path) -> None:
     board = _section(md, "## Leaderboard (measured here)")
     assert "train tokens generated: required" in board and "... diagnostic" in board and "RL steps" in board
     assert f"| {INT} | trained |" in board and "| base | base model (untrained) |" in board
-    assert f"compute-matched: {RL} to {INT}'s tokens" in board
+    assert f"compute-matched: {RL} trained to {INT}'s tokens ({RL_STEPS[RL_AT_INT]} RL steps)" in board
+    assert f"compute-matched: {INT} stopped at {RL}'s tokens ({RL_STEPS[INT_AT_RL]} RL steps)" in board
     assert "hierarchical bootstrap resampling training seeds, then problems" in board and "Problems per task: alpha 24, beta 24" in board
 
 

@@ -61,11 +61,41 @@ def test_report_screenshot_is_a_real_page(report: Path, tmp_path: Path) -> None:
     from matplotlib.image import imread
 
     shot = tmp_path / "report.png"
-    _, console = chromium(report, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", "--hide-scrollbars")
+    # tall enough to reach the figures below the verdict, the leaderboard and the paired table
+    _, console = chromium(report, tmp_path, f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars")
     assert console == []
     assert shot.stat().st_size > 30_000
     img = imread(shot)
-    assert img.shape[:2] == (2000, 1280)
+    assert img.shape[:2] == (4000, 1280)
     grey = img[..., :3].mean(axis=2)
     assert grey.std() > 0.05  # not a blank page
     assert (np.abs(img[..., 0] - img[..., 2]) > 0.2).mean() > 0.001  # coloured figure pixels rendered
+
+
+MEASURE = """<script>
+var out = {inner: window.innerWidth, doc: document.documentElement.scrollWidth, tables: {}};
+document.querySelectorAll("div.scroll").forEach(function (d) {
+  var h = d.previousElementSibling; while (h && !/^H[23]$/.test(h.tagName)) { h = h.previousElementSibling; }
+  out.tables[(h ? h.id || h.textContent : "?") + "#" + Object.keys(out.tables).length] = d.scrollWidth - d.clientWidth;
+});
+document.body.setAttribute("data-measured", JSON.stringify(out));
+</script></body>"""
+
+
+def test_paired_table_fits_1280_px_without_a_sideways_scroll(report: Path, tmp_path: Path) -> None:
+    """Issue 19: at 1280 px the paired table's p-value columns needed a sideways scroll. A copy of the page
+    (its CSP removed, so the measuring script may run) reports each table's horizontal overflow."""
+    import html
+    import json
+
+    page = report.read_text(encoding="utf-8")
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page).replace("</body>", MEASURE)
+    copy = report.parent / "measured.html"
+    copy.write_text(page, encoding="utf-8")
+    dom, console = chromium(copy, tmp_path, "--dump-dom", "--window-size=1280,2000")
+    assert console == []
+    measured = json.loads(html.unescape(re.search(r'data-measured="([^"]*)"', dom).group(1)))
+    assert measured["inner"] == 1280, measured
+    paired = {k: v for k, v in measured["tables"].items() if k.startswith("paired#")}
+    assert paired and all(v <= 0 for v in paired.values()), measured
+    assert measured["doc"] <= 1280, measured  # nor does the page itself scroll sideways

@@ -116,3 +116,15 @@ def test_report_to_is_a_config_field_that_reaches_trl(tmp_path):
     assert args.report_to == ["tensorboard"] or args.report_to == "tensorboard"
     over = TRLTrainer().grpo_args(get_config("embedded", "rl", backend_args={"report_to": "none"}), tmp_path)
     assert over.report_to in ([], "none", ["none"])  # backend_args win, without a TypeError
+
+
+def test_run_name_reaches_trl(tmp_path):
+    """Dashboards tell arms, seeds and steps apart: the config's run_name is TRL's run_name (default: the
+    output folder's name), for RL and for SFT."""
+    from trainers.base import SFTConfig
+    from trainers.presets import get_config
+    from trainers.trl_backend import TRLTrainer
+
+    assert TRLTrainer().grpo_args(get_config("embedded", "rl", run_name="int/seed-1/3-rl"), tmp_path).run_name == "int/seed-1/3-rl"
+    assert TRLTrainer().grpo_args(get_config("embedded", "rl"), tmp_path / "rl-abc").run_name == "rl-abc"
+    assert SFTConfig(run_name="int/seed-0/2-sft").run_name == "int/seed-0/2-sft"

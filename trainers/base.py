@@ -59,6 +59,8 @@ class _Common:
     logging_steps: int = _f(1, "Write a train-log row every N steps (SFT: optimizer steps; RL: RL steps).")
     report_to: str = _f("none", "Training dashboard: 'none' or 'tensorboard' (TRL: also 'wandb', 'trackio', ...); "
                          "the neutral train_log.jsonl is always written.")
+    run_name: str | None = _f(None, "Name of the run on training dashboards (TRL: TrainingArguments.run_name); None: the output "
+                              "folder's name. `harness compare` names arm, seed and step; never part of a cache key.")
     backend_args: dict[str, Any] = _backend_args()
 
     def to_dict(self) -> dict[str, Any]:

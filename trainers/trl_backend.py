@@ -241,6 +241,7 @@ class TRLTrainer(TrainerPlugin):
             logging_steps=config.logging_steps,
             save_strategy="no",
             report_to=config.report_to,
+            run_name=config.run_name or out_dir.name,
             disable_tqdm=True,
         ), config.backend_args))
         writer = TrainLogWriter(out_dir, "sft")
@@ -313,6 +314,7 @@ class TRLTrainer(TrainerPlugin):
             logging_steps=config.logging_steps * updates,
             save_strategy="no",
             report_to=config.report_to,
+            run_name=config.run_name or out_dir.name,
             disable_tqdm=True,
         ), config.backend_args))
 

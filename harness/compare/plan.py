@@ -123,7 +123,7 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
                         plan.checks.append(line)
                 if settings is not None:
                     planned.settings = settings
-                    planned.key = step_key(key, kind.name, planned.settings)
+                    planned.key = step_key(key, kind.name, kind.key_settings(planned.settings))
                     key = planned.key
                 else:
                     key = None

@@ -190,7 +190,7 @@ class Runner:
                                      earlier=tuple(s.kind.name for s in arm.steps[:i]),
                                      arm_compute=lambda name, seed: finished.get((name, seed)), spent=spent)
                 step.settings = step.kind.resolve(step.options, ctx)
-                step.key = step_key(key, step.kind.name, step.settings)
+                step.key = step_key(key, step.kind.name, step.kind.key_settings(step.settings))
             key = step.key
             rec = self.run_step(step.kind.name, step.key, step.settings or {}, model, artifacts,
                                 label=f"{arm.name} seed {arm.seed}: {step.kind.name}")

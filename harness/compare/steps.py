@@ -8,7 +8,8 @@ A step kind is a typed contract, in the spirit of inspect_ai's registered solver
   the options and the comparison (`ResolveContext`). The step's cache key is the hash of the previous
   step's key plus these resolved settings, and `StepKind.run` receives *only* them (plus the model and
   the artifacts of earlier steps, which the previous key already covers) -- so nothing a step reads can
-  be missing from its key.
+  be missing from its key. `StepKind.key_settings` may leave out settings that cannot change the result
+  (a dashboard, a run name): turning on TensorBoard must not retrain a cached arm.
 * `StepKind.run` -- does the work into the step's folder and returns a `StepOutput`: the new model (if
   any), artifacts for later steps (e.g. ``sft_data``), and its compute, split into *required* and
   *diagnostic* generated tokens so reports never charge a method for its diagnostics.
@@ -122,6 +123,11 @@ class StepKind(ABC):
     @abstractmethod
     def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
         """Every setting `run` will read, JSON-able (hashed into the cache key)."""
+
+    def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The part of the resolved settings the cache key hashes: all of them unless a kind knows that some
+        change only how a run is watched, never what it produces (sft/rl: ``report_to``, ``run_name``)."""
+        return settings
 
     @abstractmethod
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:

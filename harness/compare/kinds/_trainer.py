@@ -31,6 +31,31 @@ def overrides(options: StepOptions, *, exclude: tuple[str, ...]) -> dict[str, An
     return {k: v for k, v in options.model_dump().items() if k not in exclude and v is not None}
 
 
+# Trainer settings that change how a run is watched, never what it produces: excluded from the step's cache
+# key (turning on TensorBoard must not retrain a cached arm) but still passed to the trainer.
+UNKEYED_FIELDS = {"report_to": "none", "run_name": None}  # field -> the value the key records (its old default)
+UNKEYED_BACKEND_ARGS = ("report_to", "run_name", "logging_dir")
+
+
+def keyed_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings of an sft/rl step as its cache key sees them: `UNKEYED_FIELDS` at their defaults (so
+    keys made before the exclusion, with ``report_to: none``, stay valid; a None default is dropped, as
+    before the field existed) and `UNKEYED_BACKEND_ARGS` removed from ``backend_args``."""
+    config = dict(settings["config"])
+    for name, default in UNKEYED_FIELDS.items():
+        if default is None:
+            config.pop(name, None)
+        elif name in config:
+            config[name] = default
+    config["backend_args"] = {k: v for k, v in (config.get("backend_args") or {}).items() if k not in UNKEYED_BACKEND_ARGS}
+    return {**settings, "config": config}
+
+
+def run_name(ctx: Any, kind: str) -> str:
+    """``<arm>/seed-<s>/<position>-<kind>``, e.g. ``int/seed-0/3-rl``: what a dashboard lists."""
+    return f"{ctx.recipe}/seed-{ctx.seed}/{ctx.index + 1}-{kind}"
+
+
 def trainer(name: str) -> Any:
     from trainers.registry import get_trainer
 

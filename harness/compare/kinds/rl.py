@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.compare.kinds._trainer import options_model, overrides, trainer
+from harness.compare.kinds._trainer import keyed_settings, options_model, overrides, run_name, trainer
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
 from trainers.base import RLConfig
 
@@ -34,7 +34,7 @@ RLOptions = options_model(
         "match_compute_of": (str | None, Field(None, description="Train until this arm's required generated tokens equal that recipe's arm's (same seed).")),
         "max_steps_factor": (float, Field(1.0, gt=0, description="Multiply the preset's (or comparison's) max_steps, e.g. 4 for 'RL-only at 4x the steps'.")),
     },
-    skip=("seed",),
+    skip=("seed", "run_name"),
 )
 BUDGET_STEP_CAP = 10  # with a token budget, max_steps defaults to this many times the preset's steps (a cap, not a target)
 
@@ -51,7 +51,7 @@ class RLStep(StepKind):
         from trainers.presets import get_config
 
         cfg = ctx.config
-        over = {**cfg.rl, **overrides(options, exclude=EXTRA), "seed": ctx.seed}
+        over = {"run_name": run_name(ctx, self.name), **cfg.rl, **overrides(options, exclude=EXTRA), "seed": ctx.seed}
         factor = options.max_steps_factor  # type: ignore[attr-defined]
         if factor != 1.0 and "max_steps" not in overrides(options, exclude=EXTRA):
             base_steps = cfg.rl.get("max_steps") or get_config(cfg.trainer_preset, "rl").max_steps
@@ -61,6 +61,9 @@ class RLStep(StepKind):
             if "max_steps" not in overrides(options, exclude=EXTRA) and "max_steps" not in cfg.rl:
                 over["max_steps"] = BUDGET_STEP_CAP * get_config(cfg.trainer_preset, "rl").max_steps
         return get_config(cfg.trainer_preset, "rl", **over)  # type: ignore[return-value]
+
+    def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return keyed_settings(settings)
 
     def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
         plugin = trainer(ctx.config.trainer)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.compare.kinds._trainer import options_model, overrides, trainer
+from harness.compare.kinds._trainer import keyed_settings, options_model, overrides, run_name, trainer
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
 from trainers.base import SFTConfig
 
@@ -22,7 +22,7 @@ SFTOptions = options_model(
     "SFTOptions", SFTConfig,
     {"data": (Literal["int", "reference", "reflection"], Field("int", description="int: the latest int step's rows; "
               "reference: reference solutions; reflection: the latest reflect step's rewrites."))},
-    skip=("seed",),
+    skip=("seed", "run_name"),
 )
 
 
@@ -38,13 +38,17 @@ class SFTStep(StepKind):
         from trainers.presets import get_config
 
         cfg = ctx.config
-        config = get_config(cfg.trainer_preset, "sft", **{**cfg.sft, **overrides(options, exclude=("data",)), "seed": ctx.seed})
+        config = get_config(cfg.trainer_preset, "sft", **{"run_name": run_name(ctx, self.name), **cfg.sft,
+                                                           **overrides(options, exclude=("data",)), "seed": ctx.seed})
         settings: dict[str, Any] = {"trainer": cfg.trainer, "config": config.to_dict(), "data": options.data}  # type: ignore[attr-defined]
         if options.data == "reference":  # type: ignore[attr-defined]
             train = cfg.train_set().model_copy(update={"require_solution": True})
             settings["problems"] = train.model_dump()
             settings["problems_key"] = train.key()
         return settings
+
+    def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return keyed_settings(settings)
 
     def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
         plugin = trainer(ctx.config.trainer)
