@@ -331,6 +331,8 @@ def compare_cmd(
     match_compute: bool | None = typer.Option(None, "--match-compute/--no-match-compute", help="Also run compute-matched arms (docs/methodology.md) [default: off]."),
     allow_overlap: bool | None = typer.Option(None, "--allow-overlap", help="Run although training and evaluation problems overlap (reported first)."),
     recipe_dirs: list[str] | None = typer.Option(None, "--recipes", help="Extra recipe folders."),
+    tune: bool | None = typer.Option(None, "--tune/--no-tune", help="Tune every arm's learning rates by the same sweep on a "
+                                      "validation split first (harness.compare.tune; grid and split from the config's tune section) [default: off]."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan, preflight and overlap check; run nothing."),
     progress: bool = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log)."),
 ) -> None:
@@ -343,6 +345,10 @@ def compare_cmd(
                 allow_overlap=allow_overlap)
     over = {k: v for k, v in over.items() if v is not None}
     cfg = CompareConfig.from_yaml(config, **over) if config else build(CompareConfig, over, source="harness compare")
+    if tune is not None:
+        from harness.compare.tune import TuneConfig
+
+        cfg = cfg.model_copy(update={"tune": (cfg.tune or TuneConfig()) if tune else None})
     summary = run_compare(recipes, cfg, dry_run=dry_run, show_progress=progress)
     if dry_run:
         return

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.compare.preflight import PreflightConfig
+from harness.compare.tune import TuneConfig
 from harness.configs import build, read_yaml_mapping
 from harness.evaluate import EvalSettings, SamplingConfig
 from tasks.problemset import ProblemSet
@@ -66,6 +67,10 @@ class CompareConfig(BaseModel):
     match_compute: bool = Field(
         False, description="Also run compute-matched arms: the second recipe until its generated tokens equal the "
         "first's required total, and the first stopped at the second's (see docs/methodology.md).",
+    )
+    tune: TuneConfig | None = Field(
+        None, description="Tune every arm's learning rates by the same sweep on a validation split before the reported "
+        "arms train (harness.compare.tune); None: the presets' learning rates.",
     )
     allow_overlap: bool = Field(False, description="Run even if training and evaluation problems overlap (reported first).")
     decontaminate: Literal["refuse", "exclude"] = Field(

@@ -80,8 +80,10 @@ def derived_recipes(recipes: list[Recipe], cfg: CompareConfig) -> list[tuple[Rec
     return out
 
 
-def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missing_data_ok: bool = False) -> Plan:
-    """Parse every step's options, validate, resolve static settings and chain the keys.
+def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missing_data_ok: bool = False,
+              seeds: list[int] | None = None) -> Plan:
+    """Parse every step's options, validate, resolve static settings and chain the keys (for ``seeds``,
+    default ``0 .. cfg.seeds - 1``).
 
     ``missing_data_ok`` (dry runs): a step whose data is not available here (hub-only data, offline) is
     reported and left unresolved instead of failing; a real run needs the data anyway."""
@@ -97,7 +99,7 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
     plan = Plan(arms=[], base_key=base_key)
     seen_lines: set[str] = set()
     for recipe, name, role, matched in entries:
-        for seed in range(cfg.seeds):
+        for seed in (seeds if seeds is not None else range(cfg.seeds)):
             arm = Arm(name=name, recipe=recipe, seed=seed, steps=[], role=role if recipe.steps or role != "measured" else "base",
                       matched_to=matched)
             key: str | None = base_key
@@ -109,7 +111,7 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
                                      earlier=tuple(s.kind for s in recipe.steps[:i]))
                 planned = PlannedStep(kind=kind, options=options, raw=dict(step.options))
                 try:
-                    lines = kind.validate(options, ctx) if seed == 0 else []
+                    lines = kind.validate(options, ctx) if seed == (seeds[0] if seeds else 0) else []
                     settings = kind.resolve(options, ctx) if key is not None and not kind.dynamic(options) else None
                 except DataNotFoundError as exc:
                     if not missing_data_ok:

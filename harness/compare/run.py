@@ -101,6 +101,13 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
     t0 = time.perf_counter()
     runner = Runner(cfg, out, show_progress)
     summary["base_model"] = runner.base_model
+    if cfg.tune is not None:  # fair baselines: every recipe's learning rates from the same sweep, then the plan again
+        from harness.compare.tune import tune_recipes
+
+        recipes, summary["tuning"] = tune_recipes(recipes, cfg, runner, plan.base_key)
+        atomic_write_json(out / "tuning.json", summary["tuning"])
+        plan = make_plan(recipes, cfg, plan.base_key)
+        summary["recipe_steps"] = {r.name: [s.model_dump() for s in r.steps] for r in recipes}
     finished: dict[tuple[str, int], list[dict[str, Any]]] = {}
     order = [a for a in plan.arms if not a.depends_on] + [a for a in plan.arms if a.depends_on]
     for arm in order:
@@ -179,8 +186,10 @@ class Runner:
         marker = folder / "step.json"
         return read_json(marker) if marker.exists() else None
 
-    def run_arm(self, arm: Arm, plan: Plan, finished: dict[tuple[str, int], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """Every step of one arm, in order; returns their step records (with compute)."""
+    def run_arm(self, arm: Arm, plan: Plan, finished: dict[tuple[str, int], list[dict[str, Any]]], *,
+                link: bool = True) -> list[dict[str, Any]]:
+        """Every step of one arm, in order; returns their step records (with compute). ``link``: give the arm
+        its ``arms/<name>/seed-<s>/`` folder (a learning-rate sweep's candidates have none)."""
         arm_dir = self.out / "arms" / arm.name / f"seed-{arm.seed}"
         model, artifacts, key, spent = self.base_model, {}, plan.base_key, 0
         records, stages, seen = [], [], {}
@@ -200,11 +209,13 @@ class Runner:
             spent += out.compute.tokens_generated
             records.append(rec["output"])
             n = seen[step.kind.name] = seen.get(step.kind.name, 0) + 1
-            _link(arm_dir / (step.kind.name if n == 1 else f"{step.kind.name}-{n}"), Path(rec["dir"]))
+            if link:
+                _link(arm_dir / (step.kind.name if n == 1 else f"{step.kind.name}-{n}"), Path(rec["dir"]))
             stages.append(_stage(step.kind.name, out))
         arm.model_key = key
         self.models[(arm.name, arm.seed)] = model
-        atomic_write_json(arm_dir / "stages.json", stages)
+        if link:
+            atomic_write_json(arm_dir / "stages.json", stages)
         return records
 
     def run_step(self, kind: str, key: str, settings: dict[str, Any], model: str, artifacts: dict[str, str], *,
@@ -233,10 +244,11 @@ class Runner:
 
     # -- evaluation ----------------------------------------------------------------------------------
     def _eval_config(self, model: str, folder: Path, exclude: dict[str, list[str]] | None, *, backend: str | None = None,
-                     options: dict[str, Any] | None = None, sampling: Any = None, answer_after: str | None = None) -> dict[str, Any]:
+                     options: dict[str, Any] | None = None, sampling: Any = None, answer_after: str | None = None,
+                     settings: Any = None) -> dict[str, Any]:
         from harness.evaluate import EvalConfig
 
-        settings = eval_settings(self.cfg, exclude)
+        settings = settings if settings is not None else eval_settings(self.cfg, exclude)
         data = settings.model_dump()
         if sampling is not None:
             data["sampling"] = sampling.model_dump()
@@ -260,6 +272,10 @@ class Runner:
                             "tokens_trained": 0, "wall_time": round(time.perf_counter() - t0, 2)}}
         atomic_write_json(folder / "step.json", record)
         return record
+
+    def run_validation(self, model: str, model_key: str, settings: Any, key: str, *, label: str) -> dict[str, Any]:
+        """Evaluate a sweep candidate on the validation problems (`harness.compare.tune`), cached by ``key``."""
+        return self._run_eval(model, model_key, {"validation": key}, None, label, settings=settings)
 
     def evaluate(self, arm: Arm, protocol: dict[str, Any], exclude: dict[str, list[str]] | None) -> None:
         arm_dir = self.out / "arms" / arm.name / f"seed-{arm.seed}"
