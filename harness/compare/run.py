@@ -348,7 +348,9 @@ def _gpu_present() -> bool:
 def _stage(kind: str, out: StepOutput) -> dict[str, Any]:
     c = out.compute
     return {"stage": kind, "tokens_generated": c.tokens_generated, "tokens_generated_diagnostic": c.tokens_generated_diagnostic,
-            "tokens_trained": c.tokens_trained, "wall_time": c.wall_time, "skipped": out.summary.get("skipped")}
+            "tokens_trained": c.tokens_trained, "flops_generated": c.flops_generated,
+            "flops_generated_diagnostic": c.flops_generated_diagnostic, "flops_trained": c.flops_trained,
+            "wall_time": c.wall_time, "skipped": out.summary.get("skipped")}
 
 
 def reported_rows() -> list[dict[str, Any]]:

@@ -48,6 +48,11 @@ class Compute:
     tokens_generated: int = 0  # required by the method (what a compute-matched comparison charges)
     tokens_generated_diagnostic: int = 0  # produced only to measure something (Table-1 controls, ...)
     tokens_trained: int = 0
+    # FLOPs from the model's shape (`harness.flops`): generation counts every prompt's prefill and every
+    # generated token; training is forward + backward over whole sequences. 0 when the shape is unknown.
+    flops_generated: float = 0.0  # of the required generations
+    flops_generated_diagnostic: float = 0.0
+    flops_trained: float = 0.0
     wall_time: float = 0.0
     detail: dict[str, Any] = field(default_factory=dict)  # per source, e.g. {"rollout": 16000, ...}
 

@@ -18,30 +18,43 @@ from harness.rundir import iter_jsonl
 REQUIRED_CONDITION = "intervention"
 
 
-def _tokens(path: Path, keep: Any = None) -> int:
+def _records(path: Path, keep: Any = None) -> list[dict[str, Any]]:
     if not path.exists():
-        return 0
-    return sum(int(r.get("completion_tokens") or 0) for r in iter_jsonl(path, allow_torn_tail=True) if keep is None or keep(r))
+        return []
+    return [r for r in iter_jsonl(path, allow_torn_tail=True) if keep is None or keep(r)]
 
 
-def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool = True) -> dict[str, Any]:
-    """Generated tokens of one proposer's InT run, by source, required vs diagnostic.
+def _tokens(path: Path, keep: Any = None) -> int:
+    return sum(int(r.get("completion_tokens") or 0) for r in _records(path, keep))
+
+
+def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool = True, shape: Any = None) -> dict[str, Any]:
+    """Generated tokens (and, given the model's `harness.flops.ModelShape`, generation FLOPs with the
+    prefill of every prompt) of one proposer's InT run, by source, required vs diagnostic.
 
     ``continuations_required``: the correctness filter (or the suffix ablation) reads the intervention
     continuations; with both off they are diagnostic too."""
+    from harness.flops import generation_flops
+
     run = Path(run_dir)
     cont = run / f"continue-{label}" / "samples.jsonl"
-    by_source = {
-        "rollout": _tokens(run / "rollout" / "samples.jsonl"),
-        "propose_solve": _tokens(run / f"propose-{label}" / "solves.jsonl"),
-        "propose": _tokens(run / f"propose-{label}" / "proposals.jsonl"),
-        "continue_intervention": _tokens(cont, lambda r: str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
-        "continue_controls": _tokens(cont, lambda r: not str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
+    sources = {
+        "rollout": _records(run / "rollout" / "samples.jsonl"),
+        "propose_solve": _records(run / f"propose-{label}" / "solves.jsonl"),
+        "propose": _records(run / f"propose-{label}" / "proposals.jsonl"),
+        "continue_intervention": _records(cont, lambda r: str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
+        "continue_controls": _records(cont, lambda r: not str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
     }
+    by_source = {k: sum(int(r.get("completion_tokens") or 0) for r in rows) for k, rows in sources.items()}
+    flops = {k: generation_flops(shape, rows) for k, rows in sources.items()}
     required = ["rollout", "propose_solve", "propose"] + (["continue_intervention"] if continuations_required else [])
     return {
         "tokens_generated": sum(by_source[k] for k in required),
         "tokens_generated_diagnostic": sum(v for k, v in by_source.items() if k not in required),
+        "prompt_tokens": {k: sum(int(r.get("prompt_tokens") or 0) for r in rows) for k, rows in sources.items()},
+        "flops_generated": sum(flops[k] for k in required),
+        "flops_generated_diagnostic": sum(v for k, v in flops.items() if k not in required),
+        "flops_by_source": flops,
         "by_source": by_source,
         "required_sources": required,
     }

@@ -85,10 +85,15 @@ class IntStep(StepKind):
         label = icfg.propose.stage_label()
         variant = icfg.build_sft.variant()
         sft_dir = inputs.folder / (f"build-sft-{label}" + (f"-{variant}" if variant else ""))
-        counted = int_compute(inputs.folder, label, continuations_required=icfg.build_sft.correctness_filter or icfg.build_sft.include_suffix)
+        from harness.flops import model_shape
+
+        counted = int_compute(inputs.folder, label, continuations_required=icfg.build_sft.correctness_filter or icfg.build_sft.include_suffix,
+                              shape=model_shape(inputs.model))
         return StepOutput(
             artifacts={"sft_data": str(sft_dir / "sft.jsonl")},
             compute=Compute(tokens_generated=counted["tokens_generated"],
-                            tokens_generated_diagnostic=counted["tokens_generated_diagnostic"], detail=counted),
+                            tokens_generated_diagnostic=counted["tokens_generated_diagnostic"],
+                            flops_generated=counted["flops_generated"], flops_generated_diagnostic=counted["flops_generated_diagnostic"],
+                            detail=counted),
             summary={"rows": summary["proposers"][label]["build_sft"]["rows"], "seconds": summary["seconds"]},
         )

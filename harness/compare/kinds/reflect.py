@@ -44,12 +44,18 @@ class ReflectStep(IntStep):
                                  show_progress=inputs.show_progress)
         finally:
             policy.close()
+        from harness.flops import generation_flops, model_shape
+
         folder = reflect_dir(icfg)
-        tokens = {name: sum(int(r.get("completion_tokens") or 0) for r in iter_jsonl(path, allow_torn_tail=True))
-                  for name, path in (("rollout", inputs.folder / "rollout" / "samples.jsonl"),
-                                     ("reflect", folder / "samples.jsonl")) if path.exists()}
+        shape = model_shape(inputs.model)
+        records = {name: list(iter_jsonl(path, allow_torn_tail=True))
+                   for name, path in (("rollout", inputs.folder / "rollout" / "samples.jsonl"),
+                                      ("reflect", folder / "samples.jsonl")) if path.exists()}
+        tokens = {name: sum(int(r.get("completion_tokens") or 0) for r in rows) for name, rows in records.items()}
+        flops = {name: generation_flops(shape, rows) for name, rows in records.items()}
         return StepOutput(
             artifacts={"reflection_sft_data": str(folder / "sft.jsonl")},
-            compute=Compute(tokens_generated=sum(tokens.values()), detail={"by_source": tokens, "required_sources": list(tokens)}),
+            compute=Compute(tokens_generated=sum(tokens.values()), flops_generated=sum(flops.values()),
+                            detail={"by_source": tokens, "flops_by_source": flops, "required_sources": list(tokens)}),
             summary={"rows": counts["kept"], "reflect": counts, "rollout": rollout},
         )

@@ -121,9 +121,16 @@ class RLStep(StepKind):
             rows = rl_schedule(rows, hints["fraction"], config.max_steps, config.prompts_per_step, config.seed)
         problems = write_jsonl(Path(inputs.folder) / "problems.jsonl", rows)
         result = trainer(settings["trainer"]).rl(inputs.model, problems, config, inputs.folder)
+        from harness.flops import model_shape, rl_flops
+
+        # the trainer's tokens_trained is prompt + completion tokens of every sample (TRL's num_tokens)
+        samples = result.steps * config.prompts_per_step * config.group_size
+        flops = rl_flops(model_shape(inputs.model), samples, max(0, result.tokens_trained - result.tokens_generated),
+                         result.tokens_generated)
         return StepOutput(
             model=str(result.checkpoint),
-            compute=Compute(tokens_generated=result.tokens_generated, tokens_trained=result.tokens_trained),
+            compute=Compute(tokens_generated=result.tokens_generated, tokens_trained=result.tokens_trained,
+                            flops_generated=flops["generation"], flops_trained=flops["training"]),
             summary={"steps": result.steps, "log": str(result.log_path), "config": settings["config"],
                      "hinted_rows": sum(bool(r.get("hint")) for r in rows), "rows": len(rows),
                      "hinted_problems": len({r["problem_id"] for r in rows if r.get("hint")}), **result.extra},

@@ -68,10 +68,24 @@ class SFTStep(StepKind):
         result = trainer(settings["trainer"]).sft(inputs.model, data, config, inputs.folder)
         return StepOutput(
             model=str(result.checkpoint),
-            compute=Compute(tokens_trained=result.tokens_trained, tokens_generated=result.tokens_generated),
+            compute=Compute(tokens_trained=result.tokens_trained, tokens_generated=result.tokens_generated,
+                            flops_trained=sft_flops(inputs.model, data, result.tokens_trained)),
             summary={"steps": result.steps, "log": str(result.log_path), "data": str(data), "data_source": settings["data"],
                      "config": settings["config"], **result.extra},
         )
+
+
+def sft_flops(model: str, data: Path, tokens_trained: int) -> float:
+    """Training FLOPs of an SFT run: forward + backward over each row's whole sequence (prompt included),
+    scaled to the tokens the trainer reports it processed (epochs, a max_steps cut)."""
+    from harness.flops import model_shape, training_flops
+    from harness.rundir import iter_jsonl
+
+    lengths = [len(r["input_ids"]) for r in iter_jsonl(data)]
+    total = sum(lengths)
+    if not total or not tokens_trained:
+        return 0.0
+    return training_flops(model_shape(model), lengths, epochs=tokens_trained / total)
 
 
 def reference_sft_data(model: str, problems: dict[str, Any], folder: Path) -> Path:
