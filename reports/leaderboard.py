@@ -30,8 +30,8 @@ from reports.load import CompareRun, MissingData, read_json_if
 
 MEAN_TASK = "mean of tasks"
 CI_SEEDS, CI_PROBLEMS = "seeds+problems", "problems"
-COMPUTE = ["train_tokens_generated", "train_tokens_generated_diagnostic", "train_tokens_trained", "train_wall_time_s",
-           "train_rl_steps", "eval_tokens_generated", "eval_wall_time_s"]  # fmt: skip
+COMPUTE = ["train_tokens_generated", "train_tokens_generated_diagnostic", "train_tokens_trained", "train_flops",
+           "train_flops_diagnostic", "train_wall_time_s", "train_rl_steps", "eval_tokens_generated", "eval_wall_time_s"]  # fmt: skip
 COLUMNS = [
     "model", "kind", "role", "matched_to", "protocol_differs", "scope", "task", "category", "n_problems", "k", "n_seeds",
     "accuracy_pct", "ci95_low_pct", "ci95_high_pct", "ci_method", "seed_std_pct", "per_seed_pct", "pass@k_pct",
@@ -106,7 +106,9 @@ def _compute_totals(run: CompareRun) -> pd.DataFrame:
     if st.empty:
         return pd.DataFrame(columns=["model", *COMPUTE, "n_seeds_compute"])
     st = st.assign(is_eval=st["stage"].eq("eval"))
-    train = st[~st["is_eval"]].groupby(["model", "seed"])[["tokens_generated", "tokens_generated_diagnostic", "tokens_trained", "wall_time"]].sum()
+    st = st.assign(flops=st["flops_generated"] + st["flops_trained"], flops_diagnostic=st["flops_generated_diagnostic"])
+    train = st[~st["is_eval"]].groupby(["model", "seed"])[["tokens_generated", "tokens_generated_diagnostic", "tokens_trained",
+                                                          "flops", "flops_diagnostic", "wall_time"]].sum()
     ev = st[st["is_eval"]].groupby(["model", "seed"])[["tokens_generated", "wall_time"]].sum()
     per_seed = pd.DataFrame(index=st.groupby(["model", "seed"]).size().index)
     per_seed = per_seed.join(train.add_prefix("train_")).join(ev.add_prefix("eval_")).fillna(0)

@@ -47,7 +47,7 @@ SAMPLE_FIELDS = (
 )  # fmt: skip
 SAMPLE_INT_FIELDS = ("seed", "sample_index", "prompt_tokens", "completion_tokens", "sampling_seed")
 STAGE_FIELDS = ["model", "seed", "kind", "role", "order", "stage", "tokens_generated", "tokens_generated_diagnostic",
-                "tokens_trained", "wall_time", "skipped"]  # fmt: skip
+                "tokens_trained", "flops_generated", "flops_generated_diagnostic", "flops_trained", "wall_time", "skipped"]  # fmt: skip
 TRAIN_FIELDS = (
     "step", "stage", "wall_time", "loss", "learning_rate", "reward_mean", "reward_std", "frac_zero_advantage",
     "response_length_mean", "truncation_rate", "entropy", "tokens_generated", "tokens_trained", "epoch",
@@ -277,7 +277,9 @@ class CompareRun:
 
         Columns: model, seed, kind, role, order, stage, tokens_generated (*required*: what the method needs,
         each generated sample counted once), tokens_generated_diagnostic (generated only to measure
-        something, e.g. InT's Table-1 controls), tokens_trained, wall_time, skipped (reason or None).
+        something, e.g. InT's Table-1 controls), tokens_trained, flops_generated (required generations, prefill
+        included), flops_generated_diagnostic, flops_trained (forward + backward; `harness.flops`), wall_time,
+        skipped (reason or None).
         Folders written before the split have no diagnostic count (0)."""
         rows = []
         for arm in self.arms:
@@ -289,6 +291,9 @@ class CompareRun:
                         "tokens_generated": int(st.get("tokens_generated") or 0),
                         "tokens_generated_diagnostic": int(st.get("tokens_generated_diagnostic") or 0),
                         "tokens_trained": int(st.get("tokens_trained") or 0),
+                        "flops_generated": float(st.get("flops_generated") or 0.0),
+                        "flops_generated_diagnostic": float(st.get("flops_generated_diagnostic") or 0.0),
+                        "flops_trained": float(st.get("flops_trained") or 0.0),
                         "wall_time": float(st.get("wall_time") or 0.0),
                         "skipped": st.get("skipped") or None,
                     }

@@ -234,8 +234,11 @@ def paired_tables(run: CompareRun, *, n_boot: int = 10_000) -> tuple[pd.DataFram
         for row in s:
             for side in ("candidate", "baseline"):
                 model = row[side]
-                for col, name in (("train_tokens_generated", "train_tokens_generated"), ("train_rl_steps", "rl_steps")):
+                for col, name in (("train_tokens_generated", "train_tokens_generated"), ("train_rl_steps", "rl_steps"),
+                                  ("train_flops", "train_flops")):
                     row[f"{side}_{name}"] = compute.loc[model, col] if model in compute.index else np.nan
+            b_flops = row["baseline_train_flops"]
+            row["flops_ratio"] = row["candidate_train_flops"] / b_flops if b_flops and b_flops == b_flops else np.nan
             if pair.matched == "tokens":  # the matched side stops within one of its RL steps of the other's total
                 matched = row["baseline"] if run.role_of(row["baseline"]) == "compute-matched" else row["candidate"]
                 gap = abs(row["candidate_train_tokens_generated"] - row["baseline_train_tokens_generated"])

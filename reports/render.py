@@ -140,9 +140,11 @@ def _leaderboard_view(run: CompareRun, board: pd.DataFrame) -> pd.DataFrame:
     view["seeds"] = [_fmt(seeds.get(m), 0) for m in view.index]
     for col, label in (("train_tokens_generated", "train tokens generated: required"),
                        ("train_tokens_generated_diagnostic", "... diagnostic"), ("train_tokens_trained", "tokens trained"),
+                       ("train_flops", "train FLOPs: required"),
                        ("train_rl_steps", "RL steps"), ("train_wall_time_s", "train wall time (s)"),
                        ("eval_tokens_generated", "eval tokens")):  # fmt: skip
-        view[label] = [_fmt(compute.loc[m, col], 0) if m in compute.index else "" for m in view.index]
+        fmt = (lambda v: "" if v != v or not v else f"{v:.3g}") if "flops" in col else (lambda v: _fmt(v, 0))
+        view[label] = [fmt(compute.loc[m, col]) if m in compute.index else "" for m in view.index]
     view.index = [f"{m} *" if run.protocol_differs(m) else m for m in view.index]
     view.index.name = "model"
     return view
@@ -223,6 +225,28 @@ def _matched_text(row: Any) -> str:
 PAIRED_WRAP = ("per-seed differences (pts)",)
 
 
+def _tuning_view(run: CompareRun) -> dict[str, Any] | None:
+    """The learning-rate sweep (``tuning.json``, `harness.compare.tune`): per recipe and step, the validation
+    avg@k of every grid value, the choice, and what the sweep cost."""
+    path = run.root / "tuning.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    rows = []
+    for recipe, rec in data.get("recipes", {}).items():
+        cost = rec.get("cost", {})
+        for st in rec.get("steps", []):
+            rows.append({"recipe": recipe, "step": f"{st['step']} ({st['kind']})",
+                         "validation avg@k (%) by learning rate": ", ".join(f"{k}: {100 * v:.1f}" for k, v in st["validation_avg"].items()),
+                         "chosen": f"{st['chosen']:g}", "sweep runs": cost.get("runs"),
+                         "sweep tokens generated / trained": f"{cost.get('tokens_generated', 0):,} / {cost.get('tokens_trained', 0):,}",
+                         "sweep wall time (s)": cost.get("wall_time")})
+    caption = (f"Learning rates picked by the same sweep for every recipe (grid {', '.join(f'{x:g}' for x in data.get('grid', []))}; "
+               f"training seed {data.get('seed')}, not a reported seed; {data.get('selection', '')}), on validation problems "
+               "disjoint from the test problems and from the training problems. The reported arms train with the chosen values.")
+    return table(pd.DataFrame(rows), caption, wrap=("validation avg@k (%) by learning rate",))
+
+
 def _paired_view(stats: pd.DataFrame, n_boot: int) -> pd.DataFrame:
     """The paired table as shown: one decimal (a tenth of a point is already below any CI's width), the
     three p-values side by side (the notes say which one is the headline), the per-seed differences."""
@@ -237,6 +261,8 @@ def _paired_view(stats: pd.DataFrame, n_boot: int) -> pd.DataFrame:
     v["p: bootstrap"] = stats["p_bootstrap"].map(lambda p: _p(p, n_boot))
     v["per-seed differences (pts)"] = [", ".join(x.split("; ")) if isinstance(x, str) else "" for x in stats["seed_diffs_pct"]]
     v["held equal (candidate / baseline)"] = [_matched_text(r) for r in stats.to_dict("records")]
+    if "flops_ratio" in stats:  # tokens are not compute: what each side cost in FLOPs (harness.flops)
+        v["FLOPs candidate / baseline"] = stats["flops_ratio"].map(lambda x: "" if x != x else f"{x:.2f}x")
     v["newly solved / regressed"] = [f"{n} / {r}" for n, r in zip(stats["newly_solved"], stats["regressed"], strict=True)]
     return v
 
@@ -437,7 +463,9 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
     stage_view, sources = _stage_view(run), _int_sources_view(run)
     meta = run.meta
     overlap = overlap_info(meta)
+    tuning = _tuning_view(run)
     ctx = {
+        "tuning": tuning,
         "title": "InT harness comparison: " + " vs ".join(run.recipes or run.models),
         "warnings": overlap["warnings"],
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

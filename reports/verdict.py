@@ -101,6 +101,9 @@ def build_verdict(stats: pd.DataFrame, n_boot: int, run: CompareRun | None = Non
         numbers = (f"{r['diff_pct']:+.1f} [{r['ci95_low_pct']:+.1f}, {r['ci95_high_pct']:+.1f}]  "
                    f"p={p_text(r['p_value'], r['p_method'], n_boot)}  n={int(r['n_problems'])}x{int(r['n_seeds'])}  "
                    f"{'MATCHED' if matched else 'NOT MATCHED'} {totals}")  # fmt: skip
+        ratio = r.get("flops_ratio")
+        if isinstance(ratio, float) and ratio == ratio and len(numbers) + 14 <= 76:  # tokens are not FLOPs: say so
+            numbers += f"  FLOPs {ratio:.2f}x"
         label = _label(run, r)
         views.append({
             "view": r["view"], "candidate": r["candidate"], "baseline": r["baseline"], "task": r["task"],
