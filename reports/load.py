@@ -146,10 +146,14 @@ class CompareRun:
     def matched_recipe(self, model: str) -> str:
         """The recipe a compute-matched arm trains (``B`` for ``B@A-compute``); the model itself otherwise."""
         target = self.matched_to(model)
-        suffix = f"@{target}-compute"
-        if target and model.endswith(suffix):
-            return model[: -len(suffix)]
+        for suffix in (f"@{target}-compute", f"@{target}-flops"):
+            if target and model.endswith(suffix):
+                return model[: -len(suffix)]
         return model.rsplit("@", 1)[0] if target else model
+
+    def matched_by(self, model: str) -> str:
+        """What a compute-matched arm holds equal: "flops" for ``B@A-flops``, else "tokens"."""
+        return "flops" if self.matched_to(model) and model.endswith("-flops") else "tokens"
 
     def protocol_differs(self, model: str) -> bool:
         """True for an eval-only row sampled under its own settings (not the frozen protocol's)."""

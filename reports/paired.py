@@ -47,6 +47,7 @@ from reports.load import CompareRun, MissingData
 
 POOLED = "all tasks (pooled)"
 EQUAL_STEPS = "equal RL steps"
+EQUAL_FLOPS = "equal FLOPs"
 P_SIGNFLIP = "exact sign-flip test over seeds"
 P_BOOTSTRAP = "paired bootstrap"
 
@@ -69,11 +70,22 @@ def pairs(run: CompareRun) -> list[Pair]:
             continue
         this, other = run.matched_recipe(model), run.matched_to(model) or ""
         later = this in rs and other in rs and rs.index(this) > rs.index(other)
-        if later:  # B@A-compute: B kept training until it generated what A required
+        if run.matched_by(model) == "flops":  # B@A-flops: B kept training until its FLOPs reached A's
+            out.append(Pair(other, model, f"{EQUAL_FLOPS}: {this} trained to {other}'s FLOPs", "flops"))
+        elif later:  # B@A-compute: B kept training until it generated what A required
             out.append(Pair(other, model, f"equal generated tokens: {this} trained to {other}'s budget", "tokens"))
         else:  # A@B-compute: A's RL stopped when it had generated what B required
             out.append(Pair(model, other, f"equal generated tokens: {this} stopped at {other}'s budget", "tokens"))
     return out
+
+
+def rl_flops_per_step(run: CompareRun, model: str) -> float:
+    """Mean FLOPs of one RL step of ``model`` (its RL steps' FLOPs over their count, mean over seeds)."""
+    st = run.stages
+    rl = st[(st["model"] == model) & st["stage"].eq("rl")]
+    steps = compute_totals(run).set_index("model")["train_rl_steps"].get(model, np.nan)
+    total = float((rl["flops_generated"] + rl["flops_trained"]).sum()) / max(1, rl["seed"].nunique())
+    return total / steps if steps and steps == steps else 0.0
 
 
 def _by_task(run: CompareRun, model: str) -> dict[str, dict[int, list[ProblemSamples]]]:
@@ -243,6 +255,10 @@ def paired_tables(run: CompareRun, *, n_boot: int = 10_000) -> tuple[pd.DataFram
                 matched = row["baseline"] if run.role_of(row["baseline"]) == "compute-matched" else row["candidate"]
                 gap = abs(row["candidate_train_tokens_generated"] - row["baseline_train_tokens_generated"])
                 row["tokens_matched_within_one_step"] = bool(gap <= per_step.get(matched, 0))
+            if pair.matched == "flops":  # within one RL step's FLOPs (its mean: total RL FLOPs / RL steps)
+                matched = row["baseline"]
+                gap = abs(row["candidate_train_flops"] - row["baseline_train_flops"])
+                row["flops_matched_within_one_step"] = bool(gap <= rl_flops_per_step(run, matched))
         stats += s
         changed += c
     change_cols = ["view", "candidate", "baseline", "task", "problem_id", "category", "change", "candidate_correct",

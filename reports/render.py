@@ -216,6 +216,8 @@ def _matched_text(row: Any) -> str:
     from reports.verdict import held_equal
 
     matched = "MATCHED" if held_equal(row)[0] else "NOT MATCHED"
+    if str(row["view"]).startswith("equal FLOPs"):
+        return f"{matched}: FLOPs {row['candidate_train_flops']:.3g} / {row['baseline_train_flops']:.3g}"
     if str(row["view"]).startswith("equal generated tokens"):
         c, b = row["candidate_train_tokens_generated"], row["baseline_train_tokens_generated"]
         return f"{matched}: tokens {_fmt(c, 0)} / {_fmt(b, 0)}"
@@ -278,7 +280,13 @@ def _paired_notes(stats: pd.DataFrame, n_boot: int, run: CompareRun | None = Non
     first = stats.drop_duplicates(["view", "candidate", "baseline"])
     for r in first.to_dict("records"):
         pair = f"{r['candidate']} - {r['baseline']}"
-        if str(r["view"]).startswith("equal generated tokens"):
+        if str(r["view"]).startswith("equal FLOPs"):
+            notes.append(f"{pair} ({r['view']}): holds the training FLOPs equal (generation with prefill + forward and "
+                         f"backward, from the model's shape), to within one RL step; achieved {r['candidate_train_flops']:.3g} vs "
+                         f"{r['baseline_train_flops']:.3g} FLOPs, RL steps {_steps(r['candidate_rl_steps'])} vs "
+                         f"{_steps(r['baseline_rl_steps'])}." + ("" if r.get("flops_matched_within_one_step") else
+                                                                 " NOT MATCHED: the totals differ by more than one RL step."))
+        elif str(r["view"]).startswith("equal generated tokens"):
             notes.append(f"{pair} ({r['view']}): holds the required generated training tokens equal, to within one RL step "
                          f"(the last step may overshoot); achieved {_fmt(r['candidate_train_tokens_generated'], 0)} vs "
                          f"{_fmt(r['baseline_train_tokens_generated'], 0)} tokens, RL steps {_steps(r['candidate_rl_steps'])} "

@@ -45,6 +45,10 @@ def tokens_short(n: float) -> str:
     return f"{n:.0f}"
 
 
+def _flops_short(v: Any) -> str:
+    return "?" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.2g}"
+
+
 def p_text(p: float, method: str, n_boot: int) -> str:
     """The headline p as printed: three significant figures; a bootstrap p below 1 / n_boot is a bound."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
@@ -60,6 +64,10 @@ def _steps(v: Any) -> str:
 
 def held_equal(r: dict[str, Any]) -> tuple[bool, str]:
     """(matched, the achieved totals) of the quantity the row's view holds equal."""
+    if str(r["view"]).startswith("equal FLOPs"):
+        flag = r.get("flops_matched_within_one_step")
+        matched = bool(flag) if isinstance(flag, bool | np.bool_) else False
+        return matched, f"{_flops_short(r['candidate_train_flops'])}/{_flops_short(r['baseline_train_flops'])} FLOPs"
     if str(r["view"]).startswith("equal generated tokens"):
         flag = r.get("tokens_matched_within_one_step")
         matched = bool(flag) if isinstance(flag, bool | np.bool_) else False  # nan (unknown) is not matched
@@ -79,7 +87,8 @@ def _headline_rows(stats: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _label(run: CompareRun | None, r: dict[str, Any]) -> str:
-    view = EQUAL_STEPS if r["view"] == EQUAL_STEPS else "equal generated tokens"
+    view = EQUAL_STEPS if r["view"] == EQUAL_STEPS else ("equal FLOPs" if str(r["view"]).startswith("equal FLOPs")
+                                                         else "equal generated tokens")
     names = []
     for side in ("candidate", "baseline"):
         model = str(r[side])
@@ -110,7 +119,8 @@ def build_verdict(stats: pd.DataFrame, n_boot: int, run: CompareRun | None = Non
             "label": label, "numbers": numbers, "text": f"{label}: {numbers}",
             "diff_pct": r["diff_pct"], "ci95_low_pct": r["ci95_low_pct"], "ci95_high_pct": r["ci95_high_pct"],
             "p_value": r["p_value"], "p_method": r["p_method"], "n_problems": int(r["n_problems"]), "n_seeds": int(r["n_seeds"]),
-            "held_equal": "tokens" if str(r["view"]).startswith("equal generated tokens") else "rl_steps",
+            "held_equal": "tokens" if str(r["view"]).startswith("equal generated tokens") else
+                          ("flops" if str(r["view"]).startswith("equal FLOPs") else "rl_steps"),
             "matched": matched, "totals": totals,
         })  # fmt: skip
     return {"header": _header(views, stats), "views": views}

@@ -68,6 +68,10 @@ class CompareConfig(BaseModel):
         False, description="Also run compute-matched arms: the second recipe until its generated tokens equal the "
         "first's required total, and the first stopped at the second's (see docs/methodology.md).",
     )
+    match_flops: bool = Field(
+        False, description="With match_compute: also train the second recipe until its FLOPs (generation with prefill "
+        "+ training, harness.flops) reach the first's: the compute-matched view by FLOPs (<second>@<first>-flops).",
+    )
     tune: TuneConfig | None = Field(
         None, description="Tune every arm's learning rates by the same sweep on a validation split before the reported "
         "arms train (harness.compare.tune); None: the presets' learning rates.",

@@ -65,17 +65,23 @@ def derived_recipes(recipes: list[Recipe], cfg: CompareConfig) -> list[tuple[Rec
     if not cfg.match_compute or len(trained) < 2:
         return []
     a = trained[0]
-    pairs = [(b, a) for b in trained[1:]] + [(a, trained[1])]
+    pairs = [(b, a, "tokens") for b in trained[1:]] + [(a, trained[1], "tokens")]
+    if cfg.match_flops:
+        pairs.append((trained[1], a, "flops"))
     out = []
-    for this, other in pairs:
+    for this, other, by in pairs:
         rl = [i for i, s in enumerate(this.steps) if s.kind == "rl"]
         if not rl:
             raise ValueError(f"match_compute: recipe {this.name!r} has no rl step to extend or stop")
         steps = list(this.steps)
         last = steps[rl[-1]]
-        steps[rl[-1]] = Step(kind="rl", options={**last.options, "match_compute_of": other.name})
-        name = f"{this.name}@{other.name}-compute"
-        out.append((Recipe(name=name, description=f"{this.name} at the required compute of {other.name}",
+        if by == "tokens":
+            steps[rl[-1]] = Step(kind="rl", options={**last.options, "match_compute_of": other.name})
+            name, what = f"{this.name}@{other.name}-compute", "required generated tokens"
+        else:  # FLOPs: the budget in FLOPs, converted with this recipe's own measured RL FLOPs per token
+            steps[rl[-1]] = Step(kind="rl", options={**last.options, "match_flops_of": other.name, "flops_rate_of": this.name})
+            name, what = f"{this.name}@{other.name}-flops", "FLOPs"
+        out.append((Recipe(name=name, description=f"{this.name} at the {what} of {other.name}",
                            steps=steps, source=this.source), name, other.name))
     return out
 
@@ -129,9 +135,10 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
                     key = planned.key
                 else:
                     key = None
-                    target = getattr(options, "match_compute_of", None)
-                    if target:
-                        arm.depends_on = (*arm.depends_on, target)
+                    for attr in ("match_compute_of", "match_flops_of", "flops_rate_of"):
+                        target = getattr(options, attr, None)
+                        if target and target not in arm.depends_on:
+                            arm.depends_on = (*arm.depends_on, target)
                 arm.steps.append(planned)
             arm.model_key = key
             plan.arms.append(arm)

@@ -191,13 +191,14 @@ class Runner:
         """Every step of one arm, in order; returns their step records (with compute). ``link``: give the arm
         its ``arms/<name>/seed-<s>/`` folder (a learning-rate sweep's candidates have none)."""
         arm_dir = self.out / "arms" / arm.name / f"seed-{arm.seed}"
-        model, artifacts, key, spent = self.base_model, {}, plan.base_key, 0
+        model, artifacts, key, spent, spent_flops = self.base_model, {}, plan.base_key, 0, 0.0
         records, stages, seen = [], [], {}
         for i, step in enumerate(arm.steps):
             if step.key is None:  # dynamic: resolve now that the arms it depends on have finished
                 ctx = ResolveContext(config=self.cfg, seed=arm.seed, recipe=arm.recipe.name, index=i,
                                      earlier=tuple(s.kind.name for s in arm.steps[:i]),
-                                     arm_compute=lambda name, seed: finished.get((name, seed)), spent=spent)
+                                     arm_compute=lambda name, seed: finished.get((name, seed)), spent=spent,
+                                     spent_flops=spent_flops)
                 step.settings = step.kind.resolve(step.options, ctx)
                 step.key = step_key(key, step.kind.name, step.kind.key_settings(step.settings))
             key = step.key
@@ -207,6 +208,7 @@ class Runner:
             model = out.model or model
             artifacts = {**artifacts, **out.artifacts}
             spent += out.compute.tokens_generated
+            spent_flops += out.compute.flops_generated + out.compute.flops_trained
             records.append(rec["output"])
             n = seen[step.kind.name] = seen.get(step.kind.name, 0) + 1
             if link:

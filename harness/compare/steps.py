@@ -90,6 +90,7 @@ class ResolveContext:
     earlier: tuple[str, ...]  # kinds of the steps before it
     arm_compute: Any = None  # callable (recipe, seed) -> per-step compute list of a finished arm, or None
     spent: int = 0  # required generated tokens of this arm's earlier steps
+    spent_flops: float = 0.0  # FLOPs (required generation + training) of this arm's earlier steps
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,17 @@ from harness.compare.kinds._trainer import keyed_settings, options_model, overri
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
 from trainers.base import RLConfig
 
-EXTRA = ("hint_fraction", "hint_length", "match_compute_of", "max_steps_factor")
+EXTRA = ("hint_fraction", "hint_length", "match_compute_of", "match_flops_of", "flops_rate_of", "max_steps_factor")
 RLOptions = options_model(
     "RLOptions", RLConfig,
     {
         "hint_fraction": (float, Field(0.0, ge=0, le=1, description="Share of problems whose prompt carries a reference-solution prefix as a hint.")),
         "hint_length": (float, Field(0.5, gt=0, lt=1, description="Share of the reference's substeps (final answer excluded) shown as the hint.")),
         "match_compute_of": (str | None, Field(None, description="Train until this arm's required generated tokens equal that recipe's arm's (same seed).")),
+        "match_flops_of": (str | None, Field(None, description="Train until this arm's FLOPs (generation + training) equal that recipe's arm's "
+                                             "(same seed); the FLOPs budget becomes a token budget at flops_rate_of's measured FLOPs per generated token.")),
+        "flops_rate_of": (str | None, Field(None, description="The recipe whose finished RL step gives the FLOPs per generated token "
+                                            "that converts a match_flops_of budget (this recipe's own equal-steps arm).")),
         "max_steps_factor": (float, Field(1.0, gt=0, description="Multiply the preset's (or comparison's) max_steps, e.g. 4 for 'RL-only at 4x the steps'.")),
     },
     skip=("seed", "run_name"),
@@ -45,7 +49,7 @@ class RLStep(StepKind):
     Options = RLOptions
 
     def dynamic(self, options: StepOptions) -> bool:
-        return bool(options.match_compute_of)  # type: ignore[attr-defined]
+        return bool(options.match_compute_of or options.match_flops_of)  # type: ignore[attr-defined]
 
     def _config(self, options: StepOptions, ctx: ResolveContext, budget: int | None) -> RLConfig:
         from trainers.presets import get_config
@@ -81,18 +85,22 @@ class RLStep(StepKind):
             lines = [f"rl config valid ({ctx.config.trainer_preset} preset, {n} problems)"]
         if options.hint_fraction:  # type: ignore[attr-defined]
             lines.append(f"rl hints: {options.hint_fraction:.0%} of problems, {options.hint_length:.0%} of the reference")  # type: ignore[attr-defined]
-        if self.dynamic(options):
+        if options.match_flops_of:  # type: ignore[attr-defined]
+            lines.append(f"rl budget: the FLOPs of arm {options.match_flops_of!r} (resolved at run time)")  # type: ignore[attr-defined]
+        elif self.dynamic(options):
             lines.append(f"rl budget: the required generated tokens of arm {options.match_compute_of!r} (resolved at run time)")  # type: ignore[attr-defined]
         return lines
 
     def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
         budget = None
-        if self.dynamic(options):
+        if options.match_compute_of:  # type: ignore[attr-defined]
             target = options.match_compute_of  # type: ignore[attr-defined]
             other = ctx.arm_compute(target, ctx.seed) if ctx.arm_compute else None
             if other is None:
                 raise ValueError(f"recipe {ctx.recipe!r}: match_compute_of {target!r} needs that recipe in the comparison")
             budget = sum(int(c["tokens_generated"]) for c in other) - ctx.spent
+        elif options.match_flops_of:  # type: ignore[attr-defined]
+            budget = flops_budget_tokens(options, ctx)
         train = ctx.config.train_set()
         config = self._config(options, ctx, budget)
         if options.hint_fraction:  # type: ignore[attr-defined]
@@ -105,6 +113,7 @@ class RLStep(StepKind):
             "hints": {"fraction": options.hint_fraction, "length": options.hint_length},  # type: ignore[attr-defined]
             "hint_schedule": "redrawn every step" if options.hint_fraction else None,  # type: ignore[attr-defined]
             "match_compute_of": options.match_compute_of,  # type: ignore[attr-defined]
+            "match_flops_of": options.match_flops_of,  # type: ignore[attr-defined]
         }
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
@@ -135,6 +144,26 @@ class RLStep(StepKind):
                      "hinted_rows": sum(bool(r.get("hint")) for r in rows), "rows": len(rows),
                      "hinted_problems": len({r["problem_id"] for r in rows if r.get("hint")}), **result.extra},
         )
+
+
+def flops_budget_tokens(options: Any, ctx: ResolveContext) -> int:
+    """The generated-token budget that spends ``match_flops_of``'s FLOPs: what is left after this arm's
+    earlier steps, divided by the FLOPs per generated token of ``flops_rate_of``'s finished RL step (an RL
+    step's FLOPs per token -- generation with prefill, and training -- are nearly constant for one model
+    and task, so a token budget is how the trainer can stop on FLOPs)."""
+    def finished(name: str) -> list[dict[str, Any]]:
+        got = ctx.arm_compute(name, ctx.seed) if ctx.arm_compute else None
+        if got is None:
+            raise ValueError(f"recipe {ctx.recipe!r}: FLOPs matching needs recipe {name!r} in the comparison")
+        return got
+
+    target = sum(float(c.get("flops_generated", 0)) + float(c.get("flops_trained", 0)) for c in finished(options.match_flops_of))
+    rate_of = finished(options.flops_rate_of or options.match_flops_of)
+    rl = [c for c in rate_of if c.get("tokens_generated") and c.get("flops_trained")]
+    if not rl or not target:
+        raise ValueError(f"recipe {ctx.recipe!r}: FLOPs are unknown (a model without a config.json?); FLOPs matching needs them")
+    per_token = (float(rl[-1]["flops_generated"]) + float(rl[-1]["flops_trained"])) / int(rl[-1]["tokens_generated"])
+    return int((target - ctx.spent_flops) / per_token)
 
 
 def hint_prefix(solution: str, length: float) -> str:
