@@ -431,3 +431,26 @@ def test_measure_abilities_table_is_well_formed(world_dir: Path) -> None:
         assert 0 <= v["exact_location_rate"] <= v["parse_rate"] <= 1
         assert sum(v["off_by_k"].values()) == v["failed_attempts"]
     assert ab["backend"] and ab["grader"]
+
+
+def test_cache_key_ignores_what_does_not_change_the_weights(monkeypatch) -> None:
+    """Python's patch version and the CPU threads are provenance, not part of the world's cache key (a plain
+    shell's python3 3.11.2 must reuse a 3.11.7 build: the weights are byte-identical); the minor version and
+    the numerics libraries are part of it."""
+    import platform
+
+    from harness.world import build as world_build
+    from harness.world.build import make_recipe
+
+    key = make_recipe("test").hash
+    monkeypatch.setattr(platform, "python_version", lambda: "3.11.2")
+    monkeypatch.setattr(platform, "python_version_tuple", lambda: ("3", "11", "2"))
+    assert make_recipe("test").hash == key
+    assert make_recipe("test").to_dict()["versions"]["python"] == "3.11.2"  # still recorded
+    monkeypatch.setattr(platform, "python_version_tuple", lambda: ("3", "12", "0"))
+    assert make_recipe("test").hash != key
+    monkeypatch.setattr(platform, "python_version_tuple", lambda: ("3", "11", "2"))
+    versions = world_build._versions()
+    monkeypatch.setattr(world_build, "_versions", lambda: {**versions, "torch": "9.9.9"})
+    assert make_recipe("test").hash != key
+    assert "threads" not in json.dumps(make_recipe("test").weight_key())
