@@ -98,20 +98,25 @@ def _label(run: CompareRun | None, r: dict[str, Any]) -> str:
 
 
 def build_verdict(stats: pd.DataFrame, n_boot: int, run: CompareRun | None = None) -> dict[str, Any]:
-    """``{"header": [sentences], "views": [entries]}`` from the paired statistics (empty with one recipe).
+    """``{"header": [sentences], "views": [entries]}`` from the paired statistics (empty with one recipe):
+    every view that involves the first recipe (control-vs-control pairs are in the paired table only).
 
     Each entry: label, numbers, text (``label: numbers``), the numbers it prints (diff_pct, ci95_low_pct,
     ci95_high_pct, p_value, p_method, n_problems, n_seeds) and matched / held_equal."""
     if stats.empty:
         return {"header": [], "views": []}
     views = []
+    first = run.recipes[0] if run is not None and run.recipes else None
     for r in _headline_rows(stats):
+        if first is not None and r["view"] == EQUAL_STEPS and first not in (r["candidate"], r["baseline"]):
+            continue  # control vs control pairs stay in the paired table; the verdict is about the first recipe
         matched, totals = held_equal(r)
         numbers = (f"{r['diff_pct']:+.1f} [{r['ci95_low_pct']:+.1f}, {r['ci95_high_pct']:+.1f}]  "
                    f"p={p_text(r['p_value'], r['p_method'], n_boot)}  n={int(r['n_problems'])}x{int(r['n_seeds'])}  "
                    f"{'MATCHED' if matched else 'NOT MATCHED'} {totals}")  # fmt: skip
         ratio = r.get("flops_ratio")
-        if isinstance(ratio, float) and ratio == ratio and len(numbers) + 14 <= 76:  # tokens are not FLOPs: say so
+        flops_view = str(r["view"]).startswith("equal FLOPs")
+        if isinstance(ratio, float) and ratio == ratio and not flops_view and len(numbers) + 14 <= 76:  # tokens are not FLOPs
             numbers += f"  FLOPs {ratio:.2f}x"
         label = _label(run, r)
         views.append({

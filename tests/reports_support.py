@@ -297,8 +297,11 @@ def check_verdict_output(output: str, report_dir: Path) -> list[str]:
     verdict = lines[start:-1]
     assert all(len(line) <= 80 for line in verdict), [line for line in verdict if len(line) > 80]
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    first = json.loads((report_dir.parent / "compare.json").read_text())["recipes"][0]
     for r in report["paired"]:
         key = (r["view"], r["candidate"], r["baseline"])
+        if r["view"] == "equal RL steps" and first not in (r["candidate"], r["baseline"]):
+            continue  # control vs control: paired table only
         if key not in rows or r["task"] == "all tasks (pooled)":
             rows[key] = r
     views = report["verdict"]["views"]
