@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.compare.config import CompareConfig
-from harness.compare.tune import TuneConfig, tunable_steps, validation_settings, with_learning_rates
+from harness.compare.tune import TuneConfig, drop_overlap, tunable_steps, validation_settings, with_learning_rates
 from harness.recipes import load_recipe
 
 
@@ -33,6 +33,15 @@ def test_default_validation_is_the_train_split_minus_training_problems():
     assert not ids & test_ids  # the world's splits are disjoint by content hash
     levels = {p.metadata["difficulty"] for p in problems}
     assert levels == set(range(1, 9))  # the hard levels are still validated, on other problems
+    # near duplicates of test problems (the short levels have few distinct statements) are dropped too
+    clean, dropped = drop_overlap(val, cfg)
+    from harness.decontam import check_overlap
+
+    for test_set in cfg.eval_settings().problem_sets():
+        report = check_overlap(test_set.model_copy(update={"per_category": None}), clean.problem_sets(), mode="exclude")
+        kept = {p.id for p in clean.problem_sets()[0].load()[1]}
+        assert not kept & {i for ids in report.exclude.values() for i in ids}
+    assert dropped >= 0 and len(clean.problem_sets()[0].load()[1]) == len(problems)
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ same budget: for every step that has a ``learning_rate`` option (the trainer ste
 order, each value of the grid is tried with the values already chosen for the earlier steps (coordinate
 search: an SFT -> RL recipe costs 2 x grid - 1 runs, an RL-only recipe grid runs). Every candidate trains
 with a seed of its own (`TuneConfig.seed`, never one of the reported seeds) and is evaluated on the
-validation problems -- by default the evaluation tasks' *train* split minus every training problem, so
-disjoint from the test problems by construction and from what the arms train on by id -- under the frozen
+validation problems -- by default the evaluation tasks' *train* split minus every training problem and
+minus any exact or near duplicate of a test problem (the decontamination test) -- under the frozen
 protocol's sampling, k and grader. The best validation avg@k wins (ties: the smaller learning rate). The
 chosen values are written into the recipes as explicit options, so the reported arms (and their
 compute-matched twins) train with them; ``tuning.json`` records the grid, every validation score, the
@@ -72,15 +72,23 @@ def validation_settings(cfg: Any, train_ids: set[str]) -> Any:
     return base.model_copy(update={"split": "train", "exclude": {t: sorted(train_ids) for t in base.tasks}})
 
 
-def check_disjoint(val: Any, cfg: Any) -> None:
-    """Refuse validation problems that overlap the evaluation problems (exact or near duplicates)."""
+def drop_overlap(val: Any, cfg: Any) -> tuple[Any, int]:
+    """The validation settings without any problem that is an exact or near duplicate of an evaluation
+    problem (`harness.decontam`, the same test as train vs eval), and how many were dropped: a learning
+    rate must not be chosen on (near) copies of the test problems."""
     from harness.compare.run import eval_settings
     from harness.decontam import check_overlap
 
-    for ps in val.problem_sets():
-        report = check_overlap(ps, eval_settings(cfg).problem_sets(), mode="refuse", allow=False)
-        if report.exclude:
-            raise ValueError(f"tune.validation {ps.describe()} overlaps the evaluation problems; choose another split")
+    exclude = {t: set(ids) for t, ids in val.exclude.items()}
+    dropped = 0
+    for test_set in eval_settings(cfg).problem_sets():
+        report = check_overlap(test_set.model_copy(update={"per_category": None, "limit": None, "exclude_ids": ()}),
+                               val.problem_sets(), mode="exclude", allow=False)
+        for task, ids in report.exclude.items():
+            new = set(ids) - exclude.get(task, set())
+            dropped += len(new)
+            exclude[task] = exclude.get(task, set()) | new
+    return val.model_copy(update={"exclude": {t: sorted(ids) for t, ids in exclude.items()}}), dropped
 
 
 def _score(eval_dir: Path) -> float:
@@ -99,11 +107,11 @@ def tune_recipes(recipes: list[Any], cfg: Any, runner: Any, base_key: str) -> tu
     from harness.ui import status_line
 
     train_ids = {p.id for p in cfg.train_set().load()[1]}
-    val = validation_settings(cfg, train_ids)
-    check_disjoint(val, cfg)
+    val, dropped = drop_overlap(validation_settings(cfg, train_ids), cfg)
     protocol = {**val.protocol(), "purpose": "learning-rate validation"}
     sweep_cfg = cfg.model_copy(update={"include_base": False, "match_compute": False, "tune": None})
     record: dict[str, Any] = {"grid": cfg.tune.learning_rates, "seed": cfg.tune.seed, "validation": val.protocol()["problems"],
+                              "validation_dropped_near_test": dropped,
                               "selection": "highest validation avg@k; ties: the smaller learning rate", "recipes": {}}
     out = []
     for recipe in recipes:
