@@ -90,5 +90,6 @@ class IntStep(StepKind):
             artifacts={"sft_data": str(sft_dir / "sft.jsonl")},
             compute=Compute(tokens_generated=counted["tokens_generated"],
                             tokens_generated_diagnostic=counted["tokens_generated_diagnostic"], detail=counted),
-            summary={"rows": summary["proposers"][label]["build_sft"]["rows"], "seconds": summary["seconds"]},
+            summary={"rows": summary["proposers"][label]["build_sft"]["rows"], "seconds": summary["seconds"],
+                     "peak_rss_gib": summary.get("peak_rss_gib_this_invocation")},
         )
