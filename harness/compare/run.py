@@ -255,7 +255,7 @@ class Runner:
         t0 = time.perf_counter()
         payload = {"config": self._eval_config(model, folder, exclude, **kw), "show_progress": self.show_progress}
         result = run_job("harness.compare.worker:run_eval_job", payload, folder, isolated=self.isolated, label=f"{label}: eval")
-        record = {"dir": str(folder), "model": model,
+        record = {"dir": str(folder), "model": model, "peak_rss_gib": result.get("peak_rss_gib"),
                   "stage": {"stage": "eval", "tokens_generated": result["tokens_generated"], "tokens_generated_diagnostic": 0,
                             "tokens_trained": 0, "wall_time": round(time.perf_counter() - t0, 2)}}
         atomic_write_json(folder / "step.json", record)
