@@ -48,7 +48,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("build-sft", "special token in target", "sft_filters.special_token_in_target"),
     ("build-sft", "kept (SFT rows)", "sft_filters.kept"),
     ("sft", "rows trained", "sft.rows"),
-    ("sft", "dropped for length (> max_length)", "sft.dropped_long"),
+    ("sft", "dropped for length (over max_length)", "sft.dropped_long"),
 )
 
 
@@ -145,9 +145,12 @@ def verification_notes(run: CompareRun) -> list[str]:
             continue
         selected = (data.get("filters") or {}).get("selected")
         if counts.get("parsed", 0) == 0:
-            notes.append(f"{arm.recipe} seed {arm.seed}: no proposal parsed (0 of {counts['proposals']}) -- the model "
-                         "cannot yet verify its own attempts against the reference in the required format: the "
-                         "paper's verification ceiling, measured. InT had no SFT data; its arm is RL from the base model.")
+            truncated = (counts.get("budget") or {}).get("proposals_truncated")
+            cut = f" ({truncated} of them stopped at max_tokens)" if truncated else ""
+            notes.append(f"{arm.recipe} seed {arm.seed}: no proposal parsed (0 of {counts['proposals']}{cut}) -- the "
+                         "model did not verify its own attempts against the reference in the required format: the "
+                         "paper's verification ceiling, measured. With no SFT rows the SFT step is skipped, so this arm "
+                         "is RL from the base model.")
         elif selected == 0:
             notes.append(f"{arm.recipe} seed {arm.seed}: {counts['parsed']} of {counts['proposals']} proposals parsed but "
                          "none survived the filters: no intervention to train on.")
