@@ -115,3 +115,16 @@ def test_a_location_past_what_the_proposer_saw_is_out_of_range():
               "parse": {"ok": True, "content": "fixed", "location": 3, "reason": ""}}]
     kept, counts = select_interventions(props, attempts)
     assert kept == [] and counts["location_out_of_range"] == 1
+
+
+def test_the_prompt_budget_leaves_room_for_the_generation_not_more():
+    from harness.intervention.prompts import get_template_set
+    from harness.intervention.proposers import ModelProposer
+
+    proposer = ModelProposer(FakeBackend(window=300), get_template_set("compact"), max_prompt_tokens=30000, min_new_tokens=1024)
+    # a 50-token budget needs 50 tokens of room even though min_new_tokens exceeds the whole window
+    assert proposer.prompt_budget(50) == 250
+    assert ModelProposer(FakeBackend(window=3000), get_template_set("compact"), max_prompt_tokens=2000,
+                         min_new_tokens=256).prompt_budget(4096) == 2000  # max_prompt_tokens binds first
+    assert ModelProposer(FakeBackend(window=3000), get_template_set("compact"), max_prompt_tokens=30000,
+                         min_new_tokens=256).prompt_budget(4096) == 3000 - 256

@@ -312,6 +312,11 @@ class TRLTrainer(TrainerPlugin):
 
         if config.use_vllm and not _cuda():
             raise ValueError("use_vllm needs a CUDA GPU; on CPU rollouts use transformers generate")
+        return trl.GRPOConfig(**self.grpo_kwargs(config, out_dir, max_prompt_tokens))
+
+    def grpo_kwargs(self, config: RLConfig, out_dir: Path, max_prompt_tokens: int | None = None) -> dict[str, Any]:
+        """The keyword arguments of `grpo_args` (checkable without a GPU: the vLLM colocate and sleep-mode
+        names are TRL's, `tests/test_gpu_smoke.py`)."""
         samples_per_update = config.mini_batch_prompts * config.group_size
         per_device = min(config.per_device_batch_size, samples_per_update)
         world = _world_size()
@@ -321,7 +326,7 @@ class TRLTrainer(TrainerPlugin):
                 f"per_device_batch_size x processes = {per_device * world}"
             )
         updates = config.updates_per_step
-        return trl.GRPOConfig(**_merge(dict(
+        return _merge(dict(
             output_dir=str(out_dir / "trl"),
             learning_rate=config.learning_rate,
             lr_scheduler_type="constant",
@@ -353,7 +358,7 @@ class TRLTrainer(TrainerPlugin):
             save_strategy="no",
             report_to=config.report_to,
             disable_tqdm=True,
-        ), config.backend_args))
+        ), config.backend_args)
 
     def build_grpo_trainer(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> tuple[Any, dict]:
         """The configured `trl.GRPOTrainer` (not yet trained) with the harness grader as its reward."""

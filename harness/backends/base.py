@@ -145,7 +145,7 @@ class Backend(ABC):
         if window is None or n is None or n + max_tokens <= window:
             return max_tokens, None
         room = window - n
-        if min_tokens is not None and room >= min_tokens:
+        if min_tokens is not None and room >= min(min_tokens, max_tokens):
             return room, f"shortened: prompt {n} + max_tokens {max_tokens} tokens > context window {window}; generating {room}"
         why = f"context: prompt {n} + max_tokens {max_tokens} tokens > context window {window}"
         if min_tokens is not None:

@@ -128,12 +128,14 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
 
 def _announce(plan: Plan, pre: Any, out: Path) -> None:
     """One line before the work: what is about to run, what is cached, and the preflight's token estimate."""
+    from harness.compare.preflight import _n
+
     steps = {(s.kind.name, s.key) for a in plan.arms for s in a.steps}
     cached = sum(1 for kind, key in steps if key and (out / "cache" / f"{kind}-{key}" / "step.json").exists())
     generated = sum(s.tokens_generated for s in pre.stages)
     status_line(f"compare: {len({a.name for a in plan.arms})} arms x {len({a.seed for a in plan.arms})} seeds, "
                 f"{len(steps)} training steps ({cached} already cached) and {len(plan.arms)} evaluations; "
-                f"preflight estimate ~{generated / 1e6:.1f}M generated tokens for one seed "
+                f"preflight estimate ~{_n(generated)} generated tokens for one seed "
                 f"(`--dry-run` prints the plan per stage); results in {out}")
 
 

@@ -90,12 +90,13 @@ def run_all(
             with PeakRSS() as rss:
                 sft = run_build_sft(pcfg, tokenizer=getattr(_unwrap(policy), "tokenizer", None))
             timings[f"build-sft-{label}"], peaks[f"build-sft-{label}"] = time.perf_counter() - t, rss.gib
-            analytics = Manifest(f"{cfg.out}/propose-{label}/manifest.json").data.get("analytics", {})
+            propose = Manifest(f"{cfg.out}/propose-{label}/manifest.json").data
             summary["proposers"][label] = {
                 "kind": kind,
                 "table1": table,
                 "build_sft": sft,
-                "propose_analytics": analytics,
+                "propose_analytics": propose.get("analytics", {}),
+                "propose_budget": (propose.get("counts") or {}).get("budget", {}),
             }
     finally:
         if backend is None:
@@ -218,6 +219,8 @@ def print_summary(summary: dict[str, Any]) -> None:
             "rollout tokens, median (selected)",
             lambda p: str(p["build_sft"]["lengths"]["rollout_tokens"].get("median", "-")),
         ),
+        ("proposer prompts cut / shortened / skipped", lambda p: " / ".join(
+            str(p.get("propose_budget", {}).get(f"verify_{k}", "-")) for k in ("cut", "shortened", "skipped"))),
         ("SFT rows / problems", lambda p: f"{p['build_sft']['rows']} / {p['build_sft']['problems']}"),
     ]
     for name, fn in rows:

@@ -188,7 +188,7 @@ def _propose_batch(
         solved.update({a["attempt_id"]: s.text for a, s in new})
     done = proposals.done_keys()
     turn1 = [solved.get(a["attempt_id"]) for a in batch]
-    views = proposer.show(batch, turn1)  # the attempt cut to the token budget (tokens of the templated prompt)
+    views = proposer.show(batch, turn1, params.max_tokens)  # the attempt cut to the token budget (tokens of the templated prompt)
     send = [i for i, v in enumerate(views) if v.skip is None]
     got = iter(proposer.verify([views[i].item for i in send], [turn1[i] for i in send], params) if send else [])
     outputs = [next(got) if v.skip is None else

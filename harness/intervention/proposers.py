@@ -39,8 +39,9 @@ class Proposer(ABC):
         """One guided-solve answer per attempt (only called when `needs_solve`)."""
         raise RuntimeError(f"proposer {self.kind!r} has no solve turn")
 
-    def show(self, items: list[dict[str, Any]], solves: list[str | None]) -> list[Shown]:
-        """What the proposer sees of each attempt (`ModelProposer` cuts to its token budget); default: all."""
+    def show(self, items: list[dict[str, Any]], solves: list[str | None], max_tokens: int) -> list[Shown]:
+        """What the proposer sees of each attempt (`ModelProposer` cuts to its token budget, leaving room for a
+        generation of up to ``max_tokens``); default: all of it."""
         return [Shown(it, len(split_substeps(it["attempt"]))) for it in items]
 
     @abstractmethod
@@ -91,15 +92,16 @@ class ModelProposer(Proposer):
         ]
         return [s[0] for s in generate_fitting(self.backend, requests, replace(params, n=1), self.min_new_tokens)]
 
-    def prompt_budget(self) -> int | None:
-        """Tokens the verify prompt may take: ``max_prompt_tokens``, and room for ``min_new_tokens`` in the window."""
+    def prompt_budget(self, max_tokens: int) -> int | None:
+        """Tokens the verify prompt may take: ``max_prompt_tokens``, and room in the window for the generation --
+        ``min_new_tokens``, or ``max_tokens`` when that is smaller (a short budget needs no more room)."""
         window = self.backend.context_window()
-        limits = [b for b in (self.max_prompt_tokens,
-                              window - (self.min_new_tokens or 1) if window is not None else None) if b is not None]
+        room = min(self.min_new_tokens or max_tokens, max_tokens)
+        limits = [b for b in (self.max_prompt_tokens, window - room if window is not None else None) if b is not None]
         return min(limits) if limits else None
 
-    def show(self, items: list[dict[str, Any]], solves: list[str | None]) -> list[Shown]:
-        budget = self.prompt_budget()
+    def show(self, items: list[dict[str, Any]], solves: list[str | None], max_tokens: int) -> list[Shown]:
+        budget = self.prompt_budget(max_tokens)
         out = []
         for it, st in zip(items, solves, strict=True):
             full = len(split_substeps(it["attempt"]))
