@@ -33,8 +33,10 @@ arithmetic -- written out here so a reader can check each term:
 
 On a CPU (``preflight.device: cpu``, as configs/real-cpu.yaml sets) the same terms are computed for the
 ``hf`` backend and TRL in float32 (no bf16, no checkpointing, 4-byte KV cache and activations) plus the
-resident size of a step process before any model (`PreflightConfig.process_baseline_gib`), and checked
-against the host memory; each step records its measured peak RSS (`harness.memory`) to compare with
+resident size of a step process before any model (`PreflightConfig.process_baseline_gib`) and the checkpoint's
+pages, which count in the resident size while ``from_pretrained`` reads the memory-mapped safetensors into
+the model (found by measurement: without it every inference stage was under-estimated by about the weights'
+size), and checked against the host memory; each step records its measured peak RSS (`harness.memory`) to compare with
 (docs/running-on-gpus.md, "Preflight against measurement").
 """
 
@@ -63,6 +65,7 @@ class ModelShape(BaseModel):
     head_dim: int = Field(..., description="Attention head dimension.")
     vocab: int = Field(..., description="vocab_size.")
     weight_bytes: float | None = Field(None, description="Bytes of the served weights if not 2 per parameter (quantised checkpoints).")
+    checkpoint_bytes: float | None = Field(None, description="Bytes of the checkpoint files (safetensors); None: 2 per parameter.")
 
     def kv_bytes_per_token(self, dtype_bytes: int = 2) -> int:
         return 2 * self.layers * self.kv_heads * self.head_dim * dtype_bytes
@@ -161,7 +164,7 @@ def model_shape(model: str, declared: dict[str, ModelShape]) -> ModelShape | Non
     cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
     cfg = cfg.get("text_config", cfg)
     weights = sum(p.stat().st_size for p in cfg_file.parent.glob("*.safetensors"))
-    shape = ModelShape.from_hf_config(cfg)
+    shape = ModelShape.from_hf_config(cfg).model_copy(update={"checkpoint_bytes": float(weights) if weights else None})
     return shape.model_copy(update={"params": weights / 4}) if weights and cfg.get("torch_dtype") == "float32" else shape
 
 
@@ -291,9 +294,14 @@ def training_memory(shape: ModelShape, c: dict[str, Any], micro_batch: int, seq:
     mem["activations"] = activation_bytes(shape, micro_batch, seq, ckpt, act)
     mem["logits"] = logits_bytes(micro_batch, seq, shape.vocab, act)
     mem["logits gradient (backward)"] = logits_grad_bytes(micro_batch, seq, shape.vocab, act)
-    if baseline_bytes:
+    if baseline_bytes:  # a CPU process: its libraries, and the checkpoint's pages while the weights load
+        mem["checkpoint pages (mmap, while loading)"] = _checkpoint(shape)
         mem["process baseline (libraries)"] = baseline_bytes
     return mem
+
+
+def _checkpoint(shape: ModelShape) -> float:
+    return shape.checkpoint_bytes if shape.checkpoint_bytes is not None else 2 * shape.params
 
 
 def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
@@ -321,8 +329,9 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
     def inference_memory(st: StageEstimate, model_shape_: ModelShape | None, length: int) -> None:
         if model_shape_ is None or mode == "none":
             return
-        if cpu:  # hf backend in float32: weights, a KV cache per sequence in flight, the process
+        if cpu:  # hf backend in float32: weights, the checkpoint pages read to load them, a KV cache, the process
             st.memory = {"weights (float32)": 4 * model_shape_.params,
+                         "checkpoint pages (mmap, while loading)": _checkpoint(model_shape_),
                          f"KV cache ({batch} sequences x {length:,} tokens, float32)": batch * length * model_shape_.kv_bytes_per_token(4),
                          "process baseline (libraries)": baseline}
             st.device_bytes = device_bytes
