@@ -6,8 +6,8 @@ need that extra argument -- the TRL trainers, the SFT tokenizer, the reports' to
 So the source converts it once: load with ``gguf_file``, ``save_pretrained`` (safetensors, float32: the
 dequantised Q4_1 values are not all representable in bf16), and hand out that folder like any checkpoint.
 The folder is cached by the GGUF's content hash under ``$HARNESS_CACHE_DIR/models`` (default
-``~/.cache/int-harness``), written to a temporary folder and renamed, under an advisory lock, like the
-embedded world's models (`harness.world.build`).
+``~/.cache/int-harness``), written to a temporary folder and renamed, under an advisory lock (one
+converter; a second process waits, then reuses it).
 
 Registered as the ``smollm2`` scheme of the ``harness.model_sources`` entry-point group, so
 ``base_model: "smollm2:135m-instruct"`` works in every config, command and step.

@@ -157,17 +157,14 @@ def verification_notes(run: CompareRun) -> list[str]:
     return notes
 
 
-def yields_table(run: CompareRun) -> dict[str, Any] | None:
-    """The report's table dict (``reports.render.table``) with the verification notes as its caption,
-    or None when no arm ran InT."""
-    from reports.render import table
-
+def yields_view(run: CompareRun) -> tuple[pd.DataFrame, str] | None:
+    """(the table, its caption with the verification notes) for the report, or None when no arm ran InT."""
     try:
-        frame = yields_frame(run)
+        frame_ = yields_frame(run)
     except MissingData:
         return None
     caption = ("Stage yield of InT (counts from the stage manifests): what each stage took in and let through. "
                "Cut = the proposer prompt was cut to its token budget (fewer substeps shown); shortened = generated "
                "with the room the context window left; skipped = not sent (less room than min_new_tokens).")
     notes = verification_notes(run)
-    return table(frame, caption + (" " + " ".join(notes) if notes else ""))
+    return frame_, caption + (" " + " ".join(notes) if notes else "")

@@ -65,8 +65,8 @@ def generate_fitting(
 @dataclass(frozen=True)
 class Shown:
     """What the proposer is shown of one failed attempt: the item (its attempt possibly cut), how many
-    substeps survive, whether it was cut, and the templated verify prompt's tokens before the cut
-    (None where the backend cannot count tokens). ``skip`` says why nothing could be shown."""
+    substeps survive, whether it was cut, and -- for a cut one -- the templated verify prompt's tokens before
+    the cut. ``skip`` says why nothing could be shown."""
 
     item: dict[str, Any]
     substeps: int
@@ -112,7 +112,7 @@ class ModelProposer(Proposer):
 
             n = tokens(it["attempt"]) if budget is not None else None
             if n is None or n <= budget:  # fits, or nothing to cut against (no budget, or tokens not countable)
-                out.append(Shown(it, full, prompt_tokens_full=n))
+                out.append(Shown(it, full))  # the record then depends on nothing the backend may not report
                 continue
             head = cut_to_fit(it["attempt"], lambda text: (tokens(text) or 0) <= budget)
             if head is None:
