@@ -13,7 +13,10 @@ The price is regenerating up to one batch after a crash -- the batch that was lo
 
 Every request is checked against the backend's context window before it is sent (`Backend.check_fit`):
 a unit that cannot fit is never sent, and its ``k`` records say ``status: "skipped"`` with the reason, so
-its batch completes, a resume does not retry it, and reports count it (as not correct). A token budget
+its batch completes, a resume does not retry it, and reports count it (as not correct). With
+``min_new_tokens`` (the InT continuations; never evaluation, whose budget is part of the frozen protocol)
+a unit whose prompt leaves less than the budget is generated with the room left instead, down to that
+minimum, and its records carry ``shortened_to``. A token budget
 that leaves no room for any prompt is a configuration error and fails before anything is generated. Prompts are stored once per hash in
 ``prompts.jsonl`` beside the records (the records carry ``prompt_hash``).
 """
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.backends import Backend, GenerationRequest, SamplingParams
+from harness.backends import Backend, GenerationRequest, SamplingParams, generate_within_window
 from harness.rundir import RecordLog
 from harness.ui import progress_bar
 
@@ -63,6 +66,7 @@ class RunStats:
     new_generations: int = 0
     reused_samples: int = 0
     skipped: int = 0
+    shortened: int = 0  # samples generated with less than the budget: the prompt left less room (min_new_tokens)
     regenerated_discarded: int = 0  # samples regenerated only to reproduce a batch, not written again
     generation_seconds: float = 0.0
     grading_seconds: float = 0.0
@@ -89,6 +93,7 @@ def sample_and_grade(
     show_progress: bool = True,
     stats: RunStats | None = None,
     answer_after: str | None = None,
+    min_new_tokens: int | None = None,
 ) -> RunStats:
     """Generate, grade and append every missing sample of ``units`` (see the module docstring).
 
@@ -99,6 +104,8 @@ def sample_and_grade(
             its verdicts are what is recorded, whoever it is.
         answer_after: grade only the text after the last occurrence of this marker (a reasoning model's
             final channel); a response without it is graded as having no answer. Records keep the full text.
+        min_new_tokens: lower the budget of a unit whose prompt leaves less room, down to this many tokens,
+            instead of skipping it (None: skip, as evaluation must).
     """
     stats = stats or RunStats()
     done = records.done_keys()
@@ -116,7 +123,7 @@ def sample_and_grade(
                 opened = backend()  # type: ignore[operator]
             if i == 0:  # a given backend too: a budget that leaves no room for a prompt is a config error
                 opened.check_budget(params.max_tokens)
-            _run_batch(batch, k, params, records, opened, grader, stats, answer_after)
+            _run_batch(batch, k, params, records, opened, grader, stats, answer_after, min_new_tokens)
             advance(len(batch))
     return stats
 
@@ -130,15 +137,17 @@ def final_part(text: str, marker: str | None) -> str:
 
 
 def _run_batch(batch: list[Unit], k: int, params: SamplingParams, records: RecordLog, backend: Backend,
-               grader: Any, stats: RunStats, answer_after: str | None = None) -> None:
+               grader: Any, stats: RunStats, answer_after: str | None = None, min_new_tokens: int | None = None) -> None:
     done = records.done_keys()
-    reasons = {u.id: backend.check_fit(u.request, params.max_tokens) for u in batch}
-    send = [u for u in batch if not reasons.get(u.id)]
     t0 = time.perf_counter()
-    outputs = backend.generate([u.request for u in send], replace(params, n=k)) if send else []
+    outputs = generate_within_window(backend, [u.request for u in batch], replace(params, n=k), min_new_tokens)
     stats.generation_seconds += time.perf_counter() - t0
+    reasons = {u.id: out[0].extra.get("reason") for u, out in zip(batch, outputs, strict=True)
+               if out and out[0].finish_reason == "skipped"}
     items, meta = [], []
-    for unit, samples in zip(send, outputs, strict=True):
+    for unit, samples in zip(batch, outputs, strict=True):
+        if unit.id in reasons:
+            continue
         for j, sample in enumerate(samples):
             if (unit.id, j) in done:
                 stats.regenerated_discarded += 1
@@ -156,12 +165,15 @@ def _run_batch(batch: list[Unit], k: int, params: SamplingParams, records: Recor
             rows += [_record(unit, j, params, grader_id, skipped=reasons[unit.id]) for j in range(k) if (unit.id, j) not in done]
     written = records.append_many(rows)
     stats.skipped += sum(r["status"] == "skipped" for r in rows)
+    stats.shortened += sum(r.get("shortened_to") is not None for r in rows)
     stats.new_generations += written - sum(r["status"] == "skipped" for r in rows)
 
 
 def _record(unit: Unit, j: int, params: SamplingParams, grader_id: str, *, sample: Any = None, verdict: Any = None,
             skipped: str | None = None) -> dict[str, Any]:
-    """One sample record (the schema every reader of samples.jsonl relies on)."""
+    """One sample record (the schema every reader of samples.jsonl relies on); ``shortened_to`` only on a
+    sample generated with a lowered budget (`min_new_tokens`)."""
+    extra = {"shortened_to": sample.extra["max_tokens"]} if sample is not None and "shortened" in sample.extra else {}
     return {
         **unit.fields,
         "problem_id": unit.id,
@@ -179,6 +191,7 @@ def _record(unit: Unit, j: int, params: SamplingParams, grader_id: str, *, sampl
         "prompt_tokens": sample.prompt_tokens if sample is not None else 0,
         "completion_tokens": sample.completion_tokens if sample is not None else 0,
         "finish_reason": sample.finish_reason if sample is not None else "skipped",
+        **extra,
     }
 
 

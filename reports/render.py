@@ -27,6 +27,7 @@ from reports.load import CompareRun, MissingData
 from reports.paired import P_SIGNFLIP, paired_tables
 from reports.reported import AVERAGE_NOTE
 from reports.verdict import build_verdict
+from reports.yields import yields_view
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXAMPLES_PER_PAIR = 6  # changed problems shown with sample excerpts (all are in problems_changed.csv)
@@ -497,6 +498,7 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
         "overlap": overlap,
         "table1": table(t1[["model", "proposer", "label", "coverage", "accuracy_pct", "samples", "n_seeds"]].rename(columns={"label": "conditioning", "accuracy_pct": "accuracy (%)", "n_seeds": "seeds"}),
                         "Continuations per conditioning (paper Table 1); seeds pooled; coverage counts the problems each condition was run on.", digits=3) if not t1.empty else None,
+        "yields": table(*yv) if (yv := yields_view(run)) else None,
         "sft_stats": table(sft[["source", "model", "seed", "rows", "tokens", "nll_mean", "entropy_mean"]].rename(columns={"nll_mean": "NLL / token", "entropy_mean": "entropy / token"}),
                            "SFT data under the base model (mean over rows, nats).", digits=3) if not sft.empty else None,
         "reported": table(reported, "Numbers reported in the InT paper (arXiv 2601.14209), pass@1 (%) from 128 samples -- not measured "

@@ -1,6 +1,7 @@
 """Context budgets: every request is checked against the backend's window before it is sent; an over-long
-one is skipped with its reason recorded and never fails its batch; the proposer's view of an attempt is cut
-by the paper's rule first."""
+one is skipped with its reason recorded and never fails its batch -- or, where a stage allows it (the InT
+stages' ``min_new_tokens``), generated with the room left; the proposer's view of an attempt is cut at a
+substep boundary to a budget in tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from harness.backends import Backend, GenerationRequest, Sample, SamplingParams
 from harness.grading import get_grader
 from harness.intervention.proposers import generate_fitting
-from harness.intervention.steps import cut_attempt, split_substeps
+from harness.intervention.steps import cut_to_fit, split_substeps
 from harness.sampling import Unit, open_records, sample_and_grade
 
 
@@ -71,12 +72,38 @@ def test_proposer_requests_that_do_not_fit_are_skipped_not_sent():
     assert out[0][0].text and len(backend.sent) == 2
 
 
+def test_a_request_over_the_window_is_shortened_down_to_the_minimum_then_skipped():
+    backend = FakeBackend(window=300)
+    # 25, 275 and 290 prompt tokens; budget 100, at least 20 new tokens
+    reqs = [GenerationRequest(messages=({"role": "user", "content": "y" * c},)) for c in (100, 1100, 1160)]
+    out = generate_fitting(backend, reqs, SamplingParams(n=1, max_tokens=100), min_tokens=20)
+    assert "shortened" not in out[0][0].extra and out[0][0].finish_reason == "stop"
+    assert out[1][0].extra["max_tokens"] == 25 and "generating 25" in out[1][0].extra["shortened"]
+    assert out[2][0].finish_reason == "skipped" and "min_new_tokens 20" in out[2][0].extra["reason"]
+    assert len(backend.sent) == 2  # FakeBackend.generate asserts prompt + budget <= window for each
+
+
+def test_continuations_are_shortened_and_recorded(tmp_path):
+    backend = FakeBackend(window=300)
+    units = [_unit("short", 400), _unit("long", 1000), _unit("huge", 2000)]  # 100, 250, 500 prompt tokens
+    records = open_records(tmp_path / "samples.jsonl")
+    stats = sample_and_grade(units, k=2, params=SamplingParams(max_tokens=100), records=records, backend=backend,
+                             grader=get_grader("math-verify", workers=0), batch_size=8, show_progress=False,
+                             min_new_tokens=30)
+    rows = {(r["problem_id"], r["sample_index"]): r for r in records.read()}
+    assert rows[("long", 1)]["shortened_to"] == 50 and rows[("long", 1)]["status"] != "skipped"
+    assert "shortened_to" not in rows[("short", 0)] and rows[("huge", 0)]["status"] == "skipped"
+    assert stats.shortened == 2 and stats.skipped == 2 and stats.new_generations == 4
+
+
 def test_the_attempt_shown_to_the_proposer_is_cut_at_a_substep_boundary():
     attempt = "\n\n".join(f"step {i}: " + "z" * 40 for i in range(1, 11))
-    shown, cut = cut_attempt(attempt, 200)
-    assert cut and len(shown) <= 200 and attempt.startswith(shown)
-    assert split_substeps(shown) == split_substeps(attempt)[: len(split_substeps(shown))]  # whole substeps only
-    assert cut_attempt(attempt, None) == (attempt, False) and cut_attempt("short", 30000) == ("short", False)
+    head, kept = cut_to_fit(attempt, lambda text: len(text) <= 200)
+    assert 1 <= kept < 10 and len(head) <= 200 and attempt.startswith(head)
+    assert split_substeps(head) == split_substeps(attempt)[:kept]  # whole substeps only
+    assert len("\n\n".join(split_substeps(attempt)[: kept + 1])) > 200  # the longest head that fits
+    assert cut_to_fit(attempt, lambda text: True) == (attempt, 10)
+    assert cut_to_fit(attempt, lambda text: len(text) < 10) is None  # not even one substep fits
 
 
 def test_a_location_past_what_the_proposer_saw_is_out_of_range():
@@ -88,3 +115,16 @@ def test_a_location_past_what_the_proposer_saw_is_out_of_range():
               "parse": {"ok": True, "content": "fixed", "location": 3, "reason": ""}}]
     kept, counts = select_interventions(props, attempts)
     assert kept == [] and counts["location_out_of_range"] == 1
+
+
+def test_the_prompt_budget_leaves_room_for_the_generation_not_more():
+    from harness.intervention.prompts import get_template_set
+    from harness.intervention.proposers import ModelProposer
+
+    proposer = ModelProposer(FakeBackend(window=300), get_template_set("compact"), max_prompt_tokens=30000, min_new_tokens=1024)
+    # a 50-token budget needs 50 tokens of room even though min_new_tokens exceeds the whole window
+    assert proposer.prompt_budget(50) == 250
+    assert ModelProposer(FakeBackend(window=3000), get_template_set("compact"), max_prompt_tokens=2000,
+                         min_new_tokens=256).prompt_budget(4096) == 2000  # max_prompt_tokens binds first
+    assert ModelProposer(FakeBackend(window=3000), get_template_set("compact"), max_prompt_tokens=30000,
+                         min_new_tokens=256).prompt_budget(4096) == 3000 - 256

@@ -55,6 +55,10 @@ def test_run_all_stages_on_the_world(world_model, tmp_path):
     oracle = summary["proposers"]["oracle"]
     assert oracle["propose_analytics"]["localization"]["exact"] == 1.0  # the oracle IS the truth
     assert oracle["propose_analytics"]["parse_failure_rate"] == 0.0
+    # the world model's window (1,024) is below the default min_new_tokens: its short budget still fits, so
+    # no proposer request is cut or skipped
+    assert summary["proposers"]["self"]["propose_budget"]["verify_skipped"] == 0
+    assert summary["proposers"]["self"]["propose_budget"]["verify_requests"] > 0
     for label in ("self", "oracle"):
         f = summary["proposers"][label]["build_sft"]["filters"]
         assert (

@@ -16,7 +16,10 @@ from harness.compare.preflight import (
     activation_bytes,
     kv_fit,
     logits_bytes,
+    logits_grad_bytes,
+    training_memory,
     training_state_bytes,
+    weight_copy_bytes,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +57,19 @@ def test_logits_and_activations_scale_with_the_micro_batch():
     assert activation_bytes(QWEN3_4B, 1, 16_384, True) < activation_bytes(QWEN3_4B, 1, 16_384, False) / 10
 
 
+def test_the_backward_logits_and_bf16_weight_copies_are_counted():
+    # the gradient of one 18K-token sequence's logits over Qwen3's 152K vocabulary, in bf16: ~5 GiB
+    assert logits_grad_bytes(1, 18_432, 151_936) / GiB == pytest.approx(5.2, abs=0.1)
+    assert weight_copy_bytes(QWEN3_4B.params) / GiB == pytest.approx(7.5, abs=0.1)  # autocast's bf16 casts
+    gpu = training_memory(QWEN3_4B, {}, 1, 18_432, gpu=True)
+    assert {"bf16 weight copies (autocast)", "logits gradient (backward)"} <= set(gpu)
+    # a CPU run: float32 activations and logits (twice the bytes), no autocast copies, no checkpointing, the process
+    cpu = training_memory(QWEN3_4B, {}, 1, 2_048, gpu=False, baseline_bytes=0.4 * GiB)
+    assert "bf16 weight copies (autocast)" not in cpu and cpu["process baseline (libraries)"] == 0.4 * GiB
+    assert cpu["activations"] == activation_bytes(QWEN3_4B, 1, 2_048, False, 4) == 2 * activation_bytes(QWEN3_4B, 1, 2_048, False)
+    assert cpu["logits gradient (backward)"] == 2 * logits_grad_bytes(1, 2_048, 151_936)
+
+
 def _dry_run(config: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness.cli", "compare", "int", "rl-baseline", "--config", str(config),
                            "--dry-run"], capture_output=True, text=True, cwd=ROOT, timeout=600,
@@ -65,7 +81,8 @@ def test_the_paper_plan_fits_one_h200_and_a_24gb_gpu_does_not(tmp_path):
     ok = _dry_run(ROOT / "configs" / "paper.yaml")
     assert ok.returncode == 0, ok.stderr[-2000:]
     out = " ".join(ok.stderr.split())
-    for text in ("Preflight", "int: rollout", "int: continue", "sft", "rl", "GPU-hours", "held out", "overlap"):
+    for text in ("Preflight", "int: rollout", "int: continue", "sft", "rl", "GPU-hours", "held out", "overlap",
+                 "throughput ASSUMED", "assumed throughput: 15,000 generated", "assumed, not measured", "assumed: expected_failure_rate"):
         assert text in out, text
     small = tmp_path / "paper-24gb.yaml"
     small.write_text((ROOT / "configs" / "paper.yaml").read_text().replace("device_memory_gib: 141", "device_memory_gib: 24"))

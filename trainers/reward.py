@@ -36,14 +36,63 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
+def _dist() -> Any:
+    """torch.distributed when a process group is initialised with more than one process, else None."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return None
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist
+    return None
+
+
 @dataclass
 class RewardCounters:
-    """Totals the neutral log needs but TRL does not report exactly (cumulative generated tokens)."""
+    """Totals the neutral log needs but TRL does not report exactly (cumulative generated tokens).
+
+    The reward function runs in every training process on that process's share of the completions, so the
+    fields count *this process's* samples. What is logged and compared with a token budget must be the
+    total over all processes: `sync` sums the generated tokens over the ranks (``all_reduce``; a collective,
+    so every rank must call it at the same point -- the trainer does so at the end of every optimizer step)
+    into ``global_tokens_generated``, and `totals` sums every field at the end. With one process both are
+    the local values."""
 
     tokens_generated: int = 0
     samples: int = 0
     correct: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    global_tokens_generated: int = 0  # over all processes, as of the last `sync`
+
+    def sync(self) -> int:
+        """Sum ``tokens_generated`` over all processes into ``global_tokens_generated`` and return it."""
+        dist = _dist()
+        if dist is None:
+            self.global_tokens_generated = self.tokens_generated
+            return self.global_tokens_generated
+        import torch
+
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces device tensors only
+        total = torch.tensor([self.tokens_generated], dtype=torch.long, device=device)
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        self.global_tokens_generated = int(total.item())
+        return self.global_tokens_generated
+
+    def totals(self) -> dict[str, Any]:
+        """Every counter summed over all processes (a collective: call it on every rank)."""
+        mine = {"tokens_generated": self.tokens_generated, "samples": self.samples, "correct": self.correct,
+                "statuses": dict(self.statuses)}
+        dist = _dist()
+        if dist is None:
+            return mine
+        parts: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, mine)
+        statuses: dict[str, int] = {}
+        for p in parts:
+            for k, v in p["statuses"].items():
+                statuses[k] = statuses.get(k, 0) + v
+        return {"tokens_generated": sum(p["tokens_generated"] for p in parts), "samples": sum(p["samples"] for p in parts),
+                "correct": sum(p["correct"] for p in parts), "statuses": statuses, "processes": len(parts)}
 
 
 def make_trl_reward(counters: RewardCounters, answer_field: str = "answer", *, timeout: float = REWARD_TIMEOUT):

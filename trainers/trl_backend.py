@@ -8,6 +8,11 @@ Why these settings (anchors.md B.0/B.1):
   constant learning rate. ``loss_type="dapo"`` (token mean over the global batch) is kept: the paper does
   not state its aggregation, and a length-normalised sum is the closest TRL loss to PipelineRL's.
 * bf16 only where CUDA is present (TRL defaults to bf16, which fails on CPU).
+* Accounting across processes (``accelerate launch`` / ``torchrun``): TRL gathers its own token counts
+  (``num_tokens``) over the processes, but our reward function counts only its own process's completions.
+  The generated tokens are summed over all ranks (`RewardCounters.sync`, an ``all_reduce`` at the end of
+  every optimizer step, on every rank) before they are logged or compared with a token budget, so every
+  rank stops at the same step; only the main process writes the neutral log and the tokenizer.
 Everything is imported inside the methods, so `harness trainers list` works without TRL installed.
 """
 
@@ -72,6 +77,29 @@ def _cpu_threads(trainer: Any) -> None:
     trainer.add_callback(CpuThreads())
 
 
+def _main_process() -> bool:
+    """Rank 0 (or no launcher): the process that writes logs and files shared by all ranks."""
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+class _NoLog:
+    """The neutral log as seen from a non-main rank: same path, writes nothing (rank 0 writes it)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        from trainers.trainlog import LOG_NAME
+
+        self.path = Path(out_dir) / LOG_NAME
+
+    def write(self, step: int, **values: Any) -> None:
+        return None
+
+
+def _writer(out_dir: Path, stage: str) -> Any:
+    return TrainLogWriter(out_dir, stage) if _main_process() else _NoLog(out_dir)
+
+
 def _merge(args: dict[str, Any], backend_args: dict[str, Any]) -> dict[str, Any]:
     """Our TRL arguments with the user's native ``backend_args`` applied last (they win, no duplicates)."""
     return {**args, **backend_args}
@@ -119,9 +147,9 @@ def _log_callback(writer: TrainLogWriter, *, steps_per_row: int = 1, counters: A
             if not state.is_world_process_zero or "train_runtime" in logs:  # end-of-run summary, not a step
                 return
             row = map_metrics(logs, TRL_KEYS, TRL_EXTRA)
-            row["tokens_trained"] = int(logs["num_tokens"]) if "num_tokens" in logs else None
+            row["tokens_trained"] = int(logs["num_tokens"]) if "num_tokens" in logs else None  # TRL gathers it
             if counters is not None:
-                row["tokens_generated"] = counters.tokens_generated
+                row["tokens_generated"] = counters.global_tokens_generated  # summed over ranks (`_sync_callback`)
             step = state.global_step // steps_per_row
             writer.write(step, **row)
             if progress is not None:
@@ -130,13 +158,27 @@ def _log_callback(writer: TrainLogWriter, *, steps_per_row: int = 1, counters: A
     return NeutralLog()
 
 
+def _sync_callback(counters: Any):
+    """Sum the generated tokens over all processes at the end of every optimizer step, on every rank, before
+    the budget is checked (`_budget_callback`) and the step is logged (`_log_callback`, after on_step_end)."""
+    from transformers import TrainerCallback
+
+    class SyncCounters(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers API
+            counters.sync()
+            return control
+
+    return SyncCounters()
+
+
 def _budget_callback(counters: Any, budget: int, updates_per_step: int):
-    """Stop at the end of the RL step in which the generated tokens reach ``budget`` (compute matching)."""
+    """Stop at the end of the RL step in which the generated tokens of *all* processes reach ``budget``
+    (compute matching); the total is the same on every rank, so every rank stops at the same step."""
     from transformers import TrainerCallback
 
     class TokenBudget(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers API
-            if state.global_step % updates_per_step == 0 and counters.tokens_generated >= budget:
+            if state.global_step % updates_per_step == 0 and counters.global_tokens_generated >= budget:
                 control.should_training_stop = True
             return control
 
@@ -165,25 +207,42 @@ def rl_prompts(rows: list[dict[str, Any]], tokenizer: Any) -> list[Any]:
     return out
 
 
-def _finish(trainer: Any, tokenizer: Any, out_dir: Path, writer: TrainLogWriter, steps: int,
-            started: float, **extra: Any) -> TrainResult:
-    """Save the final checkpoint (model + tokenizer) and summarise the run."""
+def _finish(trainer: Any, tokenizer: Any, out_dir: Path, writer: Any, steps: int,
+            started: float, counters: Any = None, **extra: Any) -> TrainResult:
+    """Save the final checkpoint (model + tokenizer) and summarise the run. Totals are over all processes
+    (identical on every rank): generated tokens from the synced reward counters, trained tokens from TRL's
+    gathered count; the log (and its throughput) is read on the main process only, which wrote it."""
     from trainers.trainlog import read_train_log, throughput
 
     ckpt = out_dir / "checkpoint"
     trainer.save_model(str(ckpt))
-    tokenizer.save_pretrained(str(ckpt))
-    records = read_train_log(writer.path) if writer.path.exists() else []
+    main = trainer.is_world_process_zero()
+    if main:
+        tokenizer.save_pretrained(str(ckpt))
+    records = read_train_log(writer.path) if main and writer.path.exists() else []
     last = records[-1] if records else None
+    if counters is not None:
+        totals = counters.totals()
+        extra.update(samples_graded=totals["samples"], samples_correct=totals["correct"], grade_statuses=totals["statuses"])
+        generated = counters.sync()
+    else:
+        generated = (last.tokens_generated or 0) if last else 0
+    trained = (last.tokens_trained or 0) if last else _trained_tokens(trainer)
     return TrainResult(
         checkpoint=ckpt,
         log_path=writer.path,
         steps=steps,
         wall_time=time.perf_counter() - started,
-        tokens_generated=(last.tokens_generated or 0) if last else 0,
-        tokens_trained=(last.tokens_trained or 0) if last else 0,
-        extra={**extra, "throughput": throughput(records)},
+        tokens_generated=generated,
+        tokens_trained=trained,
+        extra={**extra, "throughput": throughput(records), "processes": _world_size()},
     )
+
+
+def _trained_tokens(trainer: Any) -> int:
+    """TRL's own cumulative token count (gathered over processes): SFT's ``_total_train_tokens``, GRPO's
+    ``state.num_input_tokens_seen`` -- what its ``num_tokens`` metric logs."""
+    return int(getattr(trainer, "_total_train_tokens", 0) or trainer.state.num_input_tokens_seen or 0)
 
 
 class TRLTrainer(TrainerPlugin):
@@ -244,7 +303,7 @@ class TRLTrainer(TrainerPlugin):
             run_name=config.run_name or out_dir.name,
             disable_tqdm=True,
         ), config.backend_args))
-        writer = TrainLogWriter(out_dir, "sft")
+        writer = _writer(out_dir, "sft")
         trainer = trl.SFTTrainer(
             model=model, args=args, train_dataset=train, processing_class=tokenizer,
             callbacks=[_log_callback(writer, progress=Progress("sft", args))]
@@ -273,6 +332,11 @@ class TRLTrainer(TrainerPlugin):
 
         if config.use_vllm and not _cuda():
             raise ValueError("use_vllm needs a CUDA GPU; on CPU rollouts use transformers generate")
+        return trl.GRPOConfig(**self.grpo_kwargs(config, out_dir, max_prompt_tokens))
+
+    def grpo_kwargs(self, config: RLConfig, out_dir: Path, max_prompt_tokens: int | None = None) -> dict[str, Any]:
+        """The keyword arguments of `grpo_args` (checkable without a GPU: the vLLM colocate and sleep-mode
+        names are TRL's, `tests/test_gpu_smoke.py`)."""
         samples_per_update = config.mini_batch_prompts * config.group_size
         per_device = min(config.per_device_batch_size, samples_per_update)
         world = _world_size()
@@ -282,7 +346,7 @@ class TRLTrainer(TrainerPlugin):
                 f"per_device_batch_size x processes = {per_device * world}"
             )
         updates = config.updates_per_step
-        return trl.GRPOConfig(**_merge(dict(
+        return _merge(dict(
             output_dir=str(out_dir / "trl"),
             learning_rate=config.learning_rate,
             lr_scheduler_type="constant",
@@ -316,7 +380,7 @@ class TRLTrainer(TrainerPlugin):
             report_to=config.report_to,
             run_name=config.run_name or out_dir.name,
             disable_tqdm=True,
-        ), config.backend_args))
+        ), config.backend_args)
 
     def build_grpo_trainer(self, model: str, problems: Path, config: RLConfig, out_dir: Path) -> tuple[Any, dict]:
         """The configured `trl.GRPOTrainer` (not yet trained) with the harness grader as its reward."""
@@ -336,9 +400,10 @@ class TRLTrainer(TrainerPlugin):
              for r, p in zip(rows, prompts, strict=True)]
         )
         counters = RewardCounters()
-        writer = TrainLogWriter(out_dir, "rl")
+        writer = _writer(out_dir, "rl")
         args = self.grpo_args(config, out_dir, max_prompt_tokens=max(_n_tokens(tokenizer, p) for p in prompts))
-        callbacks = [_log_callback(writer, steps_per_row=config.updates_per_step, counters=counters,
+        callbacks = [_sync_callback(counters),  # first: the budget and the log read the synced total
+                     _log_callback(writer, steps_per_row=config.updates_per_step, counters=counters,
                                    progress=Progress("rl", args, steps_per_row=config.updates_per_step))]
         if config.max_generated_tokens is not None:
             callbacks.append(_budget_callback(counters, config.max_generated_tokens, config.updates_per_step))
@@ -359,8 +424,6 @@ class TRLTrainer(TrainerPlugin):
         started = time.perf_counter()
         trainer, info = self.build_grpo_trainer(model, Path(problems), config, out_dir)
         trainer.train()
-        counters = info["counters"]
         return _finish(trainer, info["tokenizer"], out_dir, info["writer"],
-                       trainer.state.global_step // config.updates_per_step, started,
-                       rows=info["rows"], samples_graded=counters.samples, samples_correct=counters.correct,
-                       grade_statuses=counters.statuses)
+                       trainer.state.global_step // config.updates_per_step, started, counters=info["counters"],
+                       rows=info["rows"])

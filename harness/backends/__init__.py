@@ -12,7 +12,14 @@ import re
 from importlib.metadata import entry_points
 from typing import Any
 
-from harness.backends.base import Backend, GenerationRequest, Message, Sample, SamplingParams
+from harness.backends.base import (
+    Backend,
+    GenerationRequest,
+    Message,
+    Sample,
+    SamplingParams,
+    generate_within_window,
+)
 
 # name -> "module:Class"; strings so that optional stacks are imported only when selected.
 _BUILTIN: dict[str, str] = {
@@ -104,5 +111,5 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
 
 __all__ = [
     "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_model", "check_options",
-    "get_backend", "get_backend_class",
+    "generate_within_window", "get_backend", "get_backend_class",
 ]

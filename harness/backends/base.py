@@ -11,7 +11,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
@@ -130,13 +130,27 @@ class Backend(ABC):
 
     def check_fit(self, request: GenerationRequest, max_tokens: int) -> str | None:
         """None when prompt + ``max_tokens`` fits the context window, else the reason it does not."""
+        return self.fit_tokens(request, max_tokens)[1]
+
+    def fit_tokens(self, request: GenerationRequest, max_tokens: int, min_tokens: int | None = None) -> tuple[int | None, str | None]:
+        """(tokens to generate, reason) for ``request`` under a budget of ``max_tokens``.
+
+        Fits: ``(max_tokens, None)``. Too long for prompt + ``max_tokens`` but ``min_tokens`` is given and
+        the window leaves at least that many: ``(window - prompt, "shortened: ...")`` -- the InT stages let
+        generation run to the context window, as the paper's scripts did. Otherwise ``(None, "context:
+        ...")``: the request must not be sent. A backend that cannot count tokens (a remote server) fits
+        every request; the server is then the judge."""
         window = self.context_window()
-        if window is None:
-            return None
-        n = self.count_prompt_tokens(request)
-        if n is not None and n + max_tokens > window:
-            return f"context: prompt {n} + max_tokens {max_tokens} tokens > context window {window}"
-        return None
+        n = self.count_prompt_tokens(request) if window is not None else None
+        if window is None or n is None or n + max_tokens <= window:
+            return max_tokens, None
+        room = window - n
+        if min_tokens is not None and room >= min(min_tokens, max_tokens):
+            return room, f"shortened: prompt {n} + max_tokens {max_tokens} tokens > context window {window}; generating {room}"
+        why = f"context: prompt {n} + max_tokens {max_tokens} tokens > context window {window}"
+        if min_tokens is not None:
+            why += f" (room {max(room, 0)} < min_new_tokens {min_tokens})"
+        return None, why
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, HTTP clients)."""
@@ -146,3 +160,31 @@ class Backend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def generate_within_window(
+    backend: Backend, requests: Sequence[GenerationRequest], params: SamplingParams, min_tokens: int | None = None
+) -> list[list[Sample]]:
+    """``backend.generate`` with every request checked against the context window first (`Backend.fit_tokens`).
+
+    A request that fits is generated with ``params.max_tokens``; one whose prompt leaves less room is
+    generated with the room left when that is at least ``min_tokens`` (its samples carry
+    ``extra["max_tokens"]`` and ``extra["shortened"]``, the reason); any other gets ``params.n`` empty
+    samples with ``finish_reason="skipped"`` and the reason in ``extra``, so a batch never fails.
+    Requests are generated in groups of equal budget, in order, so seeds and batches are deterministic."""
+    fits = [backend.fit_tokens(r, params.max_tokens, min_tokens) for r in requests]
+    out: list[list[Sample] | None] = [None] * len(requests)
+    budgets = sorted({m for m, _ in fits if m is not None}, reverse=True)
+    for budget in budgets:
+        idx = [i for i, (m, _) in enumerate(fits) if m == budget]
+        got = backend.generate([requests[i] for i in idx], replace(params, max_tokens=budget))
+        for i, samples in zip(idx, got, strict=True):
+            why = fits[i][1]
+            if why:  # shortened: say so on every sample
+                for s in samples:
+                    s.extra = {**s.extra, "max_tokens": budget, "shortened": why}
+            out[i] = samples
+    for i, (m, why) in enumerate(fits):
+        if m is None:
+            out[i] = [Sample(text="", finish_reason="skipped", extra={"reason": why}) for _ in range(params.n)]
+    return out  # type: ignore[return-value]

@@ -13,24 +13,41 @@ arithmetic -- written out here so a reader can check each term:
   costs the same 16 bytes (4 weights + 4 grads + 8 Adam). Pure bf16 weights (``dtype: bfloat16``) would
   halve it but lose updates below bf16 resolution (2^-8 relative) -- at the paper's lr 1e-6, nearly all.
 * **logits**: the loss needs the vocabulary distribution at every trained position: micro-batch x sequence x
-  vocab, in bf16 from the head plus an fp32 copy for the log-softmax (6 bytes per entry).
+  vocab, in bf16 from the head plus an fp32 copy for the log-softmax (6 bytes per entry; 8 in float32).
+* **logits in the backward pass**: the gradient of the logits, one more micro-batch x sequence x vocab
+  tensor in the logits' dtype (2 bytes in bf16, 4 in float32) -- at 16K tokens and Qwen3's 152K vocabulary,
+  5 GiB per sequence.
+* **bf16 weight copies**: under bf16 autocast the fp32 weights are cast once per forward and the casts are
+  cached until the forward ends (``torch.autocast``'s weight cache): 2 bytes per parameter on top of the
+  model states.
 * **activations** with gradient checkpointing: one hidden state per layer and position (bf16) plus one
-  layer's intermediate activations recomputed at a time (~ 16 x hidden per position).
+  layer's intermediate activations recomputed at a time (~ 16 x hidden per position); float32 (a CPU run)
+  doubles every activation byte.
 * **KV cache** (PagedAttention, Kwon et al. 2023): 2 (K and V) x layers x KV heads x head dim x 2 bytes per
   token; vLLM needs room for at least one sequence of ``max_model_len`` tokens within
   ``gpu_memory_utilization`` x device memory after the weights.
 * **GPU-hours** = generated tokens / generation throughput + trained tokens / training throughput, with the
-  throughputs stated in the config (defaults: measured orders of magnitude for a 4B model on one
-  H100/H200 with vLLM and TRL; change them for your hardware).
+  throughputs stated in the config (`Throughput`; the defaults are *assumed* orders of magnitude for a 4B
+  model on one H100/H200 with vLLM and TRL, not measurements -- the dry run says so; set them, and their
+  ``source``, for your hardware).
+
+On a CPU (``preflight.device: cpu``, as configs/real-cpu.yaml sets) the same terms are computed for the
+``hf`` backend and TRL in float32 (no bf16, no checkpointing, 4-byte KV cache and activations) plus the
+resident size of a step process before any model (`PreflightConfig.process_baseline_gib`) and the checkpoint's
+pages, which count in the resident size while ``from_pretrained`` reads the memory-mapped safetensors into
+the model (found by measurement: without it every inference stage was under-estimated by about the weights'
+size), and checked against the host memory; each step records its measured peak RSS (`harness.memory`) to compare with
+(docs/running-on-gpus.md, "Preflight against measurement").
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +65,7 @@ class ModelShape(BaseModel):
     head_dim: int = Field(..., description="Attention head dimension.")
     vocab: int = Field(..., description="vocab_size.")
     weight_bytes: float | None = Field(None, description="Bytes of the served weights if not 2 per parameter (quantised checkpoints).")
+    checkpoint_bytes: float | None = Field(None, description="Bytes of the checkpoint files (safetensors); None: 2 per parameter.")
 
     def kv_bytes_per_token(self, dtype_bytes: int = 2) -> int:
         return 2 * self.layers * self.kv_heads * self.head_dim * dtype_bytes
@@ -71,26 +89,58 @@ class ModelShape(BaseModel):
                    head_dim=head_dim, vocab=vocab)
 
 
+DEFAULT_THROUGHPUT_SOURCE = ("assumed, not measured: orders of magnitude for a ~4B model on one H100/H200 (vLLM batched "
+                             "decoding, TRL training with gradient checkpointing); measure yours with benchmarks/gpu_smoke.py")
+
+
 class Throughput(BaseModel):
-    """Stated assumptions for GPU-hours (per GPU). Defaults: orders of magnitude for a ~4B model on one
-    H100/H200 -- vLLM batched decoding, TRL/DeepSpeed training with gradient checkpointing."""
+    """Throughputs behind the hours estimate (per GPU, or per machine on a CPU), with where they come from.
+    The defaults are assumptions (orders of magnitude for a ~4B model on one H100/H200), not measurements;
+    every dry run prints them with their ``source``."""
 
     model_config = ConfigDict(extra="forbid")
     generate_tokens_per_s: float = Field(15000.0, gt=0, description="Generated tokens per second per GPU (vLLM, batched).")
     train_tokens_per_s: float = Field(5000.0, gt=0, description="Trained tokens per second per GPU (forward + backward).")
+    source: str = Field(DEFAULT_THROUGHPUT_SOURCE, description="Where these numbers come from: 'assumed ...' or a "
+                        "measurement (machine, model, command); printed with every estimate.")
+
+    @property
+    def assumed(self) -> bool:
+        return self.source.strip().lower().startswith("assumed")
 
 
 class PreflightConfig(BaseModel):
     """Inputs of the preflight that the comparison does not already hold."""
 
     model_config = ConfigDict(extra="forbid")
-    device_memory_gib: float | None = Field(None, gt=0, description="Memory per GPU; None: detected (CUDA) or not checked.")
+    device: Literal["auto", "gpu", "cpu"] = Field(
+        "auto", description="What the memory estimate is for: gpu (device memory: vLLM, bf16 autocast), cpu (resident "
+        "memory of each step's process: hf backend and TRL in float32), auto (gpu when device_memory_gib is declared or "
+        "CUDA is detected, else memory is not estimated).")
+    device_memory_gib: float | None = Field(None, gt=0, description="Memory per GPU (device cpu: host memory); None: "
+                                            "detected (CUDA, or the host's RAM on a CPU) or not checked.")
     gpus: int = Field(1, ge=1, description="GPUs available to the run.")
     models: dict[str, ModelShape] = Field(default_factory=dict, description="Shapes of models whose config.json is not local.")
     throughput: Throughput = Field(default_factory=Throughput)
     expected_failure_rate: float = Field(0.9, ge=0, le=1, description="Share of training rollouts that fail (hard problems).")
     mean_completion_fraction: float = Field(0.5, gt=0, le=1, description="Mean completion length as a share of the budget.")
     selected_fraction: float = Field(0.5, gt=0, le=1, description="Share of failed attempts whose proposal survives the filters.")
+    prompt_tokens: int = Field(2048, ge=1, description="Tokens of a task prompt (rollout, RL, eval) and of a reference "
+                               "solution; the proposer's prompt is estimated as 2 x this + the attempt + turn 1.")
+    process_baseline_gib: float = Field(0.4, ge=0, description="device cpu: resident memory of a step process before it "
+                                        "loads a model (Python, torch, transformers, TRL imported; 0.37 GiB measured on "
+                                        "Linux x86-64 with torch 2.13, transformers 5.2, TRL 1.16).")
+
+    def assumptions(self) -> list[str]:
+        """The numbers the estimate assumes rather than knows, one line each (printed by the dry run)."""
+        t = self.throughput
+        return [
+            f"{'assumed' if t.assumed else 'stated'} throughput: {t.generate_tokens_per_s:,.0f} generated / {t.train_tokens_per_s:,.0f} trained tokens/s per "
+            f"{'GPU' if self.device != 'cpu' else 'machine'} ({t.source})",
+            f"assumed: expected_failure_rate {self.expected_failure_rate:g}, selected_fraction {self.selected_fraction:g}, "
+            f"mean_completion_fraction {self.mean_completion_fraction:g} (of each token budget), prompt_tokens "
+            f"{self.prompt_tokens:,}: assumed, set them under preflight: for your data",
+        ]
 
 
 def model_shape(model: str, declared: dict[str, ModelShape]) -> ModelShape | None:
@@ -114,7 +164,7 @@ def model_shape(model: str, declared: dict[str, ModelShape]) -> ModelShape | Non
     cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
     cfg = cfg.get("text_config", cfg)
     weights = sum(p.stat().st_size for p in cfg_file.parent.glob("*.safetensors"))
-    shape = ModelShape.from_hf_config(cfg)
+    shape = ModelShape.from_hf_config(cfg).model_copy(update={"checkpoint_bytes": float(weights) if weights else None})
     return shape.model_copy(update={"params": weights / 4}) if weights and cfg.get("torch_dtype") == "float32" else shape
 
 
@@ -123,15 +173,26 @@ def training_state_bytes(params: float, *, master_fp32: bool = True) -> float:
     return params * (16 if master_fp32 else 8)
 
 
-def logits_bytes(micro_batch: int, seq: int, vocab: int) -> float:
-    """bf16 logits from the head plus the fp32 copy the log-softmax works on."""
-    return micro_batch * seq * vocab * (2 + 4)
+def logits_bytes(micro_batch: int, seq: int, vocab: int, dtype_bytes: int = 2) -> float:
+    """Logits from the head (bf16: 2 bytes; float32: 4) plus the fp32 copy the log-softmax works on."""
+    return micro_batch * seq * vocab * (dtype_bytes + 4)
 
 
-def activation_bytes(shape: ModelShape, micro_batch: int, seq: int, checkpointing: bool) -> float:
-    """Checkpointed: one bf16 hidden state per layer and position + one layer's recompute (~16 x hidden);
-    without checkpointing every layer keeps its intermediates (~34 x hidden per position, bf16)."""
-    per_pos = shape.hidden * 2
+def logits_grad_bytes(micro_batch: int, seq: int, vocab: int, dtype_bytes: int = 2) -> float:
+    """The backward pass's gradient of the logits, in the logits' dtype."""
+    return micro_batch * seq * vocab * dtype_bytes
+
+
+def weight_copy_bytes(params: float) -> float:
+    """bf16 casts of the fp32 weights that autocast caches during a forward pass (2 bytes per parameter)."""
+    return 2 * params
+
+
+def activation_bytes(shape: ModelShape, micro_batch: int, seq: int, checkpointing: bool, dtype_bytes: int = 2) -> float:
+    """Checkpointed: one hidden state per layer and position + one layer's recompute (~16 x hidden);
+    without checkpointing every layer keeps its intermediates (~34 x hidden per position); ``dtype_bytes``
+    per value (bf16: 2, float32: 4)."""
+    per_pos = shape.hidden * dtype_bytes
     if checkpointing:
         return micro_batch * seq * per_pos * (shape.layers + 16)
     return micro_batch * seq * per_pos * 34 * shape.layers
@@ -169,6 +230,8 @@ class Preflight:
     throughput: Throughput
     gpus: int
     device: str
+    mode: str = "gpu"  # gpu | cpu | none: what the memory column estimates
+    assumptions: list[str] = field(default_factory=list)
 
     def gpu_hours(self, st: StageEstimate) -> float:
         return (st.tokens_generated / self.throughput.generate_tokens_per_s
@@ -180,11 +243,12 @@ class Preflight:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "device": self.device, "gpus": self.gpus, "throughput": self.throughput.model_dump(),
+            "device": self.device, "mode": self.mode, "gpus": self.gpus, "throughput": self.throughput.model_dump(),
+            "assumptions": self.assumptions,
             "stages": [{"arm": s.arm, "stage": s.stage, "generations": s.generations,
                         "tokens_generated": round(s.tokens_generated), "tokens_trained": round(s.tokens_trained),
-                        "memory_gib": {k: round(v / GiB, 1) for k, v in s.memory.items()},
-                        "peak_gib": round(s.peak / GiB, 1) if s.memory else None,
+                        "memory_gib": {k: round(v / GiB, 2) for k, v in s.memory.items()},
+                        "peak_gib": round(s.peak / GiB, 2) if s.memory else None,
                         "device_gib": round(s.device_bytes / GiB, 1) if s.device_bytes else None,
                         "gpu_hours": round(self.gpu_hours(s), 2), "problem": s.problem, "notes": s.notes}
                        for s in self.stages],
@@ -192,18 +256,52 @@ class Preflight:
         }
 
 
-def _device(pf: PreflightConfig) -> tuple[float | None, str]:
+def _device(pf: PreflightConfig) -> tuple[float | None, str, str]:
+    """(memory per device in bytes or None, description, mode gpu|cpu|none)."""
+    if pf.device == "cpu":
+        if pf.device_memory_gib:
+            return pf.device_memory_gib * GiB, f"CPU, {pf.device_memory_gib:g} GiB host memory (declared)", "cpu"
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # not POSIX: estimate, do not check
+            return None, "CPU, host memory unknown: estimated, not checked", "cpu"
+        return float(total), f"CPU, {total / GiB:.0f} GiB host memory (detected)", "cpu"
     if pf.device_memory_gib:
-        return pf.device_memory_gib * GiB, f"{pf.gpus} GPU(s) x {pf.device_memory_gib:g} GiB (declared)"
-    try:
-        import torch
+        return pf.device_memory_gib * GiB, f"{pf.gpus} GPU(s) x {pf.device_memory_gib:g} GiB (declared)", "gpu"
+    if pf.device != "cpu":
+        try:
+            import torch
 
-        if torch.cuda.is_available():
-            props = torch.cuda.get_device_properties(0)
-            return float(props.total_memory), f"{torch.cuda.device_count()} x {props.name} ({props.total_memory / GiB:.0f} GiB, detected)"
-    except ImportError:
-        pass
-    return None, "no GPU declared or detected: memory not checked"
+            if torch.cuda.is_available():
+                props = torch.cuda.get_device_properties(0)
+                return float(props.total_memory), f"{torch.cuda.device_count()} x {props.name} ({props.total_memory / GiB:.0f} GiB, detected)", "gpu"
+        except ImportError:
+            pass
+    return None, "no GPU declared or detected: memory not checked", "none"
+
+
+def training_memory(shape: ModelShape, c: dict[str, Any], micro_batch: int, seq: int, *, gpu: bool,
+                    baseline_bytes: float = 0.0) -> dict[str, float]:
+    """Peak memory terms of one training process (SFT or RL), per the module docstring. On a GPU the
+    harness trains with bf16 autocast unless ``bf16`` is false and checkpoints unless told not to; on a CPU
+    it trains in float32 without checkpointing (`trainers.trl_backend`)."""
+    bf16 = gpu if c.get("bf16") is None else bool(c["bf16"])
+    ckpt = gpu if c.get("gradient_checkpointing") is None else bool(c["gradient_checkpointing"])
+    act = 2 if bf16 else 4
+    mem = {"model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16")}
+    if bf16:
+        mem["bf16 weight copies (autocast)"] = weight_copy_bytes(shape.params)
+    mem["activations"] = activation_bytes(shape, micro_batch, seq, ckpt, act)
+    mem["logits"] = logits_bytes(micro_batch, seq, shape.vocab, act)
+    mem["logits gradient (backward)"] = logits_grad_bytes(micro_batch, seq, shape.vocab, act)
+    if baseline_bytes:  # a CPU process: its libraries, and the checkpoint's pages while the weights load
+        mem["checkpoint pages (mmap, while loading)"] = _checkpoint(shape)
+        mem["process baseline (libraries)"] = baseline_bytes
+    return mem
+
+
+def _checkpoint(shape: ModelShape) -> float:
+    return shape.checkpoint_bytes if shape.checkpoint_bytes is not None else 2 * shape.params
 
 
 def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
@@ -212,18 +310,32 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
     from trainers.presets import get_config
 
     pf: PreflightConfig = cfg.preflight
-    device_bytes, device = _device(pf)
-    gpu = device_bytes is not None
-    shape = model_shape(cfg.base_model, pf.models) if gpu else None
+    device_bytes, device, mode = _device(pf)
+    gpu, cpu = mode == "gpu", mode == "cpu"
+    shape = model_shape(cfg.base_model, pf.models) if mode != "none" else None
     frac = pf.mean_completion_fraction
     eval_budget = cfg.eval.sampling.budget()
     out: list[StageEstimate] = []
     vllm = cfg.backend == "vllm"
     util = float(cfg.backend_options.get("gpu_memory_utilization", 0.9))
     max_len = int(cfg.backend_options.get("max_model_len") or 0)
+    batch = int(cfg.backend_options.get("batch_size") or 16)  # hf backend: sequences generated together
+    baseline = pf.process_baseline_gib * GiB if cpu else 0.0
+
+    def check(st: StageEstimate, fix: str) -> None:
+        if device_bytes is not None and st.peak > device_bytes:
+            st.problem = f"needs {st.peak / GiB:.1f} GiB > {device_bytes / GiB:.1f} GiB; {fix}"
 
     def inference_memory(st: StageEstimate, model_shape_: ModelShape | None, length: int) -> None:
-        if not (gpu and model_shape_):
+        if model_shape_ is None or mode == "none":
+            return
+        if cpu:  # hf backend in float32: weights, the checkpoint pages read to load them, a KV cache, the process
+            st.memory = {"weights (float32)": 4 * model_shape_.params,
+                         "checkpoint pages (mmap, while loading)": _checkpoint(model_shape_),
+                         f"KV cache ({batch} sequences x {length:,} tokens, float32)": batch * length * model_shape_.kv_bytes_per_token(4),
+                         "process baseline (libraries)": baseline}
+            st.device_bytes = device_bytes
+            check(st, "lower backend_options.batch_size or the token budget")
             return
         room, need = kv_fit(model_shape_, device_bytes, util if vllm else 1.0, length)
         st.memory = {"weights (served)": model_shape_.served_weight_bytes(), "KV cache (one max-length sequence)": need}
@@ -249,14 +361,20 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
 
                 n = n_train or 0
                 failed = n * k * pf.expected_failure_rate
+                if data["propose"].get("max_attempts"):
+                    failed = min(failed, data["propose"]["max_attempts"])
                 props = failed * data["propose"]["n"] * (2 if data["propose"]["template"] == "paper" else 1)
                 selected = failed * pf.selected_fraction
                 ctrl = min(data["continue"].get("controls_max_problems") or n, n) * k * pf.expected_failure_rate * pf.selected_fraction
                 conts = (selected + ctrl * len(data["continue"]["controls"])) * data["continue"]["n"]
+                # prompt lengths: the task prompt; the proposer's turn 2 holds prompt + reference + attempt + turn 1
+                lengths = {"int: rollout": pf.prompt_tokens + budget("rollout"),
+                           "int: propose": 2 * pf.prompt_tokens + budget("rollout") + 2 * budget("propose"),
+                           "int: continue": pf.prompt_tokens + budget("rollout") + budget("continue")}
                 for sub, gens, b in (("int: rollout", n * k, budget("rollout")), ("int: propose", props, budget("propose")),
                                      ("int: continue", conts, budget("continue"))):
                     st = StageEstimate(arm.name, sub, int(gens), gens * b * frac)
-                    inference_memory(st, shape, max_len or (b + 8192))
+                    inference_memory(st, shape, lengths[sub] if cpu else (max_len or (b + 8192)))
                     if sub == "int: continue" and data["continue"].get("controls_max_problems"):
                         st.notes.append(f"Table-1 controls on at most {data['continue']['controls_max_problems']} problems")
                     out.append(st)
@@ -264,15 +382,12 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
                 c = settings.get("config") or get_config(cfg.trainer_preset, "sft", **cfg.sft).to_dict()
                 rows = (n_train or 0) * 4 * pf.expected_failure_rate * pf.selected_fraction
                 st = StageEstimate(arm.name, "sft", 0, 0, rows * c["max_length"] * 0.5 * c["num_epochs"])
-                if gpu and shape:
-                    ckpt = c.get("gradient_checkpointing") is not False
-                    st.memory = {
-                        "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
-                        "activations": activation_bytes(shape, c["per_device_batch_size"], c["max_length"], ckpt),
-                        "logits": logits_bytes(c["per_device_batch_size"], c["max_length"], shape.vocab),
-                    }
+                if shape is not None:
+                    # the longest row: the prompt + a prefix and an intervention (at most max_length)
+                    seq = c["max_length"] if gpu else min(c["max_length"], 2 * pf.prompt_tokens)
+                    st.memory = training_memory(shape, c, c["per_device_batch_size"], seq, gpu=gpu, baseline_bytes=baseline)
                     st.device_bytes = device_bytes
-                    if st.peak > device_bytes:
+                    if device_bytes is not None and st.peak > device_bytes:
                         st.problem = _training_fix(st, device_bytes, c)
                 out.append(st)
             elif kind == "rl":
@@ -281,15 +396,10 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
                 st = StageEstimate(arm.name, "rl", gens, gens * c["max_new_tokens"] * frac, gens * c["max_new_tokens"] * frac)
                 if settings.get("match_compute_of") or getattr(step.options, "match_compute_of", None):
                     st.notes.append("compute-matched: steps until the budget (estimate uses max_steps as a cap)")
-                if gpu and shape:
-                    seq = (c.get("max_prompt_length") or 2048) + c["max_new_tokens"]
-                    ckpt = c.get("gradient_checkpointing") is not False
-                    mem = {
-                        "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
-                        "activations": activation_bytes(shape, c["per_device_batch_size"], seq, ckpt),
-                        "logits": logits_bytes(c["per_device_batch_size"], seq, shape.vocab),
-                    }
-                    if c.get("use_vllm") and c.get("vllm_mode", "colocate") == "colocate":
+                if shape is not None:
+                    seq = pf.prompt_tokens + c["max_new_tokens"]
+                    mem = training_memory(shape, c, c["per_device_batch_size"], seq, gpu=gpu, baseline_bytes=baseline)
+                    if gpu and c.get("use_vllm") and c.get("vllm_mode", "colocate") == "colocate":
                         vlen = c.get("vllm_max_model_length") or seq
                         mem["colocated vLLM (gpu_memory_utilization)"] = c.get("vllm_gpu_memory_utilization", 0.3) * device_bytes
                         room, need = kv_fit(shape, device_bytes, c.get("vllm_gpu_memory_utilization", 0.3), vlen)
@@ -297,26 +407,28 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
                             st.problem = (f"colocated vLLM: one {vlen:,}-token sequence needs {need / GiB:.1f} GiB of KV cache, "
                                           f"{max(room, 0) / GiB:.1f} GiB remain; set vllm_max_model_length (prompt + max_new_tokens)")
                     st.memory, st.device_bytes = mem, device_bytes
-                    if st.peak > device_bytes:  # the trainer's own states first: nothing else helps until they fit
+                    if device_bytes is not None and st.peak > device_bytes:  # the trainer's own states first
                         st.problem = _training_fix(st, device_bytes, c)
                 out.append(st)
             else:
                 out.append(StageEstimate(arm.name, kind, notes=["plugin step: no estimate"]))
         gens = sum(n_eval.values()) * cfg.eval.samples
         st = StageEstimate(arm.name, "eval", gens, gens * eval_budget * frac)
-        inference_memory(st, shape, max_len or eval_budget + 4096)
+        inference_memory(st, shape, (pf.prompt_tokens + eval_budget) if cpu else (max_len or eval_budget + 4096))
         out.append(st)
     for extra in cfg.eval_only:
         gens = sum(n_eval.values()) * cfg.eval.samples
         budget = extra.sampling.budget() if extra.sampling else eval_budget
         st = StageEstimate(extra.name, "eval (eval-only)", gens, gens * budget * frac)
-        eshape = model_shape(extra.model, pf.models) if gpu else None
+        eshape = model_shape(extra.model, pf.models) if mode != "none" else None
         length = int(extra.options.get("max_model_len") or budget + 4096)
-        if gpu and eshape is None:
+        if mode != "none" and eshape is None:
             st.notes.append("model shape unknown here: memory not checked (declare it under preflight.models)")
         inference_memory(st, eshape, length)
         out.append(st)
-    return Preflight(out, pf.throughput, pf.gpus, device)
+    if mode != "none" and shape is None:
+        out[0].notes.append(f"shape of {cfg.base_model} unknown here: memory not estimated (declare it under preflight.models)")
+    return Preflight(out, pf.throughput, pf.gpus, device, mode, pf.assumptions())
 
 
 def _training_fix(st: StageEstimate, device_bytes: float, c: dict[str, Any]) -> str:
@@ -324,6 +436,7 @@ def _training_fix(st: StageEstimate, device_bytes: float, c: dict[str, Any]) -> 
     worst, size = max(st.memory.items(), key=lambda kv: kv[1])
     fixes = {
         "logits": f"lower per_device_batch_size (now {c['per_device_batch_size']}; accumulation keeps the effective batch)",
+        "logits gradient (backward)": f"lower per_device_batch_size (now {c['per_device_batch_size']}; accumulation keeps the effective batch)",
         "activations": "turn gradient_checkpointing on, or lower per_device_batch_size",
         "colocated vLLM (gpu_memory_utilization)": "lower vllm_gpu_memory_utilization, or run vLLM on its own GPU (vllm_mode: server)",
     }
@@ -345,18 +458,25 @@ def print_preflight(pre: Preflight) -> None:
 
     from harness.ui import console
 
-    table = Table(title=f"Preflight ({pre.device}; throughput assumptions: {pre.throughput.generate_tokens_per_s:,.0f} "
-                        f"generated / {pre.throughput.train_tokens_per_s:,.0f} trained tokens/s per GPU)")
-    for col in ("arm", "stage", "gens", "tok gen", "tok train", "peak GiB", "GPU-h", "fits"):
+    unit = "GPU" if pre.mode != "cpu" else "machine"
+    hours = "GPU-h" if pre.mode != "cpu" else "hours"
+    peak = "peak GiB" if pre.mode != "cpu" else "peak RSS GiB"
+    table = Table(title=f"Preflight ({pre.device}; throughput {'ASSUMED' if pre.throughput.assumed else 'stated'}: "
+                        f"{pre.throughput.generate_tokens_per_s:,.0f} generated / {pre.throughput.train_tokens_per_s:,.0f} "
+                        f"trained tokens/s per {unit})")
+    for col in ("arm", "stage", "gens", "tok gen", "tok train", peak, hours, "fits"):
         table.add_column(col, justify="left" if col in ("arm", "stage", "fits") else "right", overflow="fold")
     for s in pre.stages:
-        fits = "-" if not s.memory else ("no" if s.problem else "yes")
+        fits = "-" if not s.memory or s.device_bytes is None else ("no" if s.problem else "yes")
         table.add_row(s.arm, s.stage, _n(s.generations), _n(s.tokens_generated), _n(s.tokens_trained),
-                      f"{s.peak / GiB:.1f}" if s.memory else "-", f"{pre.gpu_hours(s):.2f}", fits)
+                      f"{s.peak / GiB:.{2 if pre.mode == 'cpu' else 1}f}" if s.memory else "-", f"{pre.gpu_hours(s):.2f}", fits)
     console.print(table)
     total = sum(pre.gpu_hours(s) for s in pre.stages)
     if any(s.memory for s in pre.stages):
-        console.print(escape(f"estimated GPU-hours (one seed): {total:.1f} on {pre.gpus} GPU(s) -> ~{math.ceil(total / pre.gpus)} h wall"))
+        label = "GPU-hours" if pre.mode != "cpu" else "hours"
+        console.print(escape(f"estimated {label} (one seed): {total:.1f} on {pre.gpus} {unit}(s) -> ~{math.ceil(total / pre.gpus)} h wall"))
+    for line in pre.assumptions:
+        console.print(escape(f"  {line}"))
     for s in pre.stages:
         for note in s.notes:
             console.print(escape(f"  note ({s.arm} {s.stage}): {note}"))

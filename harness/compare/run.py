@@ -135,12 +135,14 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
 
 def _announce(plan: Plan, pre: Any, out: Path) -> None:
     """One line before the work: what is about to run, what is cached, and the preflight's token estimate."""
+    from harness.compare.preflight import _n
+
     steps = {(s.kind.name, s.key) for a in plan.arms for s in a.steps}
     cached = sum(1 for kind, key in steps if key and (out / "cache" / f"{kind}-{key}" / "step.json").exists())
     generated = sum(s.tokens_generated for s in pre.stages)
     status_line(f"compare: {len({a.name for a in plan.arms})} arms x {len({a.seed for a in plan.arms})} seeds, "
                 f"{len(steps)} training steps ({cached} already cached) and {len(plan.arms)} evaluations; "
-                f"preflight estimate ~{generated / 1e6:.1f}M generated tokens for one seed "
+                f"preflight estimate ~{_n(generated)} generated tokens for one seed "
                 f"(`--dry-run` prints the plan per stage); results in {out}")
 
 
@@ -269,7 +271,7 @@ class Runner:
         t0 = time.perf_counter()
         payload = {"config": self._eval_config(model, folder, exclude, **kw), "show_progress": self.show_progress}
         result = run_job("harness.compare.worker:run_eval_job", payload, folder, isolated=self.isolated, label=f"{label}: eval")
-        record = {"dir": str(folder), "model": model,
+        record = {"dir": str(folder), "model": model, "peak_rss_gib": result.get("peak_rss_gib"),
                   "stage": {"stage": "eval", "tokens_generated": result["tokens_generated"], "tokens_generated_diagnostic": 0,
                             "tokens_trained": 0, "wall_time": round(time.perf_counter() - t0, 2)}}
         atomic_write_json(folder / "step.json", record)

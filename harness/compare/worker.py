@@ -107,12 +107,15 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
     import time
 
     from harness.compare.steps import StepInputs, get_step_kind
+    from harness.memory import PeakRSS
 
     t0 = time.perf_counter()
     inputs = StepInputs(model=payload["model"], folder=Path(payload["folder"]), artifacts=payload["artifacts"],
                         show_progress=payload["show_progress"])
-    out = get_step_kind(payload["kind"]).run(payload["settings"], inputs)
+    with PeakRSS() as rss:
+        out = get_step_kind(payload["kind"]).run(payload["settings"], inputs)
     out.compute.wall_time = round(time.perf_counter() - t0, 2)
+    out.compute.detail.update(rss.to_dict())  # this step's own peak (the preflight's CPU estimate is checked against it)
     peak = _peak_gpu_gib()
     if peak is not None:
         out.compute.detail["peak_gpu_memory_gib"] = peak
@@ -122,10 +125,12 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
 def run_eval_job(payload: dict[str, Any]) -> dict[str, Any]:
     """One checkpoint under the frozen protocol (`harness.evaluate.run_eval`)."""
     from harness.evaluate import EvalConfig, run_eval
+    from harness.memory import PeakRSS
 
-    results = run_eval(EvalConfig(**payload["config"]), show_progress=payload["show_progress"])
+    with PeakRSS() as rss:
+        results = run_eval(EvalConfig(**payload["config"]), show_progress=payload["show_progress"])
     return {"tokens_generated": sum(t["counts"]["completion_tokens"] for t in results["tasks"].values()),
-            "protocol_hash": results["protocol_hash"]}
+            "protocol_hash": results["protocol_hash"], **rss.to_dict()}
 
 
 def run_sft_stats(payload: dict[str, Any]) -> dict[str, Any]:

@@ -69,9 +69,16 @@ class ProposeConfig(BaseModel):
     max_attempts: int | None = Field(
         None, ge=1, description="Propose for at most N failed attempts (in rollout order)."
     )
-    max_attempt_chars: int | None = Field(
-        30000, ge=1, description="Show the proposer at most this many characters of the attempt, cut at a substep "
-        "boundary (the paper's scripts: 30,000); None shows it whole.",
+    max_prompt_tokens: int | None = Field(
+        30000, ge=1, description="Cut the chat-templated proposer prompt to this many tokens by showing the proposer "
+        "fewer of the attempt's substeps (whole substeps from the start; the instructions and the generation prompt "
+        "are never cut). The paper's scripts tokenise the templated prompt and cut it to 30,000 tokens. None: cut "
+        "only as far as the context window requires.",
+    )
+    min_new_tokens: int = Field(
+        1024, ge=1, description="A request whose prompt + sampling.max_tokens exceeds the context window is generated "
+        "with the room left (the paper lets generation run to the window), down to this many tokens; with less room "
+        "it is skipped and counted. The attempt is cut so that the verify turn leaves at least this much room.",
     )
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=1000))
     batch_attempts: int = Field(8, ge=1, description="Failed attempts per generation/write batch.")
@@ -115,6 +122,11 @@ class ContinueConfig(BaseModel):
     controls_seed: int = Field(0, description="Seed of the subset draw for the controls.")
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=2000))
     batch_units: int = Field(8, ge=1, description="Continuation units generated and written per batch.")
+    min_new_tokens: int = Field(
+        1024, ge=1, description="A continuation whose prompt (rollout prompt + given prefix) + sampling.max_tokens "
+        "exceeds the context window is generated with the room left, down to this many tokens; with less room it is "
+        "skipped. Both are counted in the stage manifest (shortened, skipped).",
+    )
 
 
 class BuildSFTConfig(BaseModel):

@@ -12,7 +12,9 @@ training. Conditions on the same selected interventions (so on the same problems
 A unit is one (condition, attempt) -- or (scratch, problem) -- sampled ``n`` times and graded by the
 eval runner's generate-grade-append step, so records, seeds and crash behaviour match evaluation.
 Only the continuation is graded (the given part never holds a correct \\boxed answer: the attempt
-failed and leaking interventions were filtered), as in the paper.
+failed and leaking interventions were filtered), as in the paper. A unit whose prompt + ``max_tokens``
+exceeds the context window is continued with the room left, down to ``min_new_tokens``, else skipped;
+the manifest's ``budget`` counts both per condition.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def run_continue(
         "n": cc.n,
         "conditions": ["intervention", *cc.controls],
         "sampling": cc.sampling.model_dump(),
+        "min_new_tokens": cc.min_new_tokens,
         "grader": grader_id(grading),
         "policy": generator_of(cfg.policy, checked=backend is None),
         "units": stable_hash([(u["unit_id"], u["given"]) for u in units]),
@@ -157,18 +160,38 @@ def run_continue(
     try:
         sample_and_grade(todo, k=cc.n, params=cc.sampling.params(cc.n), records=records,
                          backend=backend or (lambda: open_backend(cfg.policy)), grader=grading,
-                         batch_size=cc.batch_units, label=f"continue ({label})", show_progress=show_progress, stats=stats)
+                         batch_size=cc.batch_units, label=f"continue ({label})", show_progress=show_progress, stats=stats,
+                         min_new_tokens=cc.min_new_tokens)
     except BaseException as exc:
         manifest.fail(exc, stats.to_dict())
         raise
     finally:
         grading.close()
 
-    summary = table1([u for u in units if subset is None or u["problem_id"] in subset], records.read())
+    rows = records.read()
+    summary = table1([u for u in units if subset is None or u["problem_id"] in subset], rows)
     summary["proposer"] = label
     summary["is_upper_bound"] = cfg.propose.proposer == "oracle"
     summary["filters"] = filter_counts
     summary["controls_problems"] = None if subset is None else len(subset)
     atomic_write_json(out / "table1.json", summary)
-    manifest.finish(stats.to_dict(), table1=summary)
+    manifest.finish(stats.to_dict(), table1=summary, budget=budget_counts(units, rows))
     return summary
+
+
+def budget_counts(units: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per condition: units, samples, samples generated with a lowered budget (shortened), skipped (never
+    sent: the prompt left less than ``min_new_tokens``) and truncated (generation hit its budget)."""
+    cond = {u["unit_id"]: u["condition"] for u in units}
+    out: dict[str, dict[str, int]] = {}
+    for u in units:
+        out.setdefault(u["condition"], {"units": 0, "samples": 0, "shortened": 0, "skipped": 0, "truncated": 0})["units"] += 1
+    for r in records:
+        c = out.get(cond.get(r["problem_id"], ""))
+        if c is None:
+            continue
+        c["samples"] += 1
+        c["shortened"] += r.get("shortened_to") is not None
+        c["skipped"] += r.get("status") == "skipped"
+        c["truncated"] += r.get("finish_reason") == "length"
+    return out

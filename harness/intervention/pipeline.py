@@ -18,6 +18,7 @@ from harness.intervention.continuation import run_continue
 from harness.intervention.propose import run_propose
 from harness.intervention.rollout import run_rollout
 from harness.intervention.stages import open_backend
+from harness.memory import PeakRSS
 from harness.rundir import Manifest, atomic_write_json
 
 
@@ -67,29 +68,35 @@ def run_all(
     t0 = time.perf_counter()
     policy = backend or LazyBackend(cfg)
     timings: dict[str, float] = {}
+    peaks: dict[str, float] = {}  # peak RSS per stage of this invocation (the model stays resident across stages)
     summary: dict[str, Any] = {"run_dir": cfg.out, "proposers": {}}
     try:
         t = time.perf_counter()
-        summary["rollout"] = run_rollout(cfg, backend=policy, show_progress=show_progress)
-        timings["rollout"] = time.perf_counter() - t
+        with PeakRSS() as rss:
+            summary["rollout"] = run_rollout(cfg, backend=policy, show_progress=show_progress)
+        timings["rollout"], peaks["rollout"] = time.perf_counter() - t, rss.gib
         for kind in proposers or [cfg.propose.proposer]:
             pcfg = cfg.with_overrides({"propose.proposer": kind}) if kind != cfg.propose.proposer else cfg
             label = pcfg.propose.stage_label()
             t = time.perf_counter()
-            run_propose(pcfg, backend=policy, show_progress=show_progress)
-            timings[f"propose-{label}"] = time.perf_counter() - t
+            with PeakRSS() as rss:
+                run_propose(pcfg, backend=policy, show_progress=show_progress)
+            timings[f"propose-{label}"], peaks[f"propose-{label}"] = time.perf_counter() - t, rss.gib
             t = time.perf_counter()
-            table = run_continue(pcfg, backend=policy, show_progress=show_progress)
-            timings[f"continue-{label}"] = time.perf_counter() - t
+            with PeakRSS() as rss:
+                table = run_continue(pcfg, backend=policy, show_progress=show_progress)
+            timings[f"continue-{label}"], peaks[f"continue-{label}"] = time.perf_counter() - t, rss.gib
             t = time.perf_counter()
-            sft = run_build_sft(pcfg, tokenizer=getattr(_unwrap(policy), "tokenizer", None))
-            timings[f"build-sft-{label}"] = time.perf_counter() - t
-            analytics = Manifest(f"{cfg.out}/propose-{label}/manifest.json").data.get("analytics", {})
+            with PeakRSS() as rss:
+                sft = run_build_sft(pcfg, tokenizer=getattr(_unwrap(policy), "tokenizer", None))
+            timings[f"build-sft-{label}"], peaks[f"build-sft-{label}"] = time.perf_counter() - t, rss.gib
+            propose = Manifest(f"{cfg.out}/propose-{label}/manifest.json").data
             summary["proposers"][label] = {
                 "kind": kind,
                 "table1": table,
                 "build_sft": sft,
-                "propose_analytics": analytics,
+                "propose_analytics": propose.get("analytics", {}),
+                "propose_budget": (propose.get("counts") or {}).get("budget", {}),
             }
     finally:
         if backend is None:
@@ -98,6 +105,7 @@ def run_all(
         "total": round(time.perf_counter() - t0, 1)
     }
     summary["seconds"] = stage_seconds(cfg.out)
+    summary["peak_rss_gib_this_invocation"] = peaks | {"scope": rss.scope}
     atomic_write_json(f"{cfg.out}/int_summary.json", summary)
     return summary
 
@@ -211,6 +219,8 @@ def print_summary(summary: dict[str, Any]) -> None:
             "rollout tokens, median (selected)",
             lambda p: str(p["build_sft"]["lengths"]["rollout_tokens"].get("median", "-")),
         ),
+        ("proposer prompts cut / shortened / skipped", lambda p: " / ".join(
+            str(p.get("propose_budget", {}).get(f"verify_{k}", "-")) for k in ("cut", "shortened", "skipped"))),
         ("SFT rows / problems", lambda p: f"{p['build_sft']['rows']} / {p['build_sft']['problems']}"),
     ]
     for name, fn in rows:

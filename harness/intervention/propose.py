@@ -4,9 +4,13 @@ replacement step; keep every raw output with its parse result, leak flags and (w
 Resume unit: a fixed batch of attempts (cut from the whole list, as in `harness.sampling`), regenerated
 whole when any of its proposals is missing, so a resumed run writes the same text as an uninterrupted
 one. Guided-solve turns (paper template) are appended to ``solves.jsonl`` before the proposals are
-generated, so a kill between the two turns keeps turn 1. The attempt is shown cut to
-``max_attempt_chars`` (`steps.cut_attempt`); a request that still does not fit the context window is not
-sent and is recorded as a parse failure of reason ``context``.
+generated, so a kill between the two turns keeps turn 1.
+
+Budgets (`harness.intervention.proposers`): the templated verify prompt is cut to ``max_prompt_tokens``
+tokens at a substep boundary (the record says ``attempt_cut`` and ``shown_substeps``), a request whose
+prompt + ``max_tokens`` exceeds the window is generated with the room left down to ``min_new_tokens``
+(``shortened_to``), and one with less room is not sent and is recorded as a parse failure of reason
+``context``. The manifest's ``budget`` counts all three, per turn.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.backends import Backend
+from harness.backends import Backend, Sample
 from harness.intervention.analytics import proposal_analytics
 from harness.intervention.config import IntConfig
 from harness.intervention.filters import leaks
 from harness.intervention.parsing import ParseResult, parse_intervention
 from harness.intervention.prompts import get_template_set, template_hash
-from harness.intervention.proposers import Proposer, make_proposer
+from harness.intervention.proposers import Proposer, Shown, make_proposer
 from harness.intervention.stages import (
     RECORD_KEYS,
     batched,
@@ -31,7 +35,6 @@ from harness.intervention.stages import (
     open_backend,
     stage_dir,
 )
-from harness.intervention.steps import cut_attempt, split_substeps
 from harness.rundir import RecordLog
 from harness.ui import progress_bar
 
@@ -78,7 +81,8 @@ def run_propose(
         "n": pc.n,
         "sampling": None if pc.proposer == "oracle" else pc.sampling.model_dump(),
         "max_attempts": pc.max_attempts,
-        "max_attempt_chars": pc.max_attempt_chars,
+        "max_prompt_tokens": pc.max_prompt_tokens,
+        "min_new_tokens": pc.min_new_tokens,
     }
     manifest, _, complete = begin(out, "int-propose", protocol, cfg.model_dump(by_alias=True))
     if complete:
@@ -100,7 +104,8 @@ def run_propose(
     try:
         solved = {r["attempt_id"]: r["text"] for r in solves.read()}
         proposer = (
-            make_proposer(pc.proposer, templates, backend if pc.proposer == "self" else proposer_backend, task)
+            make_proposer(pc.proposer, templates, backend if pc.proposer == "self" else proposer_backend, task,
+                          max_prompt_tokens=pc.max_prompt_tokens, min_new_tokens=pc.min_new_tokens)
             if todo
             else None
         )
@@ -120,12 +125,14 @@ def run_propose(
     wanted = {a["attempt_id"] for a in attempts}
     rows = [r for r in proposals.read() if r["attempt_id"] in wanted]
     analytics = proposal_analytics(rows)
+    solve_rows = [r for r in solves.read() if r["attempt_id"] in wanted] if templates.solve and pc.proposer != "oracle" else []
     counts = {
         "attempts": len(attempts),
         "proposals": len(rows),
         "parsed": sum(r["parse"]["ok"] for r in rows),
         "parse_failed": sum(not r["parse"]["ok"] for r in rows),
-        "solve_turns": len(solves) if templates.solve and pc.proposer != "oracle" else 0,
+        "solve_turns": len(solve_rows),
+        "budget": budget_counts(rows, solve_rows),
     }
     manifest.finish(
         stats,
@@ -136,10 +143,23 @@ def run_propose(
     return counts
 
 
-def shown(a: dict[str, Any], max_chars: int | None) -> dict[str, Any]:
-    """The attempt record as the proposer sees it: the attempt cut by `steps.cut_attempt`."""
-    text, cut = cut_attempt(a["attempt"], max_chars)
-    return a if not cut else {**a, "attempt": text, "attempt_truncated": True}
+def budget_counts(proposals: list[dict[str, Any]], solves: list[dict[str, Any]]) -> dict[str, int]:
+    """What the token budgets did: attempts whose proposer prompt was cut, requests generated with a lowered
+    budget (shortened) and requests never sent (skipped), per turn; truncated = generation hit its budget."""
+    per_attempt: dict[str, dict[str, Any]] = {}
+    for r in proposals:
+        per_attempt.setdefault(r["attempt_id"], r)
+    return {
+        "verify_requests": len(per_attempt),
+        "verify_cut": sum(bool(r.get("attempt_cut")) for r in per_attempt.values()),
+        "verify_shortened": sum(r.get("shortened_to") is not None for r in per_attempt.values()),
+        "verify_skipped": sum(r.get("finish_reason") == "skipped" for r in per_attempt.values()),
+        "proposals_truncated": sum(r.get("finish_reason") == "length" for r in proposals),
+        "solve_requests": len(solves),
+        "solve_shortened": sum(r.get("shortened_to") is not None for r in solves),
+        "solve_skipped": sum(r.get("finish_reason") == "skipped" for r in solves),
+        "solve_truncated": sum(r.get("finish_reason") == "length" for r in solves),
+    }
 
 
 def _propose_batch(
@@ -155,23 +175,30 @@ def _propose_batch(
 ) -> None:
     pc = cfg.propose
     params = pc.sampling.params(pc.n)
-    items = [shown(a, pc.max_attempt_chars) for a in batch]
     if proposer.needs_solve and any(a["attempt_id"] not in solved for a in batch):
-        samples = proposer.solve(items, params)  # the whole batch: same composition as an uninterrupted run
+        samples = proposer.solve(batch, params)  # the whole batch: same composition as an uninterrupted run
         new = [(a, s) for a, s in zip(batch, samples, strict=True) if a["attempt_id"] not in solved]
         stats["new_solve_turns"] += solves.append_many(
             {"attempt_id": a["attempt_id"], "text": s.text, "prompt_tokens": s.prompt_tokens,
-             "completion_tokens": s.completion_tokens, "finish_reason": s.finish_reason}
+             "completion_tokens": s.completion_tokens, "finish_reason": s.finish_reason,
+             "shortened_to": s.extra.get("max_tokens") if "shortened" in s.extra else None,
+             "skip_reason": s.extra.get("reason") if s.finish_reason == "skipped" else None}
             for a, s in new
         )
         solved.update({a["attempt_id"]: s.text for a, s in new})
     done = proposals.done_keys()
-    outputs = proposer.verify(items, [solved.get(a["attempt_id"]) for a in batch], params)
+    turn1 = [solved.get(a["attempt_id"]) for a in batch]
+    views = proposer.show(batch, turn1, params.max_tokens)  # the attempt cut to the token budget (tokens of the templated prompt)
+    send = [i for i, v in enumerate(views) if v.skip is None]
+    got = iter(proposer.verify([views[i].item for i in send], [turn1[i] for i in send], params) if send else [])
+    outputs = [next(got) if v.skip is None else
+               [Sample(text="", finish_reason="skipped", extra={"reason": v.skip}) for _ in range(params.n)]
+               for v in views]
     rows = []
-    for a, item, samples in zip(batch, items, outputs, strict=True):
+    for a, view, samples in zip(batch, views, outputs, strict=True):
         true_loc = truth(a, a["attempt"]) if truth else None
         rows += [
-            _record(a, j, s, label, proposer.kind, true_loc, len(split_substeps(item["attempt"])))
+            _record(a, j, s, label, proposer.kind, true_loc, view)
             for j, s in enumerate(samples)
             if (a["attempt_id"], j) not in done
         ]
@@ -179,7 +206,7 @@ def _propose_batch(
 
 
 def _record(
-    a: dict[str, Any], j: int, sample: Any, label: str, kind: str, true_loc: int | None, shown_substeps: int
+    a: dict[str, Any], j: int, sample: Any, label: str, kind: str, true_loc: int | None, view: Shown
 ) -> dict[str, Any]:
     if sample.finish_reason == "skipped":  # never sent: it did not fit the context window
         parse = ParseResult(False, reason="context")
@@ -199,7 +226,10 @@ def _record(
         "finish_reason": sample.finish_reason,
         "parse": parse.to_dict(),
         "n_substeps": n_sub,
-        "shown_substeps": shown_substeps,
+        "shown_substeps": view.substeps,
+        "attempt_cut": view.cut,
+        "prompt_tokens_full": view.prompt_tokens_full,
+        "shortened_to": sample.extra.get("max_tokens") if "shortened" in sample.extra else None,
         "skip_reason": sample.extra.get("reason") if sample.finish_reason == "skipped" else None,
         "location_rel": (loc / n_sub) if parse.ok and loc and n_sub else None,
         "leak_substring": bool(content) and leaks(content, a["answer"], "substring"),

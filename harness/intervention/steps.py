@@ -10,6 +10,7 @@ what keeps the SFT data on-policy. The embedded world's `first_error` numbers su
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 STEP_SEP = "\n\n"
 _SINGLE_NEWLINE = re.compile(r"(?<!\n)\n(?!\n)")
@@ -53,15 +54,29 @@ def format_intervention(content: str) -> str:
     return _SINGLE_NEWLINE.sub(STEP_SEP, content.strip())
 
 
-def cut_attempt(text: str, max_chars: int | None) -> tuple[str, bool]:
-    """The part of an attempt a proposer is shown: at most ``max_chars`` characters, cut back to the last
-    whole substep (so substep numbers mean the same in the cut and the full text). Returns (text, cut?).
+def head_substeps(text: str, k: int) -> str:
+    """The attempt's first ``k`` substeps, exactly as written (``"\\n\\n"``-joined)."""
+    return STEP_SEP.join(split_substeps(text)[:k])
 
-    The paper's scripts cut the failed attempt to 30,000 characters before asking for an intervention, so
-    that problem + reference + attempt + instructions fit the context window; a location the proposer
-    gives then refers to substeps it saw, which are the full attempt's first substeps."""
-    if max_chars is None or len(text) <= max_chars:
-        return text, False
-    head = text[:max_chars]
-    cut = head.rfind(STEP_SEP)
-    return (head[:cut] if cut > 0 else head), True
+
+def cut_to_fit(text: str, fits: Callable[[str], bool]) -> tuple[str, int] | None:
+    """The longest head of whole substeps of ``text`` for which ``fits`` holds: ``(head, substeps kept)``,
+    the whole text when it fits, None when not even the first substep does.
+
+    How the proposer's view of a long attempt is cut (`harness.intervention.proposers`): ``fits`` renders
+    the chat-templated proposer prompt around a head and counts its tokens against the budget, so the cut
+    is in tokens of the real prompt -- the paper's scripts cut the tokenised, templated prompt to 30,000
+    tokens -- but falls on a substep boundary and never removes the instructions or the generation prompt
+    that follow the attempt. Substep numbers mean the same in the head and the full text, so a location
+    the proposer gives refers to a substep it saw. Binary search: the prompt grows with every substep."""
+    n = len(split_substeps(text))
+    if fits(text):
+        return text, n
+    lo, hi = 0, n - 1  # lo: most substeps known to fit (0 = none known); hi: most that may still fit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(head_substeps(text, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    return (head_substeps(text, lo), lo) if lo >= 1 else None

@@ -95,5 +95,6 @@ class IntStep(StepKind):
                             tokens_generated_diagnostic=counted["tokens_generated_diagnostic"],
                             flops_generated=counted["flops_generated"], flops_generated_diagnostic=counted["flops_generated_diagnostic"],
                             detail=counted),
-            summary={"rows": summary["proposers"][label]["build_sft"]["rows"], "seconds": summary["seconds"]},
+            summary={"rows": summary["proposers"][label]["build_sft"]["rows"], "seconds": summary["seconds"],
+                     "peak_rss_gib": summary.get("peak_rss_gib_this_invocation")},
         )

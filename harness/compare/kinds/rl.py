@@ -40,7 +40,7 @@ RLOptions = options_model(
     },
     skip=("seed", "run_name"),
 )
-BUDGET_STEP_CAP = 10  # with a token budget, max_steps defaults to this many times the preset's steps (a cap, not a target)
+BUDGET_STEP_CAP = 10  # with a token budget, max_steps defaults to this many times the comparison's (else the preset's) steps: a cap, not a target
 
 
 class RLStep(StepKind):
@@ -62,8 +62,8 @@ class RLStep(StepKind):
             over["max_steps"] = max(1, round(float(base_steps) * factor))
         if budget is not None:
             over["max_generated_tokens"] = budget
-            if "max_steps" not in overrides(options, exclude=EXTRA) and "max_steps" not in cfg.rl:
-                over["max_steps"] = BUDGET_STEP_CAP * get_config(cfg.trainer_preset, "rl").max_steps
+            if "max_steps" not in overrides(options, exclude=EXTRA):  # the comparison's steps (or the preset's) x cap
+                over["max_steps"] = BUDGET_STEP_CAP * int(cfg.rl.get("max_steps") or get_config(cfg.trainer_preset, "rl").max_steps)
         return get_config(cfg.trainer_preset, "rl", **over)  # type: ignore[return-value]
 
     def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
