@@ -8,7 +8,13 @@ import json
 import pytest
 
 from harness.compare.config import CompareConfig
-from harness.compare.tune import TuneConfig, drop_overlap, tunable_steps, validation_settings, with_learning_rates
+from harness.compare.tune import (
+    TuneConfig,
+    drop_overlap,
+    tunable_steps,
+    validation_settings,
+    with_learning_rates,
+)
 from harness.recipes import load_recipe
 
 

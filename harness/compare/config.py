@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.compare.preflight import PreflightConfig
-from harness.compare.tune import TuneConfig
 from harness.configs import build, read_yaml_mapping
 from harness.evaluate import EvalSettings, SamplingConfig
 from tasks.problemset import ProblemSet
@@ -36,6 +35,18 @@ class EvalOnlyModel(BaseModel):
                                      "(a reasoning model's final channel, e.g. '</think>').")
     optional: bool = Field(False, description="Evaluate the row only if its model is already built or downloaded "
                            "(e.g. a larger world model, built on demand with `harness world build --preset ...`).")
+
+
+class TuneConfig(BaseModel):
+    """The learning-rate sweep (`harness.compare.tune`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    learning_rates: list[float] = Field(default_factory=lambda: [1e-5, 3e-5, 1e-4, 3e-4], min_length=1,
+                                        description="The grid tried for every step with a learning_rate option.")
+    validation: ProblemSet | None = Field(
+        None, description="Validation problems (default: the evaluation tasks' train split, first eval.per_category "
+        "per category, minus every training problem). Must not overlap the evaluation problems.")
+    seed: int = Field(1000, ge=0, description="Training seed of every sweep run (kept apart from the reported seeds 0..n-1).")
 
 
 class CompareConfig(BaseModel):

@@ -24,23 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from tasks.problemset import ProblemSet
+from harness.compare.config import TuneConfig
 
 LR = "learning_rate"
-
-
-class TuneConfig(BaseModel):
-    """The learning-rate sweep (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid")
-    learning_rates: list[float] = Field(default_factory=lambda: [1e-5, 3e-5, 1e-4, 3e-4], min_length=1,
-                                        description="The grid tried for every step with a learning_rate option.")
-    validation: ProblemSet | None = Field(
-        None, description="Validation problems (default: the evaluation tasks' train split, first eval.per_category "
-        "per category, minus every training problem). Must not overlap the evaluation problems.")
-    seed: int = Field(1000, ge=0, description="Training seed of every sweep run (kept apart from the reported seeds 0..n-1).")
+__all__ = ["TuneConfig", "drop_overlap", "tunable_steps", "tune_recipes", "validation_settings", "with_learning_rates"]
 
 
 def tunable_steps(recipe: Any) -> list[int]:
@@ -60,9 +47,7 @@ def with_learning_rates(recipe: Any, lrs: dict[int, float], name: str | None = N
 
 def validation_settings(cfg: Any, train_ids: set[str]) -> Any:
     """The evaluation protocol on the validation problems (the training problems excluded by id)."""
-    from harness.compare.run import eval_settings
-
-    base = eval_settings(cfg)
+    base = cfg.eval_settings()
     tune = cfg.tune
     if tune.validation is not None:
         v = tune.validation.with_data_dir(cfg.data_dir)
@@ -76,12 +61,11 @@ def drop_overlap(val: Any, cfg: Any) -> tuple[Any, int]:
     """The validation settings without any problem that is an exact or near duplicate of an evaluation
     problem (`harness.decontam`, the same test as train vs eval), and how many were dropped: a learning
     rate must not be chosen on (near) copies of the test problems."""
-    from harness.compare.run import eval_settings
     from harness.decontam import check_overlap
 
     exclude = {t: set(ids) for t, ids in val.exclude.items()}
     dropped = 0
-    for test_set in eval_settings(cfg).problem_sets():
+    for test_set in cfg.eval_settings().problem_sets():
         report = check_overlap(test_set.model_copy(update={"per_category": None, "limit": None, "exclude_ids": ()}),
                                val.problem_sets(), mode="exclude", allow=False)
         for task, ids in report.exclude.items():
