@@ -142,7 +142,7 @@ def parse_chat_request(
         )
     if body.get("stream"):
         raise RequestError("stream=true is not supported by this server")
-    _refuse_unimplemented(body, ("logprobs", "top_logprobs"))
+    _refuse_unimplemented(body, {"logprobs": (False,), "top_logprobs": (0,)})
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError("'messages' must be a non-empty list")
@@ -169,12 +169,12 @@ def parse_chat_request(
     return request, _sampling(body, n=n, max_tokens=max_tokens, seed=seed, stop=stop)
 
 
-def _refuse_unimplemented(body: dict[str, Any], names: tuple[str, ...]) -> None:
-    """A field this server does not implement, set to anything but its "off" value, is a 400 naming it:
-    answering without it (no logprobs where logprobs were asked for) would look like success."""
-    for name in names:
+def _refuse_unimplemented(body: dict[str, Any], off: dict[str, tuple[Any, ...]]) -> None:
+    """A field this server does not implement, set to anything but null or one of its "off" values, is a
+    400 naming it: answering without it (no logprobs where logprobs were asked for) would look like success."""
+    for name, off_values in off.items():
         value = body.get(name)
-        if value not in (None, False, 0):
+        if value is not None and value not in off_values:
             raise RequestError(f"'{name}' is not supported by this server (got {json.dumps(value)[:40]}); "
                                "send the request without it", param=name)
 
@@ -234,7 +234,7 @@ def parse_completion_request(
         )
     if body.get("stream"):
         raise RequestError("stream=true is not supported by this server")
-    _refuse_unimplemented(body, ("logprobs", "echo", "suffix", "logit_bias"))
+    _refuse_unimplemented(body, {"logprobs": (), "echo": (False,), "suffix": ("",), "logit_bias": ({},)})  # logprobs 0: the chosen tokens' logprobs
     if _get(body, "best_of", int, 1) != 1:
         raise RequestError("'best_of' other than 1 is not supported by this server", param="best_of")
     prompt = body.get("prompt")

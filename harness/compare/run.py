@@ -183,6 +183,7 @@ class Runner:
         self.base_model = resolve_model(cfg.base_model)
         self.models: dict[tuple[str, int], str] = {}
         self.isolated = cfg.isolation == "process" or (cfg.isolation == "auto" and _gpu_present())
+        self._verified: set[Path] = set()
 
     def _done(self, folder: Path) -> dict[str, Any] | None:
         """The step record of a finished step folder, verified (`harness.compare.verify`), else None."""
@@ -190,7 +191,9 @@ class Runner:
         if not marker.exists():
             return None
         record = read_json(marker)
-        verify_cached_step(folder, record)
+        if folder.resolve() not in self._verified:  # shared steps are verified once per run
+            verify_cached_step(folder, record)
+            self._verified.add(folder.resolve())
         return record
 
     def run_arm(self, arm: Arm, plan: Plan, finished: dict[tuple[str, int], list[dict[str, Any]]]) -> list[dict[str, Any]]:
