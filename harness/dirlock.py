@@ -14,7 +14,8 @@ On release the file is removed while still locked, and an acquirer checks that t
 still the one at the path, so the remove cannot let two processes in. Within one process the lock is
 re-entrant (counted), so nested code paths that lock the same folder do not refuse themselves.
 
-Where ``fcntl`` does not exist (Windows) the lock is a no-op, logged once.
+Where no lock can be taken -- no ``fcntl`` (Windows), a filesystem that refuses ``flock``, a read-only folder
+-- the folder is used unlocked, with a warning naming the reason.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class _Held:
     fd: int
     count: int
     created: Path | None  # the topmost folder this process created for the lock (pruned on release if empty)
+    locked: bool = True  # False: the platform or filesystem offers no lock here (see `_unlocked`)
 
 
 _HELD: dict[str, _Held] = {}
@@ -130,7 +132,8 @@ class FolderLock:
                 return
             del _HELD[self._key]
             try:
-                (self.folder / LOCK_NAME).unlink(missing_ok=True)  # removed while still locked: see module doc
+                if held.locked:
+                    (self.folder / LOCK_NAME).unlink(missing_ok=True)  # removed while still locked: see module doc
             finally:
                 os.close(held.fd)
             if held.created is not None:
@@ -186,12 +189,13 @@ def acquire(folder: str | Path, *, what: str = "run folder") -> FolderLock:
             held.count += 1
             return FolderLock(folder, key)
         if fcntl is None:  # pragma: no cover - Windows
-            log.warning("no fcntl on this platform: %s is not locked against a second writer", folder)
-            _HELD[key] = _Held(os.open(os.devnull, os.O_RDONLY), 1, created)
-            return FolderLock(folder, key)
+            return _unlocked(folder, key, created, "this platform has no fcntl")
         path = folder / LOCK_NAME
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:  # a read-only folder (someone else's finished run): nothing to guard
+                return _unlocked(folder, key, created, f"cannot create {path}: {exc.strerror or exc}")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -201,6 +205,9 @@ def acquire(folder: str | Path, *, what: str = "run folder") -> FolderLock:
                     f"{folder} is in use by {_describe(holder)}: one writer per {what}; wait for it to finish, "
                     "or use another folder"
                 ) from None
+            except OSError as exc:  # a filesystem without flock (some network or FUSE mounts)
+                os.close(fd)
+                return _unlocked(folder, key, created, f"the filesystem refuses flock ({exc.strerror or exc})")
             except BaseException:
                 os.close(fd)
                 raise
@@ -221,6 +228,14 @@ def acquire(folder: str | Path, *, what: str = "run folder") -> FolderLock:
         os.pwrite(fd, data, 0)
         _HELD[key] = _Held(fd, 1, created)
         return FolderLock(folder, key)
+
+
+def _unlocked(folder: Path, key: str, created: Path | None, why: str) -> FolderLock:
+    """Go on without the guarantee where no lock can be taken (called under ``_GUARD``): saying so beats
+    refusing to run at all, and is what the harness did before it had locks."""
+    log.warning("%s is not locked against a second writer: %s", folder, why)
+    _HELD[key] = _Held(os.open(os.devnull, os.O_RDONLY), 1, created, locked=False)
+    return FolderLock(folder, key)
 
 
 @contextmanager

@@ -194,3 +194,20 @@ def test_a_damaged_cached_step_is_never_reused(tmp_path, world_model):
     log.write_text("\n".join([rows[0], *rows]) + "\n")  # steps 1, 1: the same step trained twice
     with pytest.raises(CachedStepDamaged, match="duplicate record"):
         run_compare(["rl-baseline"], cfg, show_progress=False)
+
+
+def test_a_filesystem_without_flock_runs_unlocked_with_a_warning(tmp_path, monkeypatch, caplog):
+    """Some network and FUSE mounts refuse flock (ENOLCK): the run goes on, saying it is not guarded,
+    rather than refusing to run at all."""
+    import errno
+
+    import harness.dirlock as dirlock
+
+    def refuse(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(dirlock.fcntl, "flock", refuse)
+    with caplog.at_level("WARNING", logger="harness.dirlock"), folder_lock(tmp_path / "run"):
+        assert "not locked against a second writer" in caplog.text and "No locks available" in caplog.text
+        (tmp_path / "run" / "results.json").write_text("{}")
+    assert (tmp_path / "run" / "results.json").exists()
