@@ -35,6 +35,7 @@ def _hold(folder: Path) -> subprocess.Popen:
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
+    proc.stdout.close()
     return proc
 
 
@@ -97,6 +98,8 @@ def test_two_eval_processes_on_one_folder(tmp_path, world_model):
         assert first.wait(timeout=600) == 0, first.stdout.read()
     finally:
         first.kill()
+        first.wait()
+        first.stdout.close()
     records = _records(out)
     keys = {(r["problem_id"], r["sample_index"]) for r in records}
     assert len(records) == len(keys) == 16

@@ -159,6 +159,7 @@ def test_a_key_echoed_in_a_server_error_stays_out_of_the_manifest(tmp_path, monk
                                  "--out", "run", "--no-progress"], monkeypatch, capsys)
     finally:
         server.shutdown()
+        server.server_close()
     assert code == 1 and "request refused" in output and PW not in output, output
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "request refused" in manifest["error"]

@@ -22,7 +22,6 @@ def workdir(tmp_path, monkeypatch):
     pytest.param(["--backend", "vllm"], "vllm", id="backend-not-installed"),
 ])
 def test_eval_refusals_leave_no_run_folder(extra, names, workdir, tiny_model_dir, monkeypatch, capsys):
-    pytest.importorskip("transformers")
     if "vllm" in extra:
         from importlib.util import find_spec
 
