@@ -211,7 +211,7 @@ def serve_cmd(
     model: str = typer.Option(..., help="Model path, hub id or <scheme>:<name> (e.g. world:default), served through the hf backend."),
     host: str = typer.Option("127.0.0.1", help="Bind address."),
     port: int = typer.Option(8000, help="Port."),
-    served_model_name: str | None = typer.Option(None, help="Model name clients must send (default: the path)."),
+    served_model_name: str | None = typer.Option(None, help="Model name clients must send (default: --model as given)."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="HARNESS_SERVE_API_KEY", show_default=False,
                                        help="Require 'Authorization: Bearer KEY' (as vllm serve --api-key); "
                                             "prefer the environment variable, which `ps` does not show."),
