@@ -259,10 +259,10 @@ def print_results(results: dict) -> None:
 
 @app.command("serve")
 def serve_cmd(
-    model: str = typer.Option(..., help="Local model path (served through the hf backend)."),
+    model: str = typer.Option(..., help="Model path, hub id or <scheme>:<name> (e.g. world:default), served through the hf backend."),
     host: str = typer.Option("127.0.0.1", help="Bind address."),
     port: int = typer.Option(8000, help="Port."),
-    served_model_name: str | None = typer.Option(None, help="Model name clients must send (default: the path)."),
+    served_model_name: str | None = typer.Option(None, help="Model name clients must send (default: --model as given)."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="HARNESS_SERVE_API_KEY", show_default=False,
                                        help="Require 'Authorization: Bearer KEY' (as vllm serve --api-key); "
                                             "prefer the environment variable, which `ps` does not show."),
@@ -270,13 +270,16 @@ def serve_cmd(
     max_body_bytes: int = typer.Option(4 * 1024 * 1024, min=1, help="Largest request body in bytes."),
     max_prompt_chars: int | None = typer.Option(None, min=1, help="Most characters over a request's messages "
                                                 "(default: 16 per token of the model's context window)."),
-    read_timeout: float = typer.Option(30.0, min=0.001, help="Seconds a client may stall while sending a request."),
+    read_timeout: float = typer.Option(30.0, min=0.001, help="Seconds a client has to send one whole request "
+                                       "(request line, headers and body: a deadline, not per read)."),
+    max_connections: int = typer.Option(32, min=1, help="Connections served at once; one more is answered 503."),
 ) -> None:
-    """Serve a local model over an OpenAI-compatible HTTP API (for tests and the openai backend)."""
+    """Serve a model over an OpenAI-compatible HTTP API: /v1/chat/completions, /v1/completions, /v1/models
+    (for tests and the openai backend)."""
     from harness.serve import ServeLimits, serve
 
     limits = ServeLimits(max_n=max_n, max_body_bytes=max_body_bytes, max_prompt_chars=max_prompt_chars,
-                         read_timeout=read_timeout)
+                         read_timeout=read_timeout, max_connections=max_connections)
     auth = " (API key required)" if api_key else ""
     console.print(f"serving {model} as {served_model_name or model!r} on http://{host}:{port}/v1{auth}")
     serve(model, host=host, port=port, served_model_name=served_model_name, api_key=api_key, limits=limits)
@@ -370,7 +373,9 @@ def main() -> None:
 
     from harness.compare.worker import StepFailed
     from harness.configs import describe_validation_error
+    from harness.dirlock import FolderBusy
     from harness.intervention.stages import StageNotReady
+    from harness.redact import redact_text
     from harness.ui import print_error
     from tasks.data import DataNotFoundError
 
@@ -383,8 +388,9 @@ def main() -> None:
     except DataNotFoundError as exc:
         print_error(str(exc).strip() or type(exc).__name__)  # the task, then "Tried:" and "To fix:" lines
         raise SystemExit(1) from None
-    except (LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed, StageNotReady) as exc:
-        print_error(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    except (LookupError, ValueError, OSError, ImportError, OpenAIError, StepFailed, StageNotReady, FolderBusy) as exc:
+        # a server's error text may echo a credential (?api_key=...): redacted like everything recorded
+        print_error(redact_text(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         console.print(interrupted)

@@ -27,10 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.backends import Backend, GenerationRequest, SamplingParams
 from harness.configs import ConfigError, build, read_yaml_mapping
+from harness.dirlock import folder_lock
 from harness.metrics import group_samples, summarize
 from harness.provenance import package_versions, stable_hash
 from harness.rundir import Manifest, RecordLog, atomic_write_json
-from harness.sampling import RunStats, Unit, open_records, sample_and_grade
+from harness.sampling import RunStats, Unit, generation_progress, open_records, sample_and_grade
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,11 @@ class EvalSettings(BaseModel):
                            exclude_ids=tuple(self.exclude.get(t, ())), data_dir=self.data_dir) for t in self.tasks]
 
     def protocol(self) -> dict[str, Any]:
-        """The model-independent protocol (problem rules, sampling, k, grader id), hashed by `compare`."""
+        """The model-independent protocol (problem rules, sampling, k, grader id), hashed by `compare`
+        and written to compare.json and reports: the judge's settings are recorded without credentials
+        (a ``user:pw@`` or ``?api_key=`` in its URL, secret-named options), which are no part of the protocol."""
         from harness.grading import available_graders
+        from harness.redact import redact_secrets
 
         if self.grader not in available_graders():
             raise ValueError(f"unknown grader {self.grader!r}; choose one of {available_graders()}")
@@ -106,7 +110,7 @@ class EvalSettings(BaseModel):
             "sampling": self.sampling.model_dump(),
             "k": self.samples,
             "grader": self.grader,
-            "judge": self.judge,
+            "judge": redact_secrets(self.judge),
         }
 
 
@@ -223,10 +227,8 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
     """Run (or resume) an evaluation and return the results dict also written to ``results.json``.
 
     ``backend``: an already open backend to generate with (tests, `compare`); it must serve
-    ``config.model`` through ``config.backend``, which is what the protocol records."""
-    from harness.backends import get_backend
-    from harness.redact import redact_secrets
-
+    ``config.model`` through ``config.backend``, which is what the protocol records. One process at a time
+    writes a run folder (`harness.dirlock`): a second one is refused in one line naming the first."""
     # Validate everything first: nothing is written before this block succeeds.
     plans = _plan(config)
     params = {t.name: config.sampling.params(config.samples, t.max_tokens) for t, _, _ in plans}
@@ -247,6 +249,21 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
         **({"answer_after": config.answer_after} if config.answer_after else {}),
     }
     protocol_hash = stable_hash(protocol)
+    try:
+        with folder_lock(out, what="evaluation folder"):  # one writer: a second process is refused, naming us
+            return _run_locked(config, backend, plans, params, generator, location, out, grading, protocol,
+                               protocol_hash, show_progress)
+    finally:
+        grading.close()
+
+
+def _run_locked(config: EvalConfig, backend: Backend | None, plans: list[Any], params: dict[str, SamplingParams],
+                generator: dict[str, Any], location: dict[str, Any], out: Path, grading: Any, protocol: dict[str, Any],
+                protocol_hash: str, show_progress: bool) -> dict[str, Any]:
+    """`run_eval` under the folder's lock: read what is done, check the model and budget, then write."""
+    from harness.backends import get_backend
+    from harness.redact import redact_secrets
+
     manifest = Manifest(out / "manifest.json")
     paths = [out / f"{t.name}@{t.version}" / "samples.jsonl" for t, _, _ in plans]
     try:
@@ -260,14 +277,26 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
             ) from None
         raise
     records = [open_records(p) for p in paths]  # a corrupt record fails here, before anything is written
-    missing = any(len(r) < config.samples * len(units) for r, (_, _, units) in zip(records, plans, strict=True))
+    todo = [t for r, (t, _, units) in zip(records, plans, strict=True) if len(r) < config.samples * len(units)]
+
+    # The model loads (an absent stack such as vLLM fails here) and every task's token budget is checked
+    # against its context window before the manifest is written: a failed start leaves no run behind.
+    opened: list[Backend] = []
+    try:
+        if todo and backend is None:
+            opened.append(get_backend(config.backend, config.model, **config.backend_options))
+        for task in todo:
+            (backend or opened[0]).check_budget(params[task.name].max_tokens)
+    except BaseException:
+        for b in opened:
+            b.close()
+        raise
 
     stats = RunStats()
-    if missing or manifest.data.get("status") != "complete":
-        manifest.begin(kind="eval", config=redact_secrets(config.model_dump()), protocol=protocol,
-                       protocol_hash=protocol_hash, versions=package_versions(),
+    if todo or manifest.data.get("status") != "complete":
+        manifest.begin(progress=generation_progress(paths), kind="eval", config=redact_secrets(config.model_dump()),
+                       protocol=protocol, protocol_hash=protocol_hash, versions=package_versions(),
                        seeds={"sampling": config.sampling.seed}, generator=generator, model_location=location)
-    opened: list[Backend] = []
 
     def lazy_backend() -> Backend:
         if not opened:
@@ -285,7 +314,6 @@ def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progres
         manifest.fail(exc, stats.to_dict())
         raise
     finally:
-        grading.close()
         if opened:
             manifest.data["backend"] = opened[0].describe()
             opened[0].close()

@@ -7,8 +7,13 @@ secret is decided here once:
 
 * `redact_url`: a URL without its ``user:password@`` part and without its query string (which is where
   ``?api_key=``/``?sig=`` style tokens live); scheme, host, port and path stay, so the record still says
-  which server was used;
-* `redact_text`: the same for every URL inside a free-text string (log lines, error messages);
+  which server was used. The userinfo is found by hand, not by ``urlsplit``: a password holding ``/``,
+  ``?`` or ``#`` (unencoded, as people type them) ends the authority early for ``urlsplit`` and the rest
+  of the password would pass as the path. Everything up to the *last* ``@`` after ``scheme://`` is
+  therefore userinfo; an ``@`` in a path or query makes the redacted URL say less, never more;
+* `redact_text`: the same for every URL inside a free-text string (log lines, error messages), plus
+  secrets outside URLs that servers echo in error text: ``api_key=...``-style parameters (``token``,
+  ``sig``, ``password``, ...) and ``Bearer <token>``;
 * `redact_secrets`: a config tree (dicts, lists) with `redact_text` applied to every string and values
   under secret-named keys (``api_key``, ``*_token``, ``password`` ...) replaced by `MASK`;
 * `install_log_redaction`: a `logging.Filter` on the HTTP client loggers (``httpx``/``httpx2``, ``openai``).
@@ -36,10 +41,24 @@ _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
 LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "openai._base_client")
 
 
+# name=value pairs whose value is a credential, wherever they appear in text (a query string echoed
+# without its URL, a form body in an error message). The value runs to '&', whitespace or a quote.
+_SECRET_PARAM = re.compile(
+    r"(?i)\b((?:[a-z0-9]+[_-])*(?:api[_-]?key|key|token|access[_-]?token|auth|sig|signature|password|passwd|pwd|secret)"
+    r"\s*[=:]\s*)([^&\s'\"<>,;)\]}]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]{4,})")
+
+
 def redact_url(url: str | None) -> str | None:
-    """``http://user:pw@host:8000/v1?token=t`` -> ``http://host:8000/v1`` (None and "" pass through)."""
+    """``http://user:pw@host:8000/v1?token=t`` -> ``http://host:8000/v1`` (None and "" pass through);
+    ``http://user:pa/ss@host/v1`` -> ``http://host/v1`` (see the module docstring)."""
     if not url:
         return url
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        rest = rest.rsplit("@", 1)[1]
+        url = f"{scheme}://{rest}"
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an invalid IPv6 literal: say nothing rather than echo it
@@ -48,10 +67,15 @@ def redact_url(url: str | None) -> str | None:
 
 
 def redact_text(text: str) -> str:
-    """Every URL inside ``text`` redacted with `redact_url`; the rest of the text unchanged."""
-    if "://" not in text:
-        return text
-    return _URL.sub(lambda m: redact_url(m.group()) or "", text)
+    """Every URL inside ``text`` redacted with `redact_url`, ``api_key=...``-style values and ``Bearer``
+    tokens replaced by `MASK`; the rest of the text unchanged."""
+    if "://" in text:
+        text = _URL.sub(lambda m: redact_url(m.group()) or "", text)
+    if "=" in text or ":" in text:
+        text = _SECRET_PARAM.sub(lambda m: m.group(1) + MASK, text)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    return text
 
 
 def redact_secrets(obj: Any) -> Any:

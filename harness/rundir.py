@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
+import secrets
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,20 +25,43 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (same-directory temp file + fsync + rename)."""
+def create_temp(directory: str | Path, *, prefix: str, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new, exclusively created file in ``directory`` for an atomic write: ``(fd, path)``.
+
+    Why not ``tempfile.mkstemp``: it creates the file with mode 0600 whatever the umask, and the rename
+    keeps that mode, so results, reports and checkpoints written through it were unreadable to teammates
+    on a shared filesystem. Opening with ``O_CREAT | O_EXCL`` and mode 0666 lets the kernel apply the
+    umask, as for any file the user creates (0644 under umask 022)."""
+    directory = Path(directory)
+    for _ in range(100):
+        path = directory / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{directory}: could not create a temporary file {prefix}*{suffix}")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (same-directory temp file + fsync + rename); the file gets
+    the mode the umask gives new files."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = create_temp(path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8; see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
@@ -184,6 +208,18 @@ class Manifest:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.data: dict[str, Any] = read_json(self.path) if self.path.exists() else {}
+        self._lock: Any = None
+
+    def hold(self, lock: Any) -> None:
+        """Keep the folder's lock (`harness.dirlock.FolderLock`) until `finish` or `fail` (or until this
+        object is collected, e.g. after an error between `begin` and either)."""
+        self._lock = lock
+        weakref.finalize(self, lock.release)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def check_protocol(self, protocol_hash: str, *, what: str = "run", has_records: bool = True) -> None:
         """Refuse to resume a directory created under a different protocol (prompts, sampling, grader,
@@ -207,15 +243,38 @@ class Manifest:
         self.data.setdefault("created_at", self.data["updated_at"])
         atomic_write_json(self.path, self.data)
 
-    def begin(self, **fields: Any) -> None:
-        """Mark the start of an invocation (status ``running``); ``fields`` are recorded (config, protocol...)."""
+    def begin(self, progress: Mapping[str, int] | None = None, **fields: Any) -> None:
+        """Mark the start of an invocation (status ``running``); ``fields`` are recorded (config, protocol...).
+
+        ``progress``: counters the caller derives from what its records hold now (e.g. ``{"new_generations":
+        samples generated so far}``). A manifest still saying ``running`` here belongs to an invocation that
+        was killed (the caller holds the folder's lock, so it is not running): it is closed as ``killed``
+        with the difference of those counters since its start, so its generations count in
+        ``run_stats_total``; its seconds run from its start to the last write into the folder."""
+        if self.data.get("status") == "running":
+            self._close_killed(progress or {})
         self._t0 = time.perf_counter()
         self.data.pop("error", None)
-        self.update(**fields, status="running", started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.update(**fields, status="running", started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    started_unix=round(time.time(), 3), progress_at_start=dict(progress or {}))
+
+    def _close_killed(self, progress: Mapping[str, int]) -> None:
+        before = self.data.get("progress_at_start") or {}
+        stats: dict[str, Any] = {k: max(0, int(v) - int(before.get(k, 0))) for k, v in progress.items()}
+        started = self.data.get("started_unix")
+        if isinstance(started, (int, float)):
+            last = max((p.stat().st_mtime for p in self.path.parent.rglob("*") if p.is_file()), default=started)
+            stats["seconds"] = round(max(0.0, last - started), 3)
+        entry = {"status": "killed", "ended_at": None, **stats}
+        self._close_entry(entry)
+        log.info("%s: the previous invocation did not finish (killed); counted %s", self.path, stats)
 
     def _close_invocation(self, status: str, stats: Mapping[str, Any] | None) -> None:
         seconds = round(time.perf_counter() - getattr(self, "_t0", time.perf_counter()), 3)
-        entry = {"status": status, "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": seconds, **(stats or {})}
+        self._close_entry({"status": status, "ended_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": seconds,
+                           **(stats or {})})
+
+    def _close_entry(self, entry: dict[str, Any]) -> None:
         invocations = [*self.data.get("invocations", []), entry]
         totals: dict[str, Any] = {}
         for inv in invocations:
@@ -228,12 +287,20 @@ class Manifest:
         """The stage is complete: status ``complete``, this invocation's stats summed into the totals."""
         if self.data.get("status") == "running":
             self._close_invocation("complete", stats)
-        self.update(**fields, status="complete", run_stats=dict(stats or {}))
+        try:
+            self.update(**fields, status="complete", run_stats=dict(stats or {}))
+        finally:
+            self._release()
 
     def fail(self, exc: BaseException, stats: Mapping[str, Any] | None = None) -> None:
         """An invocation stopped with an error: status ``failed`` and the error's first line."""
-        if self.data.get("status") != "running":
-            return
-        self._close_invocation("failed", stats)
-        first = (str(exc).strip().splitlines() or [""])[0][:500]
-        self.update(status="failed", error=f"{type(exc).__name__}: {first}")
+        try:
+            if self.data.get("status") != "running":
+                return
+            self._close_invocation("failed", stats)
+            from harness.redact import redact_text
+
+            first = redact_text((str(exc).strip().splitlines() or [""])[0][:500])  # server text may echo a key
+            self.update(status="failed", error=f"{type(exc).__name__}: {first}")
+        finally:
+            self._release()

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import Backend, GenerationRequest, SamplingParams, generate_within_window
-from harness.rundir import RecordLog
+from harness.rundir import RecordLog, iter_jsonl
 from harness.ui import progress_bar
 
 PROMPTS_FILE = "prompts.jsonl"
@@ -57,6 +57,21 @@ def sample_key(record: dict[str, Any]) -> tuple[str, int]:
 def open_records(path: str | Path) -> RecordLog:
     """The sample records of one stage or task, keyed by `sample_key`."""
     return RecordLog(path, key=sample_key)
+
+
+def generation_progress(paths: Sequence[str | Path]) -> dict[str, int]:
+    """What sample logs hold now, in `RunStats`' terms (``new_generations``: generated samples, ``skipped``:
+    samples skipped for the context window): `harness.rundir.Manifest.begin` takes the difference to
+    account for an invocation that was killed before it could report its own stats."""
+    generated = skipped = 0
+    for path in paths:
+        if Path(path).exists():
+            for record in iter_jsonl(path, keep=None, allow_torn_tail=True):
+                if record.get("status") == "skipped":
+                    skipped += 1
+                else:
+                    generated += 1
+    return {"new_generations": generated, "skipped": skipped}
 
 
 @dataclass

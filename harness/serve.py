@@ -8,18 +8,28 @@ batches internally and is not thread-safe.
 
 Because one lock serves every client, one request must not be able to monopolise it: `ServeLimits` caps
 ``n``, the body size and the prompt length (the chat template and tokenizer run under the lock and cannot
-be interrupted, so their input is bounded before the lock is taken), and a socket read timeout drops a
-client that declares a body and never sends it. Every malformed request -- bad JSON, JSON nested past the
-parser's recursion limit, a non-numeric Content-Length, wrong types, non-finite numbers -- is a 4xx with a
-JSON error body, never a dropped connection or a traceback.
+be interrupted, so their input is bounded before the lock is taken); a client has one deadline for its
+whole request (request line, headers and body -- not per read, so trickling a byte at a time does not
+extend it); at most ``max_connections`` connections are served at once (one thread each), and one more
+is answered 503 at once instead of holding another thread; with ``--api-key`` the key is checked from the
+headers before the body is read, and only as ``Authorization: Bearer <key>``. Every malformed request --
+bad JSON, JSON nested past the parser's recursion limit, a non-numeric Content-Length, wrong types,
+non-finite numbers, fields this server does not implement (``logprobs``) -- is a 4xx with a JSON error
+body naming the field, never a dropped connection, a silently ignored field or a traceback.
+
+Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions`` (a raw prompt string
+or list of strings, no chat template; ``n``, ``max_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``),
+each in the OpenAI API's response shape.
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import logging
 import math
+import socket
 import threading
 import time
 import uuid
@@ -47,17 +57,23 @@ class ServeLimits:
             and tokenizer run (under the model lock, uninterruptible). None: `CHARS_PER_CONTEXT_TOKEN`
             per token of the model's context window (a prompt that long could never fit), or 1,000,000
             when the backend does not report one.
-        read_timeout: seconds a connection may stall while sending its request line, headers or body
-            before it is dropped; None waits forever (a declared body that never arrives holds a thread).
+        read_timeout: seconds a connection has to send one whole request -- request line, headers and body
+            together, a deadline rather than a per-read timeout -- before it is answered 408 (or dropped,
+            if its headers never finish); None waits forever (a declared body that never arrives holds a
+            thread).
+        max_connections: connections served at once, one thread each; one more is answered 503 with
+            ``Retry-After`` immediately (trickling or idle clients cannot pile up threads).
     """
 
     max_n: int = 64
     max_body_bytes: int = 4 * 1024 * 1024
     max_prompt_chars: int | None = None
     read_timeout: float | None = 30.0
+    max_connections: int = 32
 
     def __post_init__(self) -> None:
-        if self.max_n < 1 or self.max_body_bytes < 1 or (self.max_prompt_chars is not None and self.max_prompt_chars < 1):
+        if (self.max_n < 1 or self.max_body_bytes < 1 or self.max_connections < 1
+                or (self.max_prompt_chars is not None and self.max_prompt_chars < 1)):
             raise ValueError(f"serve limits must be >= 1: {self}")
         if self.read_timeout is not None and self.read_timeout <= 0:
             raise ValueError(f"read_timeout must be > 0 seconds, got {self.read_timeout}")
@@ -75,9 +91,9 @@ def prompt_char_limit(backend: Backend, limits: ServeLimits) -> int:
 class RequestError(ValueError):
     """A client error, answered with a JSON error body and ``status``."""
 
-    def __init__(self, message: str, status: int = 400, kind: str = "invalid_request_error") -> None:
+    def __init__(self, message: str, status: int = 400, kind: str = "invalid_request_error", param: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.kind = status, kind
+        self.status, self.kind, self.param = status, kind, param
 
 
 def _get(body: dict[str, Any], key: str, types: type | tuple[type, ...], default: Any) -> Any:
@@ -126,6 +142,7 @@ def parse_chat_request(
         )
     if body.get("stream"):
         raise RequestError("stream=true is not supported by this server")
+    _refuse_unimplemented(body, {"logprobs": (False,), "top_logprobs": (0,)})
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError("'messages' must be a non-empty list")
@@ -137,6 +154,48 @@ def parse_chat_request(
         raise RequestError(
             "add_generation_prompt=false is only supported together with continue_final_message=true"
         )
+    n, max_tokens, seed, stop = _common(body, default_max_tokens=default_max_tokens, max_n=max_n)
+    contents = tuple(_content(m, i) for i, m in enumerate(messages))
+    chars = sum(len(m["content"]) + len(m["role"]) for m in contents)
+    if max_prompt_chars is not None and chars > max_prompt_chars:
+        raise RequestError(
+            f"the messages hold {chars} characters; this server accepts at most {max_prompt_chars} "
+            "(harness serve --max-prompt-chars)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        )
+    try:
+        request = GenerationRequest(contents, continue_final_message=cont)
+    except ValueError as exc:
+        raise RequestError(str(exc)) from exc
+    return request, _sampling(body, n=n, max_tokens=max_tokens, seed=seed, stop=stop)
+
+
+def _refuse_unimplemented(body: dict[str, Any], off: dict[str, tuple[Any, ...]]) -> None:
+    """A field this server does not implement, set to anything but null or one of its "off" values, is a
+    400 naming it: answering without it (no logprobs where logprobs were asked for) would look like success."""
+    for name, off_values in off.items():
+        value = body.get(name)
+        if value is not None and value not in off_values:
+            raise RequestError(f"'{name}' is not supported by this server (got {json.dumps(value)[:40]}); "
+                               "send the request without it", param=name)
+
+
+def _sampling(body: dict[str, Any], *, n: int, max_tokens: int, seed: int | None, stop: list[str]) -> SamplingParams:
+    try:
+        return SamplingParams(
+            n=n,
+            temperature=float(_get(body, "temperature", (int, float), 1.0)),
+            top_p=float(_get(body, "top_p", (int, float), 1.0)),
+            top_k=_get(body, "top_k", int, -1),
+            max_tokens=max_tokens,
+            seed=seed,
+            stop=tuple(stop),
+        )
+    except ValueError as exc:
+        raise RequestError(str(exc)) from exc
+
+
+def _common(body: dict[str, Any], *, default_max_tokens: int, max_n: int | None) -> tuple[int, int, int | None, list[str]]:
+    """``(n, max_tokens, seed, stop)``, checked, shared by both routes."""
     stop = _get(body, "stop", (str, list), [])
     stop = [stop] if isinstance(stop, str) else stop
     if not all(isinstance(s, str) for s in stop):
@@ -153,27 +212,65 @@ def parse_chat_request(
     seed = _get(body, "seed", int, None)
     if seed is not None and not 0 <= seed < MAX_SEED:
         raise RequestError(f"'seed' must be in [0, 2**62), got {seed}")
-    contents = tuple(_content(m, i) for i, m in enumerate(messages))
-    chars = sum(len(m["content"]) + len(m["role"]) for m in contents)
+    return n, max_tokens, seed, stop
+
+
+def parse_completion_request(
+    body: Any,
+    *,
+    served_model_name: str,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_n: int | None = None,
+    max_prompt_chars: int | None = None,
+) -> tuple[list[str], SamplingParams]:
+    """Validate a ``/v1/completions`` body (OpenAI's legacy completions: ``prompt`` is a string or a list of
+    strings, sent to the model as they are, without a chat template) into prompts and sampling params."""
+    if not isinstance(body, dict):
+        raise RequestError("request body must be a JSON object")
+    model = body.get("model")
+    if model is not None and model != served_model_name:
+        raise RequestError(
+            f"The model `{model}` does not exist (serving `{served_model_name}`)", 404, "not_found_error"
+        )
+    if body.get("stream"):
+        raise RequestError("stream=true is not supported by this server")
+    _refuse_unimplemented(body, {"logprobs": (), "echo": (False,), "suffix": ("",), "logit_bias": ({},)})  # logprobs 0: the chosen tokens' logprobs
+    if _get(body, "best_of", int, 1) != 1:
+        raise RequestError("'best_of' other than 1 is not supported by this server", param="best_of")
+    prompt = body.get("prompt")
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
+        raise RequestError("'prompt' must be a non-empty string or a non-empty list of non-empty strings "
+                           "(token-id prompts are not supported)", param="prompt")
+    n, max_tokens, seed, stop = _common(body, default_max_tokens=default_max_tokens, max_n=max_n)
+    if max_n is not None and n * len(prompts) > max_n:
+        raise RequestError(f"{len(prompts)} prompts x n={n} is more than this server allows per request ({max_n}; "
+                           "harness serve --max-n); send several requests")
+    chars = sum(len(p) for p in prompts)
     if max_prompt_chars is not None and chars > max_prompt_chars:
         raise RequestError(
-            f"the messages hold {chars} characters; this server accepts at most {max_prompt_chars} "
+            f"the prompts hold {chars} characters; this server accepts at most {max_prompt_chars} "
             "(harness serve --max-prompt-chars)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE
         )
-    try:
-        request = GenerationRequest(contents, continue_final_message=cont)
-        params = SamplingParams(
-            n=n,
-            temperature=float(_get(body, "temperature", (int, float), 1.0)),
-            top_p=float(_get(body, "top_p", (int, float), 1.0)),
-            top_k=_get(body, "top_k", int, -1),
-            max_tokens=max_tokens,
-            seed=seed,
-            stop=tuple(stop),
-        )
-    except ValueError as exc:
-        raise RequestError(str(exc)) from exc
-    return request, params
+    return prompts, _sampling(body, n=n, max_tokens=max_tokens, seed=seed, stop=stop)
+
+
+def text_completion_body(model: str, results: list[list[Sample]]) -> dict[str, Any]:
+    """An OpenAI ``text_completion`` object: choice ``i * n + j`` is sample ``j`` of prompt ``i``."""
+    prompt = sum(samples[0].prompt_tokens for samples in results if samples)
+    completion = sum(s.completion_tokens for samples in results for s in samples)
+    choices: list[dict[str, Any]] = []
+    for samples in results:
+        for s in samples:
+            choices.append({"index": len(choices), "text": s.text, "logprobs": None, "finish_reason": s.finish_reason})
+    return {
+        "id": f"cmpl-{uuid.uuid4().hex}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }
 
 
 def completion_body(model: str, samples: list[Sample]) -> dict[str, Any]:
@@ -203,7 +300,9 @@ def completion_body(model: str, samples: list[Sample]) -> dict[str, Any]:
 
 
 class ChatServer(ThreadingHTTPServer):
-    """HTTP server holding one backend; handlers share it under ``lock``."""
+    """HTTP server holding one backend; handlers share it under ``lock``. At most
+    ``limits.max_connections`` handler threads run at once; a connection beyond that gets a 503 from the
+    accepting thread and is closed, so no client can make the server start unbounded threads."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -226,20 +325,82 @@ class ChatServer(ThreadingHTTPServer):
         self.limits = limits or ServeLimits()
         self.max_prompt_chars = prompt_char_limit(backend, self.limits)
         self.lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._busy(request)
+            return
+        try:
+            super().process_request(request, client_address)  # starts the handler thread
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _busy(self, request: Any) -> None:
+        """503 on a connection over the cap, written by the accepting thread with a short timeout."""
+        message = (f"this server is serving {self.limits.max_connections} connections already "
+                   "(harness serve --max-connections); retry shortly")
+        data = json.dumps({"error": {"message": message, "type": "server_busy", "param": None, "code": 503}}).encode()
+        head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                "Retry-After: 1\r\nConnection: close\r\n\r\n").encode()
+        try:
+            request.settimeout(1.0)
+            request.sendall(head + data)
+        except OSError:
+            pass
+        finally:
+            self.shutdown_request(request)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as a raw stream whose every read waits at most until the request's deadline: a client
+    that trickles a byte at a time cannot stretch one request past it (a per-read timeout restarts on
+    every byte)."""
+
+    def __init__(self, sock: socket.socket, handler: _Handler) -> None:
+        self._sock, self._handler = sock, handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        deadline = self._handler.deadline
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the request deadline passed")
+            self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: ChatServer
+    deadline: float | None = None
 
     def setup(self) -> None:
-        self.timeout = self.server.limits.read_timeout  # StreamRequestHandler applies it to the socket
         super().setup()
+        self.rfile.close()  # the stdlib's reader: closed, or the socket's close would wait for its reference
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self), buffer_size=65536)
+
+    def handle_one_request(self) -> None:
+        """Each request on a connection gets the whole-request deadline from its first byte's wait on."""
+        timeout = self.server.limits.read_timeout
+        self.deadline = time.monotonic() + timeout if timeout is not None else None
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s - " + format, self.address_string(), *args)
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
+        self.connection.settimeout(self.server.limits.read_timeout)  # writes: a per-call timeout again
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -262,21 +423,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, exc: RequestError) -> None:
         self._send(
-            exc.status, {"error": {"message": str(exc), "type": exc.kind, "param": None, "code": int(exc.status)}}
+            exc.status, {"error": {"message": str(exc), "type": exc.kind, "param": exc.param, "code": int(exc.status)}}
         )
 
     def _authorized(self) -> bool:
+        """``Authorization: Bearer <key>`` (the scheme is case-insensitive, RFC 6750); a bare key or another
+        scheme is refused, as by ``vllm serve --api-key``."""
         if not self.server.api_key:
             return True
-        given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), self.server.api_key.encode())
+        scheme, _, given = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), self.server.api_key.encode())
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self.deadline = None  # the request is read
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/health":
             self._send(200, {"status": "ok"})
         elif not self._authorized():
-            self._error(RequestError("invalid API key", 401, "authentication_error"))
+            self._error(RequestError("invalid API key (send 'Authorization: Bearer <key>')", 401, "authentication_error"))
         elif path in ("/v1/models", "/models"):
             card = {
                 "id": self.server.served_model_name,
@@ -306,24 +472,29 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(length)
         except TimeoutError:
             raise RequestError(
-                f"the request body did not arrive within {self.server.limits.read_timeout:g}s", HTTPStatus.REQUEST_TIMEOUT
+                f"the request body did not arrive within {self.server.limits.read_timeout:g}s (the whole request's "
+                "deadline; harness serve --read-timeout)", HTTPStatus.REQUEST_TIMEOUT
             ) from None
         if len(raw) < length:
             raise RequestError(f"the request body ended after {len(raw)} of {length} bytes")
         return raw
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        path = self.path.split("?", 1)[0].rstrip("/")
+        routes = {"/v1/chat/completions": self._chat, "/chat/completions": self._chat,
+                  "/v1/completions": self._completions, "/completions": self._completions}
         try:
-            raw = self._read_body()  # always drain the body before answering
+            if not self._authorized():  # from the headers alone: an unauthenticated body is never read
+                raise RequestError("invalid API key (send 'Authorization: Bearer <key>')", 401, "authentication_error")
+            raw = self._read_body()
         except RequestError as exc:
             self.close_connection = True  # whatever is left of the body must not be read as a request
             self._error(exc)
             return
-        path = self.path.split("?", 1)[0].rstrip("/")
+        self.deadline = None  # the request is read
         try:
-            if not self._authorized():
-                raise RequestError("invalid API key", 401, "authentication_error")
-            if path not in ("/v1/chat/completions", "/chat/completions"):
+            route = routes.get(path)
+            if route is None:
                 raise RequestError(f"no route {self.path}", 404, "not_found_error")
             try:
                 body = json.loads(raw or b"null")
@@ -331,15 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise RequestError("invalid JSON: nested too deeply") from None
             except ValueError as exc:  # JSONDecodeError, bad UTF-8, integers past Python's digit limit
                 raise RequestError(f"invalid JSON: {exc}") from None
-            request, params = parse_chat_request(
-                body,
-                served_model_name=self.server.served_model_name,
-                default_max_tokens=self.server.default_max_tokens,
-                max_n=self.server.limits.max_n,
-                max_prompt_chars=self.server.max_prompt_chars,
-            )
-            with self.server.lock:
-                samples = self.server.backend.generate([request], params)[0]
+            payload = route(body)
         except RequestError as exc:
             self._error(exc)
             return
@@ -353,7 +516,34 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("generation failed")
             self._error(RequestError(f"{type(exc).__name__}: {exc}", 500, "internal_error"))
             return
-        self._send(200, completion_body(self.server.served_model_name, samples))
+        self._send(200, payload)
+
+    def _chat(self, body: Any) -> dict[str, Any]:
+        request, params = parse_chat_request(
+            body,
+            served_model_name=self.server.served_model_name,
+            default_max_tokens=self.server.default_max_tokens,
+            max_n=self.server.limits.max_n,
+            max_prompt_chars=self.server.max_prompt_chars,
+        )
+        with self.server.lock:
+            samples = self.server.backend.generate([request], params)[0]
+        return completion_body(self.server.served_model_name, samples)
+
+    def _completions(self, body: Any) -> dict[str, Any]:
+        complete = getattr(self.server.backend, "complete", None)
+        if complete is None:
+            raise RequestError(f"the {self.server.backend.name!r} backend cannot complete raw prompts", 404, "not_found_error")
+        prompts, params = parse_completion_request(
+            body,
+            served_model_name=self.server.served_model_name,
+            default_max_tokens=self.server.default_max_tokens,
+            max_n=self.server.limits.max_n,
+            max_prompt_chars=self.server.max_prompt_chars,
+        )
+        with self.server.lock:
+            results = complete(prompts, params)
+        return text_completion_body(self.server.served_model_name, results)
 
 
 @dataclass
@@ -394,12 +584,16 @@ def start_server(
     limits: ServeLimits | None = None,
     **backend_options: Any,
 ) -> RunningServer:
-    """Serve ``backend`` (or an HF model path) on a daemon thread; ``port=0`` picks a free port."""
+    """Serve ``backend`` (or a model for the hf backend: a path, hub id or ``<scheme>:<name>`` such as
+    ``world:default``, resolved by `harness.models` like every other command's) on a daemon thread;
+    ``port=0`` picks a free port. A model given by name is served under that name unless
+    ``served_model_name`` says otherwise."""
     owns = isinstance(backend, str)
     if isinstance(backend, str):
-        from harness.backends.hf import HFBackend
+        from harness.backends import get_backend
 
-        backend = HFBackend(backend, **backend_options)
+        served_model_name = served_model_name or backend
+        backend = get_backend("hf", backend, **backend_options)
     try:
         server = ChatServer(
             (host, port),

@@ -11,7 +11,7 @@ import re
 
 from tasks.base import LoadedTask, Problem, Task
 from tasks.data import DataResolver
-from tasks.readers import expect_count, field, read_jsonl, read_matharena_contest
+from tasks.readers import UniqueIds, expect_count, field, read_jsonl, read_matharena_contest
 from tasks.registry import register_task
 
 QWEN_COMMIT = "a45202bd16f1ec06f433442dc1152d0074773465"
@@ -33,6 +33,7 @@ def load_aime24(resolver: DataResolver) -> LoadedTask:
     """Qwen2.5-Math's copy sorts problems lexicographically per contest; recover I-n/II-n from the URL."""
     path = resolver.local_file("aime24", "aime24/test.jsonl", AIME24_URL)
     problems = []
+    ids = UniqueIds(path, field="url")
     for lineno, row in enumerate(read_jsonl(path), 1):
         where = f"{path}: line {lineno}"
         url = str(field(row, "url", where))
@@ -40,6 +41,7 @@ def load_aime24(resolver: DataResolver) -> LoadedTask:
         if match is None:
             raise ValueError(f"{where}: field 'url' does not name an AIME problem: {url!r}")
         year, contest, number = match.groups()
+        ids.add(f"{contest}-{int(number)}", f"line {lineno}")
         answer = str(field(row, "answer", where)).strip()
         problems.append(
             Problem(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tasks.base import LoadedTask, Problem, Task
 from tasks.data import DataResolver
-from tasks.readers import expect_count, field, read_json_array
+from tasks.readers import UniqueIds, expect_count, field, read_json_array
 from tasks.registry import register_task
 
 RLLM_COMMIT = "874daa4acb7f451dc2a4b2b6e8ce28f5aa88d1f5"
@@ -20,10 +20,12 @@ RELPATH = "train/aime-1983-2023/aime.json"
 def load(resolver: DataResolver) -> LoadedTask:
     path = resolver.local_file("aime-1983-2023", RELPATH, URL)
     problems = []
+    ids = UniqueIds(path, field="year/aime_number/problem_number")
     for index, row in enumerate(read_json_array(path)):
         where = f"{path}: item {index}"
         year, contest, number = (int(field(row, k, where)) for k in ("year", "aime_number", "problem_number"))
         roman = "I" * contest
+        ids.add(f"{year}-{roman}-{number}", f"item {index}")
         problems.append(
             Problem(
                 id=f"{year}-{roman}-{number}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tasks.base import LoadedTask, Problem, Task
 from tasks.data import DataResolver
-from tasks.readers import expect_count, field, number_to_str, read_jsonl
+from tasks.readers import UniqueIds, expect_count, field, number_to_str, read_jsonl
 from tasks.registry import register_task
 
 QWEN_COMMIT = "a45202bd16f1ec06f433442dc1152d0074773465"
@@ -19,12 +19,13 @@ URL = f"https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/{QWEN_COMMIT}/eval
 def load(resolver: DataResolver) -> LoadedTask:
     path = resolver.local_file("amc23", "amc23/test.jsonl", URL)
     problems = []
+    ids = UniqueIds(path)
     for lineno, row in enumerate(read_jsonl(path), 1):
         where = f"{path}: line {lineno}"
         url = str(row.get("url") or "")
         problems.append(
             Problem(
-                id=str(field(row, "id", where)),
+                id=ids.add(str(field(row, "id", where)), f"line {lineno}"),
                 problem=str(field(row, "problem", where)).strip(),
                 answer=number_to_str(field(row, "answer", where)),
                 category="AMC 12A" if "AMC_12A" in url else "AMC 12B" if "AMC_12B" in url else None,

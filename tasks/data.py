@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -80,9 +79,12 @@ def _read_local_rows(path: Path, split: str) -> list[dict[str, Any]]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename, so an interrupted download never leaves a truncated cache entry."""
+    """Write via a temp file and rename, so an interrupted download never leaves a truncated cache entry
+    (created with the umask's mode, not mkstemp's 0600: a shared cache must be readable by the team)."""
+    from harness.rundir import create_temp
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = create_temp(path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tasks.base import LoadedTask, Problem, Task
 from tasks.data import DataResolver
-from tasks.readers import expect_count, field, read_jsonl
+from tasks.readers import UniqueIds, expect_count, field, read_jsonl
 from tasks.registry import register_task
 
 COMMIT = "cf1c7858bfc145a27aa733e75d930d34f0d318a6"
@@ -30,11 +30,12 @@ SUBJECTS = (
 def load(resolver: DataResolver) -> LoadedTask:
     path = resolver.local_file("math500", "math500/test.jsonl", URL)
     problems = []
+    ids = UniqueIds(path, field="unique_id")
     for lineno, row in enumerate(read_jsonl(path), 1):
         where = f"{path}: line {lineno}"
         problems.append(
             Problem(
-                id=str(field(row, "unique_id", where)),
+                id=ids.add(str(field(row, "unique_id", where)), f"line {lineno}"),
                 problem=str(field(row, "problem", where)).strip(),
                 answer=str(field(row, "answer", where)).strip(),
                 solution=row.get("solution") or None,

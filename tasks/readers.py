@@ -50,6 +50,25 @@ def number_to_str(value: Any) -> str:
     return str(value).strip()
 
 
+class UniqueIds:
+    """Refuses a second row with an id already seen, naming the file and both rows.
+
+    Why every loader needs it: every record of a run is keyed by problem id, so two problems sharing an id
+    silently become one (``--limit 3`` evaluated 2 problems and exited 0). ``add(pid, where)`` with
+    ``where`` the row's place (``line 7``, ``item 3``); ``field`` names the column the id comes from."""
+
+    def __init__(self, path: Any, field: str = "id") -> None:
+        self.path, self.field = path, field
+        self._seen: dict[str, str] = {}
+
+    def add(self, pid: str, where: str) -> str:
+        if pid in self._seen:
+            raise ValueError(f"{self.path}: {where}: field '{self.field}' gives problem id {pid!r}, which "
+                             f"{self._seen[pid]} already has (problem ids must be unique)")
+        self._seen[pid] = where
+        return pid
+
+
 def expect_count(items: list[Any], expected: int, where: str) -> None:
     """Fail loudly when a copy is truncated or padded; a silent 29/30 would skew every metric."""
     if len(items) != expected:
@@ -72,9 +91,11 @@ def read_matharena_contest(
     with answers_path.open(newline="", encoding="utf-8") as fh:
         answers = list(csv.DictReader(fh))
     out = []
+    ids = UniqueIds(answers_path)
     for lineno, row in enumerate(answers, 2):
         where = f"{answers_path}: line {lineno}"
         pid = safe_component(str(field(row, "id", where)).strip(), where=where, field="id")  # names a .tex file
+        ids.add(pid, f"line {lineno}")
         answer = str(field(row, "answer", f"{where} (id {pid})")).strip()
         tex = resolver.local_file(task, f"{folder}/problems/{pid}.tex", url(f"problems/{pid}.tex"))
         problem = tex.read_text(encoding="utf-8").strip()
@@ -102,10 +123,9 @@ def load_hub_task(
     """
     got = resolver.hub_rows(task, hub_id, hub_split, relpath=f"{task}/{split}.jsonl")
     problems = [to_problem(row, i, f"{got.origin}: row {i}") for i, row in enumerate(got.rows)]
-    ids = [p.id for p in problems]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        raise ValueError(f"{got.origin}: duplicate problem ids {dupes}")
+    ids = UniqueIds(got.origin)
+    for i, p in enumerate(problems):
+        ids.add(p.id, f"row {i}")
     if expected is not None and len(problems) != expected:
         logger.warning("%s: %s has %d rows, documented size is %d", task, got.origin, len(problems), expected)
     return LoadedTask(problems=problems, origin=got.origin)

@@ -188,12 +188,27 @@ def load_task(
     resolver = resolver or DataResolver(data_dir)
     params = inspect.signature(task.loader).parameters
     if "split" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return task.loader(resolver, split=split)
-    if len(task.splits) > 1:
+        loaded = task.loader(resolver, split=split)
+    elif len(task.splits) > 1:
         raise TypeError(
             f"task {task.name!r} has splits {task.splits} but its loader takes no 'split' argument"
         )
-    return task.loader(resolver)
+    else:
+        loaded = task.loader(resolver)
+    _check_unique_ids(task, loaded)
+    return loaded
+
+
+def _check_unique_ids(task: Task, loaded: LoadedTask) -> None:
+    """Every loader's problems, plugins' included, have distinct ids: records are keyed by id, so two
+    problems sharing one would silently count as one. The built-in file loaders already name the file
+    and both lines (`tasks.readers.UniqueIds`); this catches any other loader, naming both positions."""
+    seen: dict[str, int] = {}
+    for i, problem in enumerate(loaded.problems):
+        first = seen.setdefault(problem.id, i)
+        if first != i:
+            raise ValueError(f"{loaded.origin or task.name}: problems {first} and {i} (0-based, as loaded) share the "
+                             f"id {problem.id!r} (task {task.name!r}; problem ids must be unique)")
 
 
 def _search_path(task: Task) -> tuple[str, ...]:

@@ -94,8 +94,9 @@ def test_interrupt_says_how_to_resume(workdir, tiny_model_dir, monkeypatch, caps
         raise KeyboardInterrupt
 
     monkeypatch.setattr(harness.evaluate, "sample_and_grade", interrupted)
-    code, output = run_main(["eval", "--model", tiny_model_dir, "--task", "aime25", "--limit", "1", "--out", "r"],
-                            monkeypatch, capsys)
+    # a budget that fits the tiny model's context: the budget is checked before sampling starts
+    code, output = run_main(["eval", "--model", tiny_model_dir, "--task", "aime25", "--limit", "1", "--out", "r",
+                             "--max-tokens", "16"], monkeypatch, capsys)
     lines = output_lines(output)
     assert code == 130 and len(lines) == 1 and "interrupted" in lines[0] and "resume" in lines[0], output
 

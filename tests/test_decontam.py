@@ -61,3 +61,64 @@ def test_exclude_holds_the_overlap_out_of_evaluation(tmp_path):
     assert sorted(problems["exclude_ids"]) == sorted(task["overlapping"])
     allowed = run_compare(["rl-baseline"], _overlapping(tmp_path, allow_overlap=True), dry_run=True)
     assert allowed["overlap"]["allowed"] and allowed["overlap"]["has_overlap"]
+
+
+# ---- issue 22 item 7: edited copies are caught by containment in both directions ----------------------
+
+BEFORE = "Read the following problem carefully before answering it."
+AFTER = "Give your final answer in a box and justify each step of your reasoning."
+
+
+def _respell(text: str) -> str:
+    """\\frac -> \\dfrac and \\le -> \\leq: the same statement in other LaTeX spellings."""
+    import re
+
+    return re.sub(r"\\le(?![A-Za-z])", r"\\leq", text.replace("\\frac", "\\dfrac"))
+
+
+@pytest.mark.parametrize("edit", ["respelled", "before", "after", "both", "shortest+after", "shortest+before"])
+def test_perturbed_imo_answerbench_problems_are_caught(edit):
+    """Each IMO-AnswerBench v1 problem, edited, against the set as training problems: every copy is found,
+    paired with its original (before: 371, 387, 335 and 219 of 400, and 0 of the 10 shortest)."""
+    from dataclasses import replace
+
+    from tasks import load_task
+
+    problems = load_task("imo-answerbench", "v1").problems
+    chosen = problems
+    if edit.startswith("shortest"):
+        chosen = sorted(problems, key=lambda p: len(normalise(p.problem).split()))[:10]
+    rewrite = {
+        "respelled": _respell,
+        "before": lambda t: f"{BEFORE} {t}",
+        "after": lambda t: f"{t} {AFTER}",
+        "both": lambda t: f"{BEFORE} {t} {AFTER}",
+        "shortest+after": lambda t: f"{t} {AFTER}",
+        "shortest+before": lambda t: f"{BEFORE} {t}",
+    }[edit]
+    edited = [replace(p, id="copy-" + p.id, problem=rewrite(p.problem)) for p in chosen]
+    assert sum(e.problem != p.problem for e, p in zip(edited, chosen, strict=True)) >= min(len(chosen), 100)
+    found, n = find_overlap(problems, edited)
+    assert n == len(chosen)
+    assert sorted(e for e, *_ in found) == sorted(e.id for e in edited)
+    assert all(e == "copy-" + t for e, t, _, _ in found)
+
+
+def test_no_false_positives_among_distinct_problems():
+    """Each IMO-AnswerBench problem against the other 399, and the world's whole test split against its whole
+    hard training split (distinct problems sharing one template): nothing is flagged."""
+    from tasks import load_task
+
+    problems = load_task("imo-answerbench", "v1").problems
+    for i, p in enumerate(problems):
+        found, _ = find_overlap(problems[:i] + problems[i + 1:], [p])
+        assert not found, (p.id, found)
+    train = ProblemSet(task="world@hard", split="train").load()[1]
+    found, n = find_overlap(train, ProblemSet(task="world", split="test").load()[1])
+    assert n > 400 and not found, found
+
+
+def test_latex_spellings_normalise_alike():
+    assert normalise("$x \\leq \\dfrac{1}{2}$") == normalise("$x\\le\\frac{1}{2}$") == normalise("x ≤ \\tfrac{1}{2}")
+    assert normalise("\\left( a \\cdot b \\right)") == normalise("(a \\times b)")
+    assert normalise("a right triangle") == "a right triangle"  # words stay; only the \right macro goes

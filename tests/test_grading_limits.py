@@ -185,3 +185,41 @@ def test_pool_works_in_a_script_without_a_main_guard(tmp_path: Path) -> None:
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["[True,", "False]", "True"], run.stdout
+
+
+# ---- issue 22 item 4: the deadline covers extraction and normalisation too ----------------------------
+
+# Two 1 MB answers that defeated the string work done before any deadline applies (in the caller's own
+# process): 150,000 "\boxed" mentions without a brace (extract_boxed rescanned the text for each), and a
+# box closed after 500,000 " ." (clean_math cut one trailing period per pass). Measured before the fix:
+# 33 s and 20 s on 2 loaded cores against a 5 s limit.
+MEGABYTE_ANSWERS = [
+    ("\\boxed{3} " + "\\boxed " * 150_000, "3"),
+    ("\\boxed{1" + " ." * 500_000 + "}", "1"),
+]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("answer", "gold"), MEGABYTE_ANSWERS, ids=["brace-less-openers", "trailing-periods"])
+def test_megabyte_answers_are_graded_within_the_limit(answer: str, gold: str) -> None:
+    assert len(answer) >= 1_000_000
+    start = time.perf_counter()
+    v = grade(answer, gold, timeout=5)
+    assert time.perf_counter() - start < 5.0
+    assert v.status == "ok" and v.correct  # the last complete box, its trailing periods dropped
+    with GradingPool(workers=1, timeout=5) as p:
+        start = time.perf_counter()
+        (v,) = p.grade_many([(answer, gold)])
+        assert time.perf_counter() - start < 5.0 and v.correct
+
+
+def test_linear_extraction_and_normalisation_keep_their_answers() -> None:
+    from harness.grading.extract import extract_boxed
+    from harness.grading.normalize import clean_math
+
+    assert extract_boxed("\\boxed{1} then \\fbox{2} and \\boxed no brace") == "2"
+    assert extract_boxed("\\fbox{1} \\boxed{2} \\fbox no brace \\boxed  x") == "2"
+    assert extract_boxed("\\boxed") is None and extract_boxed("\\boxed{1") is None
+    for raw, clean in [("6.", "6"), ("6 . .", "6"), ("1, 2, ...", "1, 2, ..."), ("a..", "a.."), ("x . ..", "x . .."),
+                       (".", ""), ("$\\frac12$.", "\\frac12")]:
+        assert clean_math(raw) == clean, raw

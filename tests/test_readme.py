@@ -30,6 +30,7 @@ COVERED = {
     "harness serve": "tests/test_serve.py, tests/test_serve_limits.py",
     "harness world build": "CI (the setup command); tests/test_world.py (test preset)",
     "harness world abilities": "tests/test_world.py",
+    "harness world path": "tests/test_world_path.py",
     "harness int": "tests/test_intervention_pipeline.py",
     "harness report": "tests/test_reports.py",
     "harness plot": "tests/test_reports_figures.py",

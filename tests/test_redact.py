@@ -81,3 +81,86 @@ def test_missing_key_message_names_the_cli_flag(monkeypatch) -> None:
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     with pytest.raises(ValueError, match="--base-url"):
         get_backend("openai", model="gpt-x", api_key_env="NO_SUCH_KEY_VAR")
+
+
+# ---- issue 22 item 2: every setting that can hold a URL or key, and error text from servers -----------
+
+
+@pytest.mark.parametrize("password", ["pa/ss", "p?ss", "p#ss", "p@ss", "p:ss", "a/b@c?d"])
+def test_a_password_with_url_delimiters_is_still_removed(password: str) -> None:
+    from harness.backends.openai import split_credentials
+
+    url = f"http://user:{password}@10.0.0.1:8000/v1"
+    assert redact_url(url) == "http://10.0.0.1:8000/v1"
+    assert redact_text(f"POST {url}/chat/completions failed") == "POST http://10.0.0.1:8000/v1/chat/completions failed"
+    assert split_credentials(url) == ("http://10.0.0.1:8000/v1", ("user", password))
+
+
+def test_secrets_in_server_error_text_are_masked() -> None:
+    text = "401: invalid key in GET /v1/models?api_key=sk-LEAK42&x=1 (Authorization: Bearer sk-LEAK42); token=abc123"
+    clean = redact_text(text)
+    assert "sk-LEAK42" not in clean and "abc123" not in clean and f"api_key={MASK}" in clean and "x=1" in clean
+    assert redact_text("max_tokens=16 top_k: 20 seed=3 api_key_env=OPENAI_API_KEY") == \
+        "max_tokens=16 top_k: 20 seed=3 api_key_env=OPENAI_API_KEY"  # settings and variable names stay
+
+
+JUDGE_URL = f"http://judge:{PW}@127.0.0.1:9/v1?api_key={PW}"
+
+
+def test_judge_credentials_stay_out_of_the_frozen_protocol_and_the_dry_run(tmp_path, monkeypatch, capsys, data_dir) -> None:
+    from cli_support import run_main
+
+    from harness.compare.config import CompareConfig
+    from harness.compare.run import eval_protocol
+
+    judge = {"backend": "openai", "model": "judge", "options": {"base_url": JUDGE_URL}}
+    cfg = CompareConfig(eval={"tasks": ["world"], "split": "test", "per_category": 1, "grader": "llm-judge", "judge": judge})
+    protocol = eval_protocol(cfg)
+    assert PW not in json.dumps(protocol) and protocol["judge"]["options"]["base_url"] == "http://127.0.0.1:9/v1"
+    assert cfg.eval.judge["options"]["base_url"] == JUDGE_URL  # the judge itself still gets its credentials
+    config = tmp_path / "judge.yaml"
+    config.write_text("base_model: world:test\neval:\n  tasks: [world]\n  split: test\n  per_category: 1\n"
+                      f"  grader: llm-judge\n  judge: {json.dumps(judge)}\n")
+    monkeypatch.chdir(tmp_path)
+    code, output = run_main(["compare", "rl-baseline", "--config", str(config), "--dry-run"], monkeypatch, capsys)
+    assert code == 0, output
+    assert "127.0.0.1:9" in output and PW not in output
+
+
+def test_a_key_echoed_in_a_server_error_stays_out_of_the_manifest(tmp_path, monkeypatch, capsys, data_dir) -> None:
+    """A server that answers every request with an error quoting the caller's key: the run fails, and
+    neither the manifest nor the one error line repeats the key."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cli_support import run_main
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"error": {"message": f"request refused for /v1/chat?api_key={PW} "
+                                                    f"(Bearer {PW})", "type": "invalid_request_error"}}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", PW)
+    try:
+        code, output = run_main(["eval", "--backend", "openai", "--base-url", f"http://127.0.0.1:{server.server_port}/v1",
+                                 "--model", "m", "--task", "world", "--limit", "1", "-k", "1", "--max-tokens", "8",
+                                 "--out", "run", "--no-progress"], monkeypatch, capsys)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1 and "request refused" in output and PW not in output, output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "request refused" in manifest["error"]
+    assert PW not in json.dumps(manifest)

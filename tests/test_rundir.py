@@ -1,6 +1,7 @@
 """Run-directory durability: atomic files, torn-line recovery, idempotent appends, protocol guard."""
 
 import json
+import os
 
 import pytest
 
@@ -68,3 +69,38 @@ def test_iter_jsonl_torn_tail_prefilter_and_corruption(tmp_path):
     with pytest.raises(ValueError, match=r"a\.jsonl:2"):
         list(iter_jsonl(p, allow_torn_tail=True))
     assert [r["a"] for r in iter_jsonl(p, keep=lambda line: "1" in line)] == [1]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_atomic_files_get_the_umask_mode_not_0600(tmp_path, umask, mode):
+    """Teammates on a shared filesystem read results, reports and checkpoints: an atomic write (temp file +
+    rename) must leave the mode any new file gets (mkstemp made 55 of 117 files of a comparison 0600)."""
+    from harness.rundir import atomic_write_text, write_jsonl
+    from tasks.data import _atomic_write
+
+    old = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "results.json", {"x": 1})
+        atomic_write_text(tmp_path / "report.md", "# r\n")
+        write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])
+        _atomic_write(tmp_path / "cache" / "test.jsonl", b"{}\n")
+        Manifest(tmp_path / "manifest.json").update(status="running")
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 5 and {oct(p.stat().st_mode & 0o777) for p in files} == {oct(mode)}
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_an_eval_run_folder_is_readable_by_the_group_and_others(tmp_path, tiny_model_dir):
+    from harness.evaluate import EvalConfig, run_eval
+
+    old = os.umask(0o022)
+    try:
+        run_eval(EvalConfig(model=str(tiny_model_dir), tasks=["aime25"], limit=1, samples=1, grader_workers=0,
+                            sampling={"max_tokens": 4}, out=str(tmp_path / "run")), show_progress=False)
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert len(files) >= 4 and all(p.stat().st_mode & 0o777 == 0o644 for p in files), \
+        {p.name: oct(p.stat().st_mode & 0o777) for p in files}

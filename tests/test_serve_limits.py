@@ -168,3 +168,66 @@ def test_cli_serve_requires_the_api_key(tiny_model_dir) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=60)
     assert "k-123" not in out and "API key required" in " ".join(out.split()), out
+
+
+# ---- issue 22 item 6: a whole-request deadline, a bounded thread pool, auth before the body -----------
+
+
+def test_the_deadline_covers_the_whole_request_not_each_read(server) -> None:
+    """A client trickling one byte every 0.2 s never stalls longer than the 0.5 s limit between reads, yet
+    it is cut off once its whole request has taken 0.5 s (a per-read timeout let it hold a thread forever)."""
+    host, port = server.server.server_address[:2]
+    request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n" + b" " * 200
+    start = time.monotonic()
+    got = b""
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.settimeout(0.2)
+        for byte in request:
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:  # the server closed the connection
+                break
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:  # nothing yet: the server is still reading (the 0.2 s pause between bytes)
+                continue
+            got += chunk
+            if not chunk or b"\r\n\r\n" in got or time.monotonic() - start > 10:
+                break
+    elapsed = time.monotonic() - start
+    assert elapsed < 3.0, elapsed  # 0.5 s limit; trickling the whole request would take 54 s
+    assert not got or got.startswith(b"HTTP/1.") and (b" 408 " in got or b" 400 " in got), got[:200]
+
+
+def test_connections_beyond_the_cap_get_503_at_once(tiny_model_dir) -> None:
+    limits = ServeLimits(max_connections=2, read_timeout=30)
+    with start_server(str(tiny_model_dir), served_model_name="tiny", limits=limits, batch_size=4) as srv:
+        host, port = srv.server.server_address[:2]
+        idle = [socket.create_connection((host, port), timeout=10) for _ in range(2)]  # hold both threads
+        try:
+            time.sleep(0.3)  # both accepted and their handler threads started
+            start = time.monotonic()
+            status, body, _ = raw(srv, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status == 503 and "--max-connections" in body["error"]["message"]
+            assert time.monotonic() - start < 2.0
+        finally:
+            for s in idle:
+                s.close()
+        time.sleep(0.3)
+        assert httpx.get(srv.url.removesuffix("/v1") + "/health", timeout=30).status_code == 200  # slots came back
+
+
+def test_the_key_is_checked_before_the_body_is_read_and_must_be_a_bearer_token(tiny_model_dir) -> None:
+    limits = ServeLimits(read_timeout=20)
+    with start_server(str(tiny_model_dir), served_model_name="tiny", api_key="k-123", limits=limits, batch_size=4) as srv:
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+        start = time.monotonic()
+        status, body, _ = raw(srv, head + b'{"messages"')  # no key, and a body that never arrives
+        assert status == 401 and time.monotonic() - start < 5.0  # answered from the headers, not after 20 s
+        body = {"messages": MSGS, "max_tokens": 1}
+        for header in ("k-123", "Basic k-123", "Bearerk-123", "Bearer k-12"):
+            r = httpx.post(srv.url + "/chat/completions", json=body, headers={"Authorization": header}, timeout=60)
+            assert r.status_code == 401 and "Bearer" in r.json()["error"]["message"], header
+        for header in ("Bearer k-123", "bearer k-123"):
+            assert httpx.post(srv.url + "/chat/completions", json=body, headers={"Authorization": header},
+                              timeout=60).status_code == 200

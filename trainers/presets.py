@@ -55,12 +55,15 @@ def _coerce(config_cls: type, name: str, raw: Any) -> Any:
         if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise ValueError(f"{name}: expected true/false, got {raw!r}")
         return raw.lower() in ("1", "true", "yes")
-    if hint.startswith("int"):
-        return int(raw)
-    if hint.startswith("float"):
-        return float(raw)
-    if hint.startswith("dict"):
-        return json.loads(raw)
+    try:
+        if hint.startswith("int"):
+            return int(raw)
+        if hint.startswith("float"):
+            return float(raw)
+        if hint.startswith("dict"):
+            return json.loads(raw)
+    except ValueError:  # name the field: "could not convert string to float: 'abc'" names nothing
+        raise ValueError(f"{config_cls.__name__} field {name}: expected {hint}, got {raw!r}") from None
     return raw
 
 

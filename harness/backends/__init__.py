@@ -55,7 +55,7 @@ def check_model(name: str, model: str) -> None:
 
     from harness.models import model_scheme
 
-    _target(name)
+    check_available(name)
     if name not in LOCAL_BACKENDS or model_scheme(model):
         return
     if os.path.isdir(os.path.expanduser(model)):
@@ -67,6 +67,21 @@ def check_model(name: str, model: str) -> None:
 
         if not isinstance(try_to_load_from_cache(model.split("@")[0], "config.json"), str):
             raise ValueError(f"model {model!r}: not in the local hub cache, and HF_HUB_OFFLINE is set")
+
+
+def check_available(name: str) -> None:
+    """Fail early, in one line, when the backend's stack is not installed. A backend class lists what it
+    imports lazily as ``requires = ((module, install hint), ...)``; `importlib.util.find_spec` checks them
+    without importing (vLLM's import alone takes seconds and may touch the GPU)."""
+    from importlib.util import find_spec
+
+    for module, hint in getattr(get_backend_class(name), "requires", ()):
+        try:
+            found = find_spec(module)
+        except ValueError:  # in sys.modules without a spec (a test double): present
+            continue
+        if found is None:
+            raise ImportError(f"the {name!r} backend needs {module}, which is not installed: {hint}")
 
 
 def check_options(name: str, options: dict[str, Any]) -> None:
@@ -110,6 +125,6 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
 
 
 __all__ = [
-    "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_model", "check_options",
-    "generate_within_window", "get_backend", "get_backend_class",
+    "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_available", "check_model",
+    "check_options", "generate_within_window", "get_backend", "get_backend_class",
 ]

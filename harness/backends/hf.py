@@ -222,7 +222,14 @@ class HFBackend(Backend):
     def generate(self, requests: Sequence[GenerationRequest], params: SamplingParams) -> list[list[Sample]]:
         """``params.n`` samples per request; rows are batched longest-prompt first (same inputs, batch
         size and seed give the same text). ``seed=None`` draws a fresh random base seed per call."""
-        ids = [self.prompt_token_ids(r) for r in requests]
+        return self._generate_ids([self.prompt_token_ids(r) for r in requests], params)
+
+    def complete(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Sample]]:
+        """``params.n`` samples per raw text prompt, no chat template (the tokenizer's own special tokens,
+        e.g. a BOS, are added as for any encoded text): what ``/v1/completions`` of `harness serve` runs."""
+        return self._generate_ids([self.tokenizer(p)["input_ids"] for p in prompts], params)
+
+    def _generate_ids(self, ids: list[list[int]], params: SamplingParams) -> list[list[Sample]]:
         context = getattr(self.hf_model.config, "max_position_embeddings", None)
         longest = max((len(x) for x in ids), default=0)
         if context and longest + params.max_tokens > context:

@@ -80,15 +80,18 @@ def apportion(total: int, texts: Sequence[str]) -> list[int]:
 
 
 def split_credentials(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
-    """``http://user:pw@host/v1`` -> (``http://host/v1``, (user, pw)); URLs without userinfo unchanged."""
+    """``http://user:pw@host/v1`` -> (``http://host/v1``, (user, pw)); URLs without userinfo unchanged.
+    The userinfo runs to the *last* ``@`` (as in `harness.redact.redact_url`), so a password typed with an
+    unencoded ``/``, ``?``, ``#`` or ``@`` is still a password, not part of the host or path."""
     if not url:
         return url, None
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
         return url, None
-    userinfo, host = parts.netloc.rsplit("@", 1)
+    userinfo, remainder = rest.rsplit("@", 1)
+    parts = urlsplit(f"{scheme}://{remainder}")
     user, _, password = userinfo.partition(":")
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), (unquote(user), unquote(password))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment)), (unquote(user), unquote(password))
 
 
 class OpenAIBackend(Backend):

@@ -53,6 +53,7 @@ class VLLMBackend(Backend):
     """``vllm.LLM`` with prefix caching on (continuations share long prefixes); extra kwargs go to ``LLM``."""
 
     name = "vllm"
+    requires = (("vllm", INSTALL_HINT),)  # checked by `harness.backends.check_model` before any run folder exists
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from harness.compare.preflight import PreflightConfig
 from harness.configs import build, read_yaml_mapping
@@ -35,6 +35,15 @@ class EvalOnlyModel(BaseModel):
                                      "(a reasoning model's final channel, e.g. '</think>').")
     optional: bool = Field(False, description="Evaluate the row only if its model is already built or downloaded "
                            "(e.g. a larger world model, built on demand with `harness world build --preset ...`).")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        """The name becomes the row's folder (``arms/<name>/``): one plain path component, like every other
+        name taken from data (``../../x`` would write outside the comparison folder)."""
+        from harness.safepath import safe_component
+
+        return safe_component(value, where="eval_only row", field="name")
 
 
 class TuneConfig(BaseModel):
@@ -72,6 +81,16 @@ class CompareConfig(BaseModel):
     trainer_preset: str = Field("embedded", description="SFT/RL preset: paper | embedded (`trainers.presets`).")
     sft: dict[str, Any] = Field(default_factory=dict, description="SFTConfig overrides for every arm.")
     rl: dict[str, Any] = Field(default_factory=dict, description="RLConfig overrides for every arm.")
+
+    @field_validator("sft", "rl")
+    @classmethod
+    def _trainer_overrides(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Each override names a field of the trainer config and has its type (``max_steps: lots`` fails
+        here, naming the config file and field, not when the step runs)."""
+        from trainers.presets import get_config
+
+        get_config(info.data.get("trainer_preset") or "embedded", info.field_name, **value)
+        return value
     int_preset: str = Field("world", description="InT preset (harness/intervention/presets/<name>.yaml).")
     int_overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides for every int step.")
     seeds: int = Field(1, ge=1, description="Training seeds per recipe (0..seeds-1).")

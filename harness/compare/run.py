@@ -28,7 +28,9 @@ from typing import Any
 from harness.compare.config import CompareConfig
 from harness.compare.plan import Arm, Plan, describe_steps, eval_key, make_plan, plan_rows, step_key
 from harness.compare.steps import ResolveContext, StepOutput
+from harness.compare.verify import verify_cached_step
 from harness.compare.worker import run_job
+from harness.dirlock import folder_lock
 from harness.provenance import package_versions, stable_hash
 from harness.recipes import load_recipe
 from harness.redact import redact_secrets
@@ -97,6 +99,13 @@ def run_compare(recipe_names: list[str], cfg: CompareConfig, *, dry_run: bool = 
                              + (f" (and {len(pre.problems) - 1} more stages)" if len(pre.problems) > 1 else ""))
     if dry_run:
         return summary
+    with folder_lock(out, what="comparison folder"):  # one writer: a second `harness compare` is refused
+        return _run_locked(cfg, out, plan, pre, protocol, overlap, summary, show_progress, recipes)
+
+
+def _run_locked(cfg: CompareConfig, out: Path, plan: Plan, pre: Any, protocol: dict[str, Any], overlap: Any,
+                summary: dict[str, Any], show_progress: bool, recipes: list[Any]) -> dict[str, Any]:
+    """`run_compare`'s work, under the comparison folder's lock."""
     _announce(plan, pre, out)
     t0 = time.perf_counter()
     runner = Runner(cfg, out, show_progress)
@@ -183,10 +192,18 @@ class Runner:
         self.base_model = resolve_model(cfg.base_model)
         self.models: dict[tuple[str, int], str] = {}
         self.isolated = cfg.isolation == "process" or (cfg.isolation == "auto" and _gpu_present())
+        self._verified: set[Path] = set()
 
     def _done(self, folder: Path) -> dict[str, Any] | None:
+        """The step record of a finished step folder, verified (`harness.compare.verify`), else None."""
         marker = folder / "step.json"
-        return read_json(marker) if marker.exists() else None
+        if not marker.exists():
+            return None
+        record = read_json(marker)
+        if folder.resolve() not in self._verified:  # shared steps are verified once per run
+            verify_cached_step(folder, record)
+            self._verified.add(folder.resolve())
+        return record
 
     def run_arm(self, arm: Arm, plan: Plan, finished: dict[tuple[str, int], list[dict[str, Any]]], *,
                 link: bool = True) -> list[dict[str, Any]]:
@@ -229,7 +246,11 @@ class Runner:
         if done is not None:
             status_line(f"{label}: cached ({folder.name})")
             return done
-        folder.mkdir(parents=True, exist_ok=True)
+        with folder_lock(folder, what="step folder"):
+            return self._run_step(folder, kind, key, settings, model, artifacts, label=label)
+
+    def _run_step(self, folder: Path, kind: str, key: str, settings: dict[str, Any], model: str, artifacts: dict[str, str],
+                  *, label: str) -> dict[str, Any]:
         atomic_write_json(folder / "settings.json", redact_secrets({"kind": kind, "key": key, "settings": settings}))
         status_line(f"{label}: running in {folder}")
         t0 = time.perf_counter()

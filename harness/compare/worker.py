@@ -95,7 +95,9 @@ def run_job(target: str, payload: dict[str, Any], folder: Path, *, isolated: boo
     reply = read_json(result_path)
     result_path.unlink()
     if not reply["ok"]:
-        (folder / "job-error.json").write_text(reply["traceback"], encoding="utf-8")
+        from harness.redact import redact_text
+
+        (folder / "job-error.json").write_text(redact_text(reply["traceback"]), encoding="utf-8")  # server text may echo a key
         cls = ValueError if reply.get("user_error") else StepFailed
         raise cls(f"{label or target}: {reply['error']} (traceback: {folder / 'job-error.json'})")
     return reply["result"]

@@ -52,17 +52,23 @@ def load_config(
     limit: int | None = None,
     sets: list[str] | None = None,
 ) -> Any:
-    """The run's IntConfig: saved one, else config file, else preset; flags applied; saved back."""
+    """The run's IntConfig: saved one, else config file, else preset; flags applied; checked (the training
+    data included); only then saved back. A --preset or --config given for a run directory that already has
+    a saved config must agree with it (flags applied to both): a different one is refused, naming the
+    fields, rather than silently losing to the saved config."""
     from harness.intervention.config import CONFIG_FILE, IntConfig, preset_names
     from harness.intervention.config import preset as from_preset
+
+    def given() -> Any:
+        if config is not None:
+            return IntConfig.load(config, out=run_dir)
+        return from_preset(preset, run_dir, {k: v for k, v in (("policy.model", model), ("rollout.problems.task", task)) if v})
 
     saved = Path(run_dir) / CONFIG_FILE
     if saved.exists():
         cfg = IntConfig.load(saved)
-    elif config is not None:
-        cfg = IntConfig.load(config, out=run_dir)
-    elif preset is not None:
-        cfg = from_preset(preset, run_dir, {k: v for k, v in (("policy.model", model), ("rollout.problems.task", task)) if v})
+    elif config is not None or preset is not None:
+        cfg = given()
     else:
         raise typer.BadParameter(
             f"{saved} does not exist: start the run with --preset {'|'.join(preset_names())} or --config FILE"
@@ -89,17 +95,43 @@ def load_config(
         except json.JSONDecodeError:
             overrides[key.strip()] = raw
     cfg = cfg.with_overrides(overrides) if overrides else cfg
+    if saved.exists() and (config is not None or preset is not None):
+        asked = given()
+        asked = asked.with_overrides(overrides) if overrides else asked
+        _same_as_saved(saved, cfg, asked, f"--config {config}" if config is not None else f"--preset {preset}")
     _check(cfg)
     cfg.save()
     return cfg
 
 
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        return {k: v for key, value in data.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): data}
+
+
+def _same_as_saved(saved: Path, cfg: Any, asked: Any, what: str) -> None:
+    """Refuse a --preset/--config that differs from the run directory's saved config (credentials, which
+    the saved file masks, are compared masked)."""
+    from harness.redact import redact_secrets
+
+    old = _flat(redact_secrets(cfg.model_dump(by_alias=True)))
+    new = _flat(redact_secrets(asked.model_dump(by_alias=True)))
+    differ = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+    if differ:
+        shown = ", ".join(f"{k} ({old.get(k)!r} saved, {new.get(k)!r} from {what.split()[0]})" for k in differ[:3])
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+        raise ValueError(f"{saved}: this run directory was started with other settings than {what}: {shown}{more}; "
+                         f"drop {what.split()[0]} to continue with the saved ones (flags still apply), or use a new --run-dir")
+
+
 def _check(cfg: Any) -> None:
-    """What can be checked without loading a model or data, before the run folder is written: the
-    training task (and version) exists, and every backend exists and its model can be found."""
+    """Everything that can be checked without loading a model, before the run folder is written: the
+    training task (and version) exists and its data loads (with a reference solution where needed), and
+    every backend exists, is installed and its model can be found."""
     from harness.backends import check_model, check_options
 
-    cfg.rollout.problem_set().resolve_task()
+    cfg.rollout.problem_set().load()
     for ref in filter(None, (cfg.policy, cfg.propose.proposer_model)):
         check_model(ref.backend, ref.model)
         check_options(ref.backend, ref.options)

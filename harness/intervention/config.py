@@ -196,6 +196,8 @@ class IntConfig(BaseModel):
                 data = json.loads(path.read_text(encoding="utf-8"))
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read IntConfig file ({exc.strerror or exc})") from None
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{path}: not UTF-8 text (byte at offset {exc.start}); save it as UTF-8") from None
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
             if not isinstance(data, dict):

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.dirlock import acquire
 from harness.intervention.config import IntConfig, ModelRef
 from harness.provenance import package_versions, stable_hash
 from harness.redact import redact_secrets
 from harness.rundir import Manifest, RecordLog, iter_jsonl, write_jsonl
-from harness.sampling import sample_key
+from harness.sampling import generation_progress, sample_key
 
 __all__ = [
     "RECORD_KEYS", "StageNotReady", "batched", "begin", "completed_manifest", "generator_of", "grader_id", "iter_jsonl",
@@ -65,21 +66,36 @@ def generator_of(ref: ModelRef, *, checked: bool = True) -> dict[str, Any]:
     return identify_generator(ref.backend, ref.model, ref.options, checked=checked)
 
 
+# Per record log: the stage's stat that counts its records (what a killed invocation is credited with).
+PROGRESS_STATS = {"proposals.jsonl": "new_proposals", "solves.jsonl": "new_solve_turns"}
+
+
 def begin(directory: Path, kind: str, protocol: dict[str, Any], config: dict[str, Any]) -> tuple[Manifest, str, bool]:
     """Open a stage's manifest: refuse a different protocol once records exist (a start that wrote none
     is replaced); return (manifest, hash, already_complete). A corrupt record log fails here, in one line
-    naming file and line, before the manifest is touched."""
+    naming file and line, before the manifest is touched.
+
+    The stage folder is locked first (`harness.dirlock`: a second process working on it is refused, naming
+    the first); the manifest holds the lock until `Manifest.finish`/`Manifest.fail` (released at once for
+    a complete stage)."""
     phash = stable_hash(protocol)
-    manifest = Manifest(directory / "manifest.json")
-    logs = [directory / name for name in RECORD_KEYS if (directory / name).exists()]
-    manifest.check_protocol(phash, what=kind, has_records=any(p.stat().st_size for p in logs))
-    if manifest.data.get("status") == "complete":
-        return manifest, phash, True
-    for path in logs:
-        RecordLog(path, key=RECORD_KEYS[path.name])
-    directory.mkdir(parents=True, exist_ok=True)
-    manifest.begin(kind=kind, config=redact_secrets(config), protocol=redact_secrets(protocol), protocol_hash=phash,
-                   versions=package_versions())
+    lock = acquire(directory, what=f"{kind} stage folder")
+    try:
+        manifest = Manifest(directory / "manifest.json")
+        logs = [directory / name for name in RECORD_KEYS if (directory / name).exists()]
+        manifest.check_protocol(phash, what=kind, has_records=any(p.stat().st_size for p in logs))
+        if manifest.data.get("status") == "complete":
+            lock.release()
+            return manifest, phash, True
+        counts = {path.name: len(RecordLog(path, key=RECORD_KEYS[path.name])) for path in logs}
+        progress = generation_progress([directory / "samples.jsonl"]) if "samples.jsonl" in counts else {}
+        progress |= {stat: counts[name] for name, stat in PROGRESS_STATS.items() if name in counts}
+        manifest.hold(lock)
+        manifest.begin(progress=progress, kind=kind, config=redact_secrets(config), protocol=redact_secrets(protocol),
+                       protocol_hash=phash, versions=package_versions())
+    except BaseException:
+        lock.release()
+        raise
     return manifest, phash, False
 
 

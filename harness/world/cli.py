@@ -31,6 +31,21 @@ def world_build(
     typer.echo(str(path))
 
 
+@world_app.command("path")
+def world_path(
+    preset: str = typer.Argument("default", help="World preset: default, blindspot, large, blindspot-large, test."),
+    seed: int = typer.Option(0, help="Build seed."),
+) -> None:
+    """Print a built preset's model folder (for inspect's or lm-eval's model_path); builds nothing."""
+    from harness.world.build import cached_world
+
+    path = cached_world(preset, seed)  # an unknown preset: ValueError, one line
+    if path is None:
+        seed_flag = f" --seed {seed}" if seed else ""
+        raise ValueError(f"world preset {preset!r} is not built here; build it with `harness world build --preset {preset}{seed_flag}`")
+    typer.echo(str(path))
+
+
 @world_app.command("abilities")
 def world_abilities(
     model: str = typer.Argument(..., help="A world-model checkpoint (after build, SFT or RL) or world:<preset>."),
