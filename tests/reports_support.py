@@ -330,12 +330,19 @@ def check_verdict_output(output: str, report_dir: Path) -> list[str]:
         else:
             assert r["n_seeds"] == 1 and (p == pytest_approx(r["p_value"], 3) or line.split()[3].startswith("p=<"))
         assert f"  n={r['n_problems']}x{r['n_seeds']}  " in line
+        flops = re.search(r"  FLOPs ([\d.]+)x$", line)  # the pair's FLOPs ratio, where the line has room
+        if flops:
+            assert math.isclose(float(flops.group(1)), r["flops_ratio"], abs_tol=6e-3), (line, r["flops_ratio"])
+            line = line[: flops.start()]
         if view.startswith("equal generated tokens"):
             matched = r["tokens_matched_within_one_step"] is True
             totals = re.search(r"MATCHED ([\d.]+[kM]?)/([\d.]+[kM]?) tokens$", line)
             for got, want in zip(totals.groups(), (r["candidate_train_tokens_generated"], r["baseline_train_tokens_generated"]), strict=True):
                 scale = {"k": 1e3, "M": 1e6}.get(got[-1], 1)
                 assert math.isclose(float(got.rstrip("kM")) * scale, want, rel_tol=5e-3), (got, want)
+        elif view.startswith("equal FLOPs"):
+            matched = " NOT MATCHED " not in line
+            assert re.search(r"MATCHED [\d.e+?-]+/[\d.e+?-]+ FLOPs$", line), line
         else:
             c, b = r["candidate_rl_steps"], r["baseline_rl_steps"]
             matched = c is not None and b is not None and c == b

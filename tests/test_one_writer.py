@@ -164,11 +164,12 @@ def test_int_stage_and_comparison_folders_refuse_a_second_writer(tmp_path, world
 
 def _config(out: Path, **overrides):
     """tests/test_compare.py's tiny comparison, inline (steps in this process), with ``overrides``."""
-    from test_compare import tiny_config
+    import yaml
+    from test_compare import TINY_YAML
 
     from harness.compare.config import CompareConfig
 
-    return CompareConfig(**{**tiny_config(out).model_dump(), "isolation": "inline", **overrides})
+    return CompareConfig(**{**yaml.safe_load(TINY_YAML), "out": str(out), "isolation": "inline", **overrides})
 
 
 @pytest.mark.slow
