@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.registry import Registry
 
 if TYPE_CHECKING:
     from harness.compare.config import CompareConfig
@@ -144,45 +145,30 @@ class StepKind(ABC):
             raise ValueError(f"{where}step {self.name!r}: {errs}. Valid options: {valid}") from None
 
 
-_EXTRA: dict[str, type[StepKind]] = {}
+def _kind_class(obj: Any, name: str) -> type[StepKind]:
+    if not (isinstance(obj, type) and issubclass(obj, StepKind)):
+        raise TypeError("is not a StepKind subclass")
+    return obj
+
+
+STEP_KINDS: Registry[type[StepKind]] = Registry("step kind", ENTRY_POINT_GROUP, load=_kind_class)
 
 
 def register_step_kind(cls: type[StepKind]) -> type[StepKind]:
     """Register a kind in-process (usable as a class decorator); packages use the entry-point group."""
     if not getattr(cls, "name", None):
         raise ValueError(f"{cls.__name__} has no name")
-    _EXTRA[cls.name] = cls
+    STEP_KINDS.register(cls.name, cls)
     return cls
 
 
-def _entry_points() -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep)
-    return found
-
-
 def step_kind_names() -> list[str]:
-    return sorted(set(_entry_points()) | set(_EXTRA))
+    return sorted(STEP_KINDS.names())
 
 
 def get_step_kind(name: str) -> StepKind:
     """The registered kind ``name`` (an instance); unknown names list the registered ones."""
-    if name in _EXTRA:
-        return _EXTRA[name]()
-    eps = _entry_points()
-    if name not in eps:
-        raise ValueError(
-            f"unknown step kind {name!r}; registered: {', '.join(step_kind_names())} "
-            f"(plugins register under [project.entry-points.\"{ENTRY_POINT_GROUP}\"])"
-        )
-    try:
-        cls = eps[name].load()
-    except Exception as exc:  # a broken plugin names itself
-        raise ValueError(f"step kind {name!r} ({eps[name].value}) failed to load: {exc}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, StepKind)):
-        raise TypeError(f"step kind {name!r}: {eps[name].value} is not a StepKind subclass")
-    return cls()
+    return STEP_KINDS.get(name)()
 
 
 def describe_options(kind: StepKind) -> list[tuple[str, str, str]]:
