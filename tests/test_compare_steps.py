@@ -155,5 +155,6 @@ def test_dashboard_settings_stay_out_of_the_key_but_reach_the_trainer():
     _, sft, rl = plan.arms[0].steps
     assert rl.settings["config"]["report_to"] == "tensorboard" and rl.settings["config"]["backend_args"] == {"logging_dir": "/tmp/tb"}
     assert (sft.settings["config"]["run_name"], rl.settings["config"]["run_name"]) == ("int/seed-0/2-sft", "int/seed-0/3-rl")
-    old = {**rl.settings, "config": {k: v for k, v in rl.settings["config"].items() if k != "run_name"} | {"report_to": "none", "backend_args": {}}}
+    old = {**rl.settings, "config": {k: v for k, v in rl.settings["config"].items() if k not in ("run_name", "reward_judge")}
+           | {"report_to": "none", "backend_args": {}}}  # as keyed before run_name and reward_judge existed
     assert step_key(sft.key, "rl", old) == rl.key

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.compare.preflight import PreflightConfig
 from harness.configs import build, read_yaml_mapping
@@ -82,6 +82,22 @@ class CompareConfig(BaseModel):
     sft_stats_rows: int | None = Field(64, ge=1, description="Rows per SFT data source scored for NLL/entropy (None: all).")
     preflight: PreflightConfig = Field(default_factory=PreflightConfig, description="Device memory, model shapes and "
                                        "throughput assumptions for the preflight (`harness.compare.preflight`).")
+
+    @model_validator(mode="after")
+    def _one_grader(self) -> CompareConfig:
+        """Evaluation, InT's filters and the RL reward use the comparison's one grader (`grading`)."""
+        clash = [f"rl.{k}" for k in ("reward", "reward_judge") if k in self.rl]
+        clash += [f"int_overrides.{k}" for k in ("grader", "judge") if k in self.int_overrides]
+        if clash:
+            raise ValueError(f"{', '.join(clash)}: a comparison grades evaluation, InT's filters and the RL reward with "
+                             "one grader; set eval.grader (and eval.judge) instead")
+        return self
+
+    def grading(self) -> tuple[str, dict[str, Any] | None]:
+        """The comparison's grader and its judge model (``eval.grader``, ``eval.judge``): what evaluation scores
+        with, what InT's rollouts, continuations (the correctness filter) and reflections are graded with, and
+        the RL reward of every arm (`harness.grading.open_grader` opens it in each)."""
+        return self.eval.grader, self.eval.judge
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> CompareConfig:

@@ -150,7 +150,8 @@ class IntConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     out: str = Field(..., description="Run directory.")
     policy: ModelRef
-    grader: str = Field("math-verify", description="Grader for rollouts and continuations.")
+    grader: str = Field("math-verify", description="Grader for rollouts, continuations (the correctness filter) and reflections.")
+    judge: dict[str, Any] | None = Field(None, description="For grader llm-judge: the judge model as {backend, model, options}.")
     grader_timeout: float = Field(10.0, gt=0, description="Hard per-answer grading timeout, seconds.")
     grader_workers: int = Field(1, ge=0, description="Grading worker processes (0: grade in-process).")
     rollout: RolloutConfig

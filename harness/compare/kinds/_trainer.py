@@ -37,16 +37,25 @@ UNKEYED_FIELDS = {"report_to": "none", "run_name": None}  # field -> the value t
 UNKEYED_BACKEND_ARGS = ("report_to", "run_name", "logging_dir")
 
 
+# Trainer fields added after cache keys existed: left out of the key while at their default, so a key made
+# before the field existed stays valid (the run is the same); any other value is keyed.
+LATER_FIELDS = {"reward_judge": None}
+
+
 def keyed_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings of an sft/rl step as its cache key sees them: `UNKEYED_FIELDS` at their defaults (so
     keys made before the exclusion, with ``report_to: none``, stay valid; a None default is dropped, as
-    before the field existed) and `UNKEYED_BACKEND_ARGS` removed from ``backend_args``."""
+    before the field existed), `LATER_FIELDS` dropped while at their defaults, and `UNKEYED_BACKEND_ARGS`
+    removed from ``backend_args``."""
     config = dict(settings["config"])
     for name, default in UNKEYED_FIELDS.items():
         if default is None:
             config.pop(name, None)
         elif name in config:
             config[name] = default
+    for name, default in LATER_FIELDS.items():
+        if config.get(name, default) == default:
+            config.pop(name, None)
     config["backend_args"] = {k: v for k, v in (config.get("backend_args") or {}).items() if k not in UNKEYED_BACKEND_ARGS}
     return {**settings, "config": config}
 

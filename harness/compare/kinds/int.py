@@ -48,10 +48,14 @@ class IntStep(StepKind):
             **cfg.int_overrides,
             **options.overrides,
         }
-        return base.with_overrides(over)
+        grader, judge = cfg.grading()  # rollouts, the correctness filter's continuations and reflections
+        return base.with_overrides({**over, "grader": grader, **({"judge": judge} if judge else {})})
 
     def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
         assert isinstance(options, IntOptions)
+        if {"grader", "judge"} & set(options.overrides):
+            raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} ({self.name}): overrides grader/judge: a comparison "
+                             "grades with one grader; set eval.grader (and eval.judge) instead")
         try:
             icfg = self._config(options, ctx)
         except Exception as exc:  # an unknown dotted override names itself here, before any work
@@ -68,7 +72,8 @@ class IntStep(StepKind):
     def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
         assert isinstance(options, IntOptions)
         icfg = self._config(options, ctx)
-        data = icfg.model_dump(by_alias=True, exclude={"out"})
+        # judge: a field added later, left out while unset so the keys made before it stay valid
+        data = icfg.model_dump(by_alias=True, exclude={"out"} | ({"judge"} if icfg.judge is None else set()))
         data["policy"].pop("model")
         return {"int_config": data, "problems_key": icfg.rollout.problem_set().key()}
 

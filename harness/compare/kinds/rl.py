@@ -34,7 +34,7 @@ RLOptions = options_model(
         "match_compute_of": (str | None, Field(None, description="Train until this arm's required generated tokens equal that recipe's arm's (same seed).")),
         "max_steps_factor": (float, Field(1.0, gt=0, description="Multiply the preset's (or comparison's) max_steps, e.g. 4 for 'RL-only at 4x the steps'.")),
     },
-    skip=("seed", "run_name"),
+    skip=("seed", "run_name", "reward", "reward_judge"),  # the reward is the comparison's grader (eval.grader)
 )
 BUDGET_STEP_CAP = 10  # with a token budget, max_steps defaults to this many times the preset's steps (a cap, not a target)
 
@@ -51,7 +51,9 @@ class RLStep(StepKind):
         from trainers.presets import get_config
 
         cfg = ctx.config
-        over = {"run_name": run_name(ctx, self.name), **cfg.rl, **overrides(options, exclude=EXTRA), "seed": ctx.seed}
+        grader, judge = cfg.grading()
+        over = {"run_name": run_name(ctx, self.name), **cfg.rl, **overrides(options, exclude=EXTRA), "seed": ctx.seed,
+                "reward": grader, "reward_judge": judge}
         factor = options.max_steps_factor  # type: ignore[attr-defined]
         if factor != 1.0 and "max_steps" not in overrides(options, exclude=EXTRA):
             base_steps = cfg.rl.get("max_steps") or get_config(cfg.trainer_preset, "rl").max_steps
