@@ -327,7 +327,7 @@ def compare_cmd(
     config: Path | None = typer.Option(None, help="CompareConfig YAML [default: the embedded world on CPU]."),
     seeds: int | None = typer.Option(None, help="Training seeds per recipe [default: 1]."),
     out: str | None = typer.Option(None, help="Comparison folder [default: runs/compare-<recipes>]."),
-    base_model: str | None = typer.Option(None, help="Starting model for every arm [default: world:default]."),
+    base_model: str | None = typer.Option(None, help="Starting model for every arm [default: the comparison defaults', the embedded world's world:default]."),
     match_compute: bool | None = typer.Option(None, "--match-compute/--no-match-compute", help="Also run compute-matched arms (docs/methodology.md) [default: off]."),
     allow_overlap: bool | None = typer.Option(None, "--allow-overlap", help="Run although training and evaluation problems overlap (reported first)."),
     recipe_dirs: list[str] | None = typer.Option(None, "--recipes", help="Extra recipe folders."),

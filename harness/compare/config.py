@@ -1,4 +1,9 @@
-"""What `harness compare` runs: `CompareConfig`, every field documented. Defaults: the embedded world on CPU.
+"""What `harness compare` runs: `CompareConfig`, every field documented.
+
+Defaults come from a plugin: fields a config leaves unset take the *comparison defaults* registered under
+the ``harness.compare_defaults`` entry-point group (`COMPARE_DEFAULTS`) -- the embedded world's on a CPU
+(harness/world/plugin.py: its base model, training problems, evaluation protocol and presets), or any
+package's own (``defaults: <name>``, or a base model of that package's scheme).
 
 The three groups of settings are kept apart on purpose: *what the arms train on* (``train``, a
 `tasks.ProblemSet`), *how every checkpoint is measured* (``eval``, one frozen `EvalSettings`), and *how
@@ -16,7 +21,38 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.compare.preflight import PreflightConfig
 from harness.configs import build, read_yaml_mapping
 from harness.evaluate import EvalSettings, SamplingConfig
+from harness.registry import Registry
 from tasks.problemset import ProblemSet
+
+
+def _defaults(obj: Any, name: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise TypeError("comparison defaults are a mapping of CompareConfig fields")
+    return dict(obj)
+
+
+# name -> CompareConfig fields; plugins register under the ``harness.compare_defaults`` entry-point group.
+COMPARE_DEFAULTS: Registry[dict[str, Any]] = Registry("comparison defaults", "harness.compare_defaults", load=_defaults)
+
+
+def comparison_defaults(name: str | None = None, base_model: str | None = None) -> tuple[str | None, dict[str, Any]]:
+    """(name, fields) of the comparison defaults in force: ``name``; else those named like the base model's
+    scheme (``world:blindspot`` -> ``world``); else the only set installed; none installed: (None, {})."""
+    if name is None:
+        from harness.models import model_scheme
+
+        names = COMPARE_DEFAULTS.names()
+        scheme = model_scheme(base_model) if base_model else None
+        if scheme in names:
+            name = scheme
+        elif len(names) == 1:
+            name = names[0]
+        elif not names:
+            return None, {}
+        else:
+            raise ValueError(f"several packages offer comparison defaults ({', '.join(sorted(names))}); choose one with "
+                             "defaults: NAME (or set base_model, train and eval)")
+    return name, COMPARE_DEFAULTS.get(name)
 
 
 class EvalOnlyModel(BaseModel):
@@ -42,25 +78,24 @@ class CompareConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     out: str | None = Field(None, description="Comparison folder (default runs/compare-<recipes>).")
-    base_model: str = Field("world:default", description="Starting model of every arm (path, hub id or world:<preset>).")
+    defaults: str | None = Field(None, description="Comparison defaults for every field left unset (`COMPARE_DEFAULTS`, a "
+                                 "plugin's); None: those of the base model's scheme, else the only set installed (the "
+                                 "embedded world's).")
+    base_model: str = Field(..., description="Starting model of every arm (path, hub id or <scheme>:<name>, e.g. world:<preset>).")
     include_base: bool = Field(True, description="Also evaluate the base model as a row (not an arm), as the paper's Fig. 2.")
     backend: str = Field("hf", description="Generation backend for InT stages and evaluation.")
     backend_options: dict[str, Any] = Field(default_factory=lambda: {"batch_size": 64}, description="Backend kwargs.")
-    train: ProblemSet = Field(
-        default_factory=lambda: ProblemSet(task="world@hard", split="train", per_category=16),
-        description="Training problems of every arm (InT and RL): the world's hard levels, like the paper's hard set.",
-    )
-    eval: EvalSettings = Field(
-        default_factory=lambda: EvalSettings(tasks=["world"], split="test", per_category=16, samples=8,
-                                             sampling=SamplingConfig(max_tokens=192)),
-        description="The frozen evaluation protocol every checkpoint is measured under.",
-    )
+    train: ProblemSet = Field(..., description="Training problems of every arm (InT and RL), e.g. the world's hard levels, like "
+                              "the paper's hard set.")
+    eval: EvalSettings = Field(..., description="The frozen evaluation protocol every checkpoint is measured under.")
     data_dir: str | None = Field(None, description="Local benchmark data directory for train and eval sets that name none.")
     trainer: str = Field("trl", description="Trainer plugin for SFT and RL (see `harness trainers list`).")
-    trainer_preset: str = Field("embedded", description="SFT/RL preset: paper | embedded (`trainers.presets`).")
+    trainer_preset: str = Field("paper", description="SFT/RL preset (`trainers.presets`): paper, or a plugin's, e.g. the "
+                                "embedded world's embedded (the comparison defaults' when unset).")
     sft: dict[str, Any] = Field(default_factory=dict, description="SFTConfig overrides for every arm.")
     rl: dict[str, Any] = Field(default_factory=dict, description="RLConfig overrides for every arm.")
-    int_preset: str = Field("world", description="InT preset (harness/intervention/presets/<name>.yaml).")
+    int_preset: str = Field("paper", description="InT preset (`harness.intervention.config.INT_PRESETS`): paper, or a "
+                            "plugin's, e.g. the embedded world's world (the comparison defaults' when unset).")
     int_overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides for every int step.")
     seeds: int = Field(1, ge=1, description="Training seeds per recipe (0..seeds-1).")
     match_compute: bool = Field(
@@ -82,6 +117,18 @@ class CompareConfig(BaseModel):
     sft_stats_rows: int | None = Field(64, ge=1, description="Rows per SFT data source scored for NLL/entropy (None: all).")
     preflight: PreflightConfig = Field(default_factory=PreflightConfig, description="Device memory, model shapes and "
                                        "throughput assumptions for the preflight (`harness.compare.preflight`).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plugin_defaults(cls, data: Any) -> Any:
+        """Every field the config leaves unset from the comparison defaults (`comparison_defaults`)."""
+        if not isinstance(data, dict):
+            return data
+        name, found = comparison_defaults(data.get("defaults"), data.get("base_model"))
+        unknown = sorted(set(found) - set(cls.model_fields))
+        if unknown:
+            raise ValueError(f"comparison defaults {name!r} set unknown fields: {', '.join(unknown)}")
+        return {**found, **data, "defaults": name} if name else data
 
     @model_validator(mode="after")
     def _one_grader(self) -> CompareConfig:

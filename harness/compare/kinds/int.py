@@ -19,7 +19,7 @@ from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind,
 class IntOptions(StepOptions):
     """Options of an ``int`` step."""
 
-    preset: str | None = Field(None, description="InT preset (harness/intervention/presets/<name>.yaml); None: the comparison's int_preset.")
+    preset: str | None = Field(None, description="InT preset (a registered one: paper, world, ...); None: the comparison's int_preset.")
     proposer: Literal["self", "model", "oracle"] | None = Field(None, description="Who proposes interventions (None: the preset's, 'self' in both presets).")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides on top of the comparison's, e.g. {'continue.n': 8}.")
 
