@@ -74,6 +74,10 @@ class Registry(Generic[T]):
         self.hint = hint or (f"plugins register under [project.entry-points.\"{group}\"]" if group else "")
         self._entries: dict[str, T] = {}
         self._modules_loaded = False
+        self._loaded_eps: set[str] = set()  # module-valued entry points imported (a plugin added later still counts)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.what!r}, group={self.group!r})"
 
     # -- registration -------------------------------------------------------------------------------
     def register(self, name: str, thing: T | None = None) -> Any:
@@ -105,27 +109,28 @@ class Registry(Generic[T]):
         return found
 
     def load_modules(self) -> None:
-        """Import the registering modules: ``modules``, then every module-valued entry point (once; a
-        failure leaves them to be retried, never half-hidden)."""
-        if self._modules_loaded:
-            return
-        self._modules_loaded = True  # set first: the modules call register() while we import them
-        try:
-            for module in self.modules:
-                try:
-                    importlib.import_module(module)
-                except ModuleNotFoundError as exc:
-                    if exc.name != module:  # a missing dependency inside the module is a real error
-                        raise
-            for ep in self.entry_points().values():
-                if not ep.attr:
+        """Import the registering modules: ``modules`` (once), then every module-valued entry point not yet
+        imported. A failure is raised and retried on the next call, never half-hidden."""
+        if not self._modules_loaded:
+            self._modules_loaded = True  # set first: the modules call register() while we import them
+            try:
+                for module in self.modules:
                     try:
-                        ep.load()
-                    except Exception as exc:
-                        raise ImportError(f"{self.what} plugin {ep.name!r} ({self.group} = {ep.value!r}) failed: {exc}") from exc
-        except BaseException:
-            self._modules_loaded = False
-            raise
+                        importlib.import_module(module)
+                    except ModuleNotFoundError as exc:
+                        if exc.name != module:  # a missing dependency inside the module is a real error
+                            raise
+            except BaseException:
+                self._modules_loaded = False
+                raise
+        for ep in self.entry_points().values():
+            if not ep.attr and ep.value not in self._loaded_eps:
+                self._loaded_eps.add(ep.value)
+                try:
+                    ep.load()
+                except Exception as exc:
+                    self._loaded_eps.discard(ep.value)
+                    raise ImportError(f"{self.what} plugin {ep.name!r} ({self.group} = {ep.value!r}) failed: {exc}") from exc
 
     def names(self) -> list[str]:
         """Every name: in-process registrations, built-ins, then entry points (in that order)."""

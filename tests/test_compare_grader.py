@@ -13,8 +13,7 @@ from plugin_support import PLUGINS, install_dist
 
 from harness.compare.config import CompareConfig
 from harness.compare.plan import make_plan
-from harness.configs import ConfigError, build
-from harness.recipes import load_recipe
+from harness.recipes import Recipe, load_recipe
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 
@@ -47,10 +46,13 @@ def test_the_comparisons_grader_reaches_every_step_and_its_key():
     assert int_a.key != int_b.key and rl_a.key != rl_b.key
 
 
-@pytest.mark.parametrize("change", [{"rl": {"reward": "llm-judge"}}, {"int_overrides": {"grader": "llm-judge"}}])
+@pytest.mark.parametrize("change", [{"rl": {"reward": "llm-judge"}}, {"int_overrides": {"grader": "llm-judge"}},
+                                    {"steps": {"rl": {"reward_judge": JUDGE}}}])
 def test_a_second_grader_in_one_comparison_is_refused(change):
-    with pytest.raises(ConfigError, match="one grader; set eval.grader"):
-        build(CompareConfig, change, source="c.yaml")
+    with pytest.raises(ValueError, match="one grader; set eval.grader"):
+        make_plan([load_recipe("int")], CompareConfig(**change), "k")
+    with pytest.raises(ValueError, match="one grader; set eval.grader"):
+        make_plan([Recipe(name="judged", steps=[{"rl": {"reward": "llm-judge"}}])], CompareConfig(), "k")
 
 
 TINY_YAML = """\

@@ -73,6 +73,31 @@ class EvalOnlyModel(BaseModel):
                            "(e.g. a larger world model, built on demand with `harness world build --preset ...`).")
 
 
+# The per-kind settings CompareConfig had before `steps` (still accepted): key -> (kind, option or None: all).
+STEP_ALIASES = {"sft": ("sft", None), "rl": ("rl", None), "int_preset": ("int", "preset"), "int_overrides": ("int", "overrides")}
+
+
+def _step_aliases(data: dict[str, Any]) -> dict[str, Any]:
+    """``sft: {...}``, ``rl: {...}``, ``int_preset``, ``int_overrides`` moved into ``steps`` (a key given both
+    ways is an error)."""
+    if not any(k in data for k in STEP_ALIASES):
+        return data
+    data = dict(data)
+    steps = {k: dict(v or {}) for k, v in (data.get("steps") or {}).items()}
+    for alias, (kind, option) in STEP_ALIASES.items():
+        if alias not in data:
+            continue
+        value = data.pop(alias)
+        given = value if option is None else {option: value}
+        if not isinstance(given, dict):
+            raise ValueError(f"{alias}: expected a mapping of {kind} step options, got {value!r}")
+        clash = sorted(set(given) & set(steps.get(kind, {})))
+        if clash:
+            raise ValueError(f"{alias} and steps.{kind} both set {', '.join(clash)}")
+        steps[kind] = {**steps.get(kind, {}), **given}
+    return {**data, "steps": steps}
+
+
 class CompareConfig(BaseModel):
     """Everything `harness compare` needs besides the recipe names."""
 
@@ -92,11 +117,12 @@ class CompareConfig(BaseModel):
     trainer: str = Field("trl", description="Trainer plugin for SFT and RL (see `harness trainers list`).")
     trainer_preset: str = Field("paper", description="SFT/RL preset (`trainers.presets`): paper, or a plugin's, e.g. the "
                                 "embedded world's embedded (the comparison defaults' when unset).")
-    sft: dict[str, Any] = Field(default_factory=dict, description="SFTConfig overrides for every arm.")
-    rl: dict[str, Any] = Field(default_factory=dict, description="RLConfig overrides for every arm.")
-    int_preset: str = Field("paper", description="InT preset (`harness.intervention.config.INT_PRESETS`): paper, or a "
-                            "plugin's, e.g. the embedded world's world (the comparison defaults' when unset).")
-    int_overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides for every int step.")
+    steps: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per step kind, the options every step of that kind starts from (a recipe's "
+        "own options win), parsed by the kind (`harness recipes` lists them), e.g. {rl: {max_steps: 2}, int: {preset: "
+        "world, overrides: {continue.n: 2}}}. Aliases: sft, rl (-> steps.sft, steps.rl), int_preset, int_overrides "
+        "(-> steps.int.preset, steps.int.overrides).",
+    )
     seeds: int = Field(1, ge=1, description="Training seeds per recipe (0..seeds-1).")
     match_compute: bool = Field(
         False, description="Also run compute-matched arms: the second recipe until its generated tokens equal the "
@@ -124,21 +150,17 @@ class CompareConfig(BaseModel):
         """Every field the config leaves unset from the comparison defaults (`comparison_defaults`)."""
         if not isinstance(data, dict):
             return data
+        data = _step_aliases(data)
         name, found = comparison_defaults(data.get("defaults"), data.get("base_model"))
+        found = _step_aliases(found)
         unknown = sorted(set(found) - set(cls.model_fields))
         if unknown:
             raise ValueError(f"comparison defaults {name!r} set unknown fields: {', '.join(unknown)}")
-        return {**found, **data, "defaults": name} if name else data
-
-    @model_validator(mode="after")
-    def _one_grader(self) -> CompareConfig:
-        """Evaluation, InT's filters and the RL reward use the comparison's one grader (`grading`)."""
-        clash = [f"rl.{k}" for k in ("reward", "reward_judge") if k in self.rl]
-        clash += [f"int_overrides.{k}" for k in ("grader", "judge") if k in self.int_overrides]
-        if clash:
-            raise ValueError(f"{', '.join(clash)}: a comparison grades evaluation, InT's filters and the RL reward with "
-                             "one grader; set eval.grader (and eval.judge) instead")
-        return self
+        if not name:
+            return data
+        steps = {kind: {**found.get("steps", {}).get(kind, {}), **data.get("steps", {}).get(kind, {})}
+                 for kind in {**found.get("steps", {}), **data.get("steps", {})}}  # per kind: the config's options win
+        return {**found, **data, "steps": steps, "defaults": name}
 
     def grading(self) -> tuple[str, dict[str, Any] | None]:
         """The comparison's grader and its judge model (``eval.grader``, ``eval.judge``): what evaluation scores

@@ -206,11 +206,37 @@ def _device(pf: PreflightConfig) -> tuple[float | None, str]:
     return None, "no GPU declared or detected: memory not checked"
 
 
-def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
-    """Per-stage estimates for every arm of ``plan`` (one seed: seeds repeat the same stages)."""
-    from harness.intervention.config import preset as int_preset
-    from trainers.presets import get_config
+@dataclass
+class EstimateContext:
+    """What a step kind's `estimate` may consult (`harness.compare.steps.StepKind.estimate`): the comparison,
+    the arm, the number of training problems, the base model's shape and the device (when memory is
+    checked), the assumed completion fraction, and the shared memory helpers."""
 
+    config: Any  # the CompareConfig
+    arm: str
+    n_train: int | None
+    shape: ModelShape | None  # the base model's, when memory is checked
+    device_bytes: float | None  # per GPU; None: memory not checked
+    frac: float  # assumed mean completion length as a share of the budget
+    max_len: int  # the backend's max_model_len (0: not set)
+    inference_memory: Any  # (StageEstimate, ModelShape | None, length) -> None: weights + KV cache of one sequence
+
+    @property
+    def pf(self) -> PreflightConfig:
+        return self.config.preflight
+
+    @property
+    def gpu(self) -> bool:
+        return self.device_bytes is not None
+
+    def training_fix(self, st: StageEstimate, c: dict[str, Any]) -> str:
+        """The largest memory term of a training stage and what to change (`_training_fix`)."""
+        return _training_fix(st, self.device_bytes or 0.0, c)
+
+
+def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
+    """Per-stage estimates for every arm of ``plan`` (one seed: seeds repeat the same stages): each step's
+    kind estimates its own stages (`StepKind.estimate`), then the evaluation."""
     pf: PreflightConfig = cfg.preflight
     device_bytes, device = _device(pf)
     gpu = device_bytes is not None
@@ -234,74 +260,10 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
                           f"or raise gpu_memory_utilization")
 
     for arm in [a for a in plan.arms if a.seed == 0]:
+        ctx = EstimateContext(config=cfg, arm=arm.name, n_train=n_train, shape=shape, device_bytes=device_bytes,
+                              frac=frac, max_len=max_len, inference_memory=inference_memory)
         for step in arm.steps:
-            kind = step.kind.name
-            settings = step.settings or {}
-            if kind == "int":
-                icfg = int_preset(getattr(step.options, "preset", None) or cfg.int_preset, "", {
-                    "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
-                    **cfg.int_overrides, **getattr(step.options, "overrides", {})}) if not settings else None
-                data = settings.get("int_config") if settings else icfg.model_dump(by_alias=True)
-                k = data["rollout"]["k"]
-
-                def budget(sec: str, data: dict[str, Any] = data) -> int:
-                    return data[sec]["sampling"].get("max_tokens") or 16384
-
-                n = n_train or 0
-                failed = n * k * pf.expected_failure_rate
-                props = failed * data["propose"]["n"] * (2 if data["propose"]["template"] == "paper" else 1)
-                selected = failed * pf.selected_fraction
-                ctrl = min(data["continue"].get("controls_max_problems") or n, n) * k * pf.expected_failure_rate * pf.selected_fraction
-                conts = (selected + ctrl * len(data["continue"]["controls"])) * data["continue"]["n"]
-                for sub, gens, b in (("int: rollout", n * k, budget("rollout")), ("int: propose", props, budget("propose")),
-                                     ("int: continue", conts, budget("continue"))):
-                    st = StageEstimate(arm.name, sub, int(gens), gens * b * frac)
-                    inference_memory(st, shape, max_len or (b + 8192))
-                    if sub == "int: continue" and data["continue"].get("controls_max_problems"):
-                        st.notes.append(f"Table-1 controls on at most {data['continue']['controls_max_problems']} problems")
-                    out.append(st)
-            elif kind == "sft":
-                c = settings.get("config") or get_config(cfg.trainer_preset, "sft", **cfg.sft).to_dict()
-                rows = (n_train or 0) * 4 * pf.expected_failure_rate * pf.selected_fraction
-                st = StageEstimate(arm.name, "sft", 0, 0, rows * c["max_length"] * 0.5 * c["num_epochs"])
-                if gpu and shape:
-                    ckpt = c.get("gradient_checkpointing") is not False
-                    st.memory = {
-                        "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
-                        "activations": activation_bytes(shape, c["per_device_batch_size"], c["max_length"], ckpt),
-                        "logits": logits_bytes(c["per_device_batch_size"], c["max_length"], shape.vocab),
-                    }
-                    st.device_bytes = device_bytes
-                    if st.peak > device_bytes:
-                        st.problem = _training_fix(st, device_bytes, c)
-                out.append(st)
-            elif kind == "rl":
-                c = settings.get("config") or get_config(cfg.trainer_preset, "rl", **cfg.rl).to_dict()
-                gens = c["max_steps"] * c["prompts_per_step"] * c["group_size"]
-                st = StageEstimate(arm.name, "rl", gens, gens * c["max_new_tokens"] * frac, gens * c["max_new_tokens"] * frac)
-                if settings.get("match_compute_of") or getattr(step.options, "match_compute_of", None):
-                    st.notes.append("compute-matched: steps until the budget (estimate uses max_steps as a cap)")
-                if gpu and shape:
-                    seq = (c.get("max_prompt_length") or 2048) + c["max_new_tokens"]
-                    ckpt = c.get("gradient_checkpointing") is not False
-                    mem = {
-                        "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
-                        "activations": activation_bytes(shape, c["per_device_batch_size"], seq, ckpt),
-                        "logits": logits_bytes(c["per_device_batch_size"], seq, shape.vocab),
-                    }
-                    if c.get("use_vllm") and c.get("vllm_mode", "colocate") == "colocate":
-                        vlen = c.get("vllm_max_model_length") or seq
-                        mem["colocated vLLM (gpu_memory_utilization)"] = c.get("vllm_gpu_memory_utilization", 0.3) * device_bytes
-                        room, need = kv_fit(shape, device_bytes, c.get("vllm_gpu_memory_utilization", 0.3), vlen)
-                        if need > room:
-                            st.problem = (f"colocated vLLM: one {vlen:,}-token sequence needs {need / GiB:.1f} GiB of KV cache, "
-                                          f"{max(room, 0) / GiB:.1f} GiB remain; set vllm_max_model_length (prompt + max_new_tokens)")
-                    st.memory, st.device_bytes = mem, device_bytes
-                    if st.peak > device_bytes:  # the trainer's own states first: nothing else helps until they fit
-                        st.problem = _training_fix(st, device_bytes, c)
-                out.append(st)
-            else:
-                out.append(StageEstimate(arm.name, kind, notes=["plugin step: no estimate"]))
+            out += step.kind.estimate(step.options, step.settings, ctx)
         gens = sum(n_eval.values()) * cfg.eval.samples
         st = StageEstimate(arm.name, "eval", gens, gens * eval_budget * frac)
         inference_memory(st, shape, max_len or eval_budget + 4096)

@@ -12,7 +12,17 @@ A step kind is a typed contract, in the spirit of inspect_ai's registered solver
   (a dashboard, a run name): turning on TensorBoard must not retrain a cached arm.
 * `StepKind.run` -- does the work into the step's folder and returns a `StepOutput`: the new model (if
   any), artifacts for later steps (e.g. ``sft_data``), and its compute, split into *required* and
-  *diagnostic* generated tokens so reports never charge a method for its diagnostics.
+  *diagnostic* generated tokens so reports never charge a method for its diagnostics. A step that trains
+  on a dataset names it in its summary (``data``: path, ``data_source``: label): the comparison scores
+  every such dataset under the base model (NLL, entropy; paper Figs. 8-9).
+* `StepKind.estimate` -- what the step will generate, train and occupy, for the preflight (before anything
+  runs), from its options or resolved settings and `harness.compare.preflight.EstimateContext`.
+* `StepKind.budget_option` -- how the kind takes part in compute matching: the option (e.g. ``rl``'s
+  ``match_compute_of``) that makes the step extend or stop on a budget of required generated tokens, that
+  of another arm with the same seed (`ResolveContext.remaining_budget`). ``--match-compute`` gives the last
+  such step of every trained recipe its budget; a kind without one cannot be budgeted.
+* Comparison defaults: ``steps: {<kind>: {...}}`` of `CompareConfig` holds options every step of the kind
+  starts from, parsed by the kind's own ``Options`` (`StepKind.defaults`); a recipe's options win.
 
 Registration: built-in kinds are entry points of the ``harness.steps`` group (pyproject.toml), exactly as a
 plugin package registers its own; `register_step_kind` adds one in-process (notebooks, tests). A new kind
@@ -24,7 +34,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -32,6 +42,7 @@ from harness.registry import Registry
 
 if TYPE_CHECKING:
     from harness.compare.config import CompareConfig
+    from harness.compare.preflight import EstimateContext, StageEstimate
 
 ENTRY_POINT_GROUP = "harness.steps"
 
@@ -40,6 +51,14 @@ class StepOptions(BaseModel):
     """Base of every kind's options model: unknown options are an error, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def over(self: S, defaults: S) -> S:
+        """These options on top of ``defaults`` (the comparison's, `StepKind.defaults`): a field this step did
+        not set takes the default's value."""
+        return type(self)(**{**defaults.model_dump(exclude_unset=True), **self.model_dump(exclude_unset=True)})
+
+
+S = TypeVar("S", bound=StepOptions)
 
 
 @dataclass
@@ -87,6 +106,14 @@ class ResolveContext:
     arm_compute: Any = None  # callable (recipe, seed) -> per-step compute list of a finished arm, or None
     spent: int = 0  # required generated tokens of this arm's earlier steps
 
+    def remaining_budget(self, target: str) -> int:
+        """The token budget of a compute-matched step: the required generated tokens of arm ``target`` (same
+        seed, finished) minus those this arm's earlier steps generated."""
+        other = self.arm_compute(target, self.seed) if self.arm_compute else None
+        if other is None:
+            raise ValueError(f"recipe {self.recipe!r}: compute matching to {target!r} needs that recipe in the comparison")
+        return sum(int(c["tokens_generated"]) for c in other) - self.spent
+
 
 @dataclass(frozen=True)
 class StepInputs:
@@ -98,31 +125,66 @@ class StepInputs:
     show_progress: bool = True
 
 
-class StepKind(ABC):
-    """A recipe step kind. Subclasses set `name`, `description`, `Options` and implement `resolve`/`run`."""
+OptionsT = TypeVar("OptionsT", bound=StepOptions)
+
+
+class StepKind(ABC, Generic[OptionsT]):
+    """A recipe step kind, generic over its options model ``OptionsT``. Subclasses set `name`, `description`,
+    `Options` (the class ``OptionsT``) and implement `resolve`/`run`; `estimate` and `budget_option` complete the
+    contract (a kind without them still runs: the preflight says it has no estimate, and it cannot be
+    compute-matched)."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    Options: ClassVar[type[StepOptions]] = StepOptions
+    Options: type[OptionsT]  # the options model (a StepOptions subclass), set by each kind
+    budget_option: ClassVar[str | None] = None  # the option naming the arm whose required tokens this step matches
 
-    def requires(self, options: StepOptions) -> tuple[str, ...]:
+    def requires(self, options: OptionsT) -> tuple[str, ...]:
         """Artifacts an earlier step of the same recipe must produce (checked before anything runs)."""
         return ()
 
-    def produces(self, options: StepOptions) -> tuple[str, ...]:
+    def produces(self, options: OptionsT) -> tuple[str, ...]:
         """Artifacts this step leaves for later steps."""
         return ()
 
-    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+    def validate(self, options: OptionsT, ctx: ResolveContext) -> list[str]:
         """Extra checks before anything runs; return lines for the plan, raise ValueError on a problem."""
         return []
 
-    def dynamic(self, options: StepOptions) -> bool:
+    def dynamic(self, options: OptionsT) -> bool:
         """True when `resolve` needs other arms' results (compute matching): resolved at run time."""
-        return False
+        return self.budget_target(options) is not None
+
+    def budget_target(self, options: OptionsT) -> str | None:
+        """The arm whose required generated tokens this step matches (its `budget_option`), or None."""
+        return getattr(options, self.budget_option, None) if self.budget_option else None
+
+    def with_budget(self, raw: dict[str, Any], target: str) -> dict[str, Any]:
+        """A step's raw options, budgeted: train until the arm's required generated tokens equal arm ``target``'s."""
+        if not self.budget_option:
+            raise ValueError(f"step kind {self.name!r} cannot be budgeted (it declares no budget_option)")
+        return {**raw, self.budget_option: target}
+
+    def defaults(self, config: CompareConfig) -> OptionsT:
+        """The comparison's defaults for this kind (``steps.<name>`` of the config), parsed by its options."""
+        return self.parse_options(dict(config.steps.get(self.name) or {}), where=f"comparison steps.{self.name}: ")
+
+    def with_defaults(self, options: OptionsT, config: CompareConfig) -> OptionsT:
+        """The options a step is planned with: the recipe's, over the comparison's defaults for the kind. A
+        kind that must tell the two apart (``rl``: a recipe's ``max_steps_factor`` scales the comparison's
+        ``max_steps``) returns ``options`` unchanged and reads `defaults` itself."""
+        return options.over(self.defaults(config))
+
+    def estimate(self, options: OptionsT, settings: dict[str, Any] | None, ctx: EstimateContext) -> list[StageEstimate]:
+        """The preflight's rows for this step: generations, generated and trained tokens, memory (see
+        `harness.compare.preflight`). ``settings`` are the resolved ones, None while the step is dynamic or
+        its data is not available here (estimate from the options and the comparison then)."""
+        from harness.compare.preflight import StageEstimate
+
+        return [StageEstimate(ctx.arm, self.name, notes=[f"step kind {self.name!r} declares no estimate"])]
 
     @abstractmethod
-    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+    def resolve(self, options: OptionsT, ctx: ResolveContext) -> dict[str, Any]:
         """Every setting `run` will read, JSON-able (hashed into the cache key)."""
 
     def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +197,7 @@ class StepKind(ABC):
         """Do the work into ``inputs.folder``; must be resumable or restartable (the folder may hold a
         dead run's files). Runs in a child process by default (`CompareConfig.isolation`)."""
 
-    def parse_options(self, raw: dict[str, Any], where: str = "") -> StepOptions:
+    def parse_options(self, raw: dict[str, Any], where: str = "") -> OptionsT:
         """The typed options, or a one-line error listing the valid ones."""
         try:
             return self.Options(**(raw or {}))
@@ -145,16 +207,16 @@ class StepKind(ABC):
             raise ValueError(f"{where}step {self.name!r}: {errs}. Valid options: {valid}") from None
 
 
-def _kind_class(obj: Any, name: str) -> type[StepKind]:
+def _kind_class(obj: Any, name: str) -> type[StepKind[Any]]:
     if not (isinstance(obj, type) and issubclass(obj, StepKind)):
         raise TypeError("is not a StepKind subclass")
     return obj
 
 
-STEP_KINDS: Registry[type[StepKind]] = Registry("step kind", ENTRY_POINT_GROUP, load=_kind_class)
+STEP_KINDS: Registry[type[StepKind[Any]]] = Registry("step kind", ENTRY_POINT_GROUP, load=_kind_class)
 
 
-def register_step_kind(cls: type[StepKind]) -> type[StepKind]:
+def register_step_kind(cls: type[StepKind[Any]]) -> type[StepKind[Any]]:
     """Register a kind in-process (usable as a class decorator); packages use the entry-point group."""
     if not getattr(cls, "name", None):
         raise ValueError(f"{cls.__name__} has no name")
@@ -166,12 +228,12 @@ def step_kind_names() -> list[str]:
     return sorted(STEP_KINDS.names())
 
 
-def get_step_kind(name: str) -> StepKind:
+def get_step_kind(name: str) -> StepKind[Any]:
     """The registered kind ``name`` (an instance); unknown names list the registered ones."""
     return STEP_KINDS.get(name)()
 
 
-def describe_options(kind: StepKind) -> list[tuple[str, str, str]]:
+def describe_options(kind: StepKind[Any]) -> list[tuple[str, str, str]]:
     """(option, default, description) rows for `harness recipes` and the docs."""
     rows = []
     for fname, f in kind.Options.model_fields.items():

@@ -28,7 +28,7 @@ COMPARE_DEFAULTS = {
     # every level, 16 test problems each, avg@8; a level-8 world solution is ~80 tokens
     "eval": {"tasks": ["world"], "split": "test", "per_category": 16, "samples": 8, "sampling": {"max_tokens": 192}},
     "trainer_preset": "embedded",
-    "int_preset": "world",
+    "steps": {"int": {"preset": "world"}},  # every int (and reflect) step starts from the world's InT preset
 }
 
 TRAINER_PRESET = {

@@ -8,27 +8,39 @@ with the dataclass's own help text, so ``harness recipes`` documents them and un
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from pydantic import Field, create_model
 
 from harness.compare.steps import StepOptions
 
+B = TypeVar("B", bound=StepOptions)
 
-def options_model(name: str, config_cls: type, extra: dict[str, tuple[Any, Any]], skip: tuple[str, ...] = ()) -> type[StepOptions]:
-    """A `StepOptions` subclass with ``extra`` fields first, then every field of ``config_cls`` as optional."""
+
+def options_model(name: str, config_cls: type, base: type[B], skip: tuple[str, ...] = ()) -> type[B]:
+    """A subclass of ``base`` (the kind's own options, declared as a class so they are typed) with every field
+    of ``config_cls`` after them, as optional."""
     hints = get_type_hints(config_cls)
-    defs: dict[str, Any] = dict(extra)
+    defs: dict[str, Any] = {}
     for f in fields(config_cls):
-        if f.name in skip or f.name in defs:
+        if f.name in skip or f.name in base.model_fields:
             continue
         defs[f.name] = (hints[f.name] | None, Field(None, description=f.metadata.get("help", "") + " (None: preset/comparison value)"))
-    return create_model(name, __base__=StepOptions, **defs)
+    return create_model(name, __base__=base, **defs)
 
 
 def overrides(options: StepOptions, *, exclude: tuple[str, ...]) -> dict[str, Any]:
     """The trainer fields a recipe set explicitly (None means "not overridden")."""
     return {k: v for k, v in options.model_dump().items() if k not in exclude and v is not None}
+
+
+def comparison_overrides(kind: Any, config: Any, *, exclude: tuple[str, ...]) -> dict[str, Any]:
+    """The trainer fields the comparison's ``steps.<kind>`` sets for every step of the kind: checked by the
+    kind's options (`StepKind.defaults`), passed as written (the trainer config types them, so an integer
+    stays one in the cache key, as before the options were typed)."""
+    kind.defaults(config)
+    raw = dict(config.steps.get(kind.name) or {})
+    return {k: v for k, v in raw.items() if k not in exclude and v is not None}
 
 
 # Trainer settings that change how a run is watched, never what it produces: excluded from the step's cache

@@ -4,44 +4,67 @@
 ``data: reference`` on the training problems' reference solutions (complete, so they end with EOS) --
 the paper's off-policy baseline; ``data: reflection`` on the arm's latest ``reflect`` step's rows (the
 policy's own rewrites of its failed attempts, complete, with EOS) -- the paper's self-reflection baseline.
-Every other option is an `SFTConfig` field.
+Every other option is an `SFTConfig` field; the comparison's ``steps.sft`` (alias ``sft``) gives defaults.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from harness.compare.kinds._trainer import keyed_settings, options_model, overrides, run_name, trainer
+from harness.compare.kinds._trainer import (
+    comparison_overrides,
+    keyed_settings,
+    options_model,
+    overrides,
+    run_name,
+    trainer,
+)
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
 from trainers.base import SFTConfig
 
-SFTOptions = options_model(
-    "SFTOptions", SFTConfig,
-    {"data": (Literal["int", "reference", "reflection"], Field("int", description="int: the latest int step's rows; "
-              "reference: reference solutions; reflection: the latest reflect step's rewrites."))},
-    skip=("seed", "run_name"),
-)
+if TYPE_CHECKING:
+    from harness.compare.preflight import EstimateContext, StageEstimate
 
 
-class SFTStep(StepKind):
+class SFTStepOptions(StepOptions):
+    """The options of an ``sft`` step besides the `SFTConfig` fields."""
+
+    data: Literal["int", "reference", "reflection"] = Field("int", description="int: the latest int step's rows; "
+                                                            "reference: reference solutions; reflection: the latest reflect step's rewrites.")
+
+
+SFTOptions = options_model("SFTOptions", SFTConfig, SFTStepOptions, skip=("seed", "run_name"))
+
+
+class SFTStep(StepKind[SFTStepOptions]):
     name = "sft"
     description = "Supervised fine-tuning (data: int | reference | reflection) with the comparison's trainer; SFTConfig fields as options."
     Options = SFTOptions
 
-    def requires(self, options: StepOptions) -> tuple[str, ...]:
-        return {"int": ("sft_data",), "reflection": ("reflection_sft_data",)}.get(options.data, ())  # type: ignore[attr-defined]
+    def with_defaults(self, options: SFTStepOptions, config: Any) -> SFTStepOptions:
+        return options  # the comparison's defaults (`defaults`) are merged when resolving, kept apart from the recipe's
 
-    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+    def requires(self, options: SFTStepOptions) -> tuple[str, ...]:
+        return {"int": ("sft_data",), "reflection": ("reflection_sft_data",)}.get(options.data, ())
+
+    def _config(self, options: SFTStepOptions, ctx: ResolveContext, **extra: Any) -> SFTConfig:
         from trainers.presets import get_config
 
         cfg = ctx.config
-        config = get_config(cfg.trainer_preset, "sft", **{"run_name": run_name(ctx, self.name), **cfg.sft,
-                                                           **overrides(options, exclude=("data",)), "seed": ctx.seed})
-        settings: dict[str, Any] = {"trainer": cfg.trainer, "config": config.to_dict(), "data": options.data}  # type: ignore[attr-defined]
-        if options.data == "reference":  # type: ignore[attr-defined]
+        over = {**comparison_overrides(self, cfg, exclude=("data",)), **overrides(options, exclude=("data",)), **extra}
+        config = get_config(cfg.trainer_preset, "sft", **over)
+        assert isinstance(config, SFTConfig)
+        return config
+
+    def resolve(self, options: SFTStepOptions, ctx: ResolveContext) -> dict[str, Any]:
+        cfg = ctx.config
+        config = self._config(options, ctx, run_name=run_name(ctx, self.name), seed=ctx.seed)
+        data = options.over(self.defaults(cfg)).data
+        settings: dict[str, Any] = {"trainer": cfg.trainer, "config": config.to_dict(), "data": data}
+        if data == "reference":
             train = cfg.train_set().model_copy(update={"require_solution": True})
             settings["problems"] = train.model_dump()
             settings["problems_key"] = train.key()
@@ -50,12 +73,38 @@ class SFTStep(StepKind):
     def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         return keyed_settings(settings)
 
-    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+    def validate(self, options: SFTStepOptions, ctx: ResolveContext) -> list[str]:
         plugin = trainer(ctx.config.trainer)
         if "sft" not in plugin.supports:
             raise ValueError(f"trainer {ctx.config.trainer!r} does not support sft (supports {sorted(plugin.supports)})")
-        self.resolve(options, ctx)  # builds the SFTConfig: an invalid field fails here
-        return [f"sft config valid ({ctx.config.trainer_preset} preset, data {options.data})"]  # type: ignore[attr-defined]
+        settings = self.resolve(options, ctx)  # builds the SFTConfig: an invalid field fails here
+        return [f"sft config valid ({ctx.config.trainer_preset} preset, data {settings['data']})"]
+
+    def estimate(self, options: SFTStepOptions, settings: dict[str, Any] | None, ctx: EstimateContext) -> list[StageEstimate]:
+        """Trained tokens (rows x length x epochs) and, on a GPU, AdamW states, activations and logits."""
+        from harness.compare.preflight import (
+            StageEstimate,
+            activation_bytes,
+            logits_bytes,
+            training_state_bytes,
+        )
+
+        pf, shape = ctx.pf, ctx.shape
+        plain = ResolveContext(config=ctx.config, seed=0, recipe=ctx.arm, index=0, earlier=())
+        c = (settings or {}).get("config") or self._config(options, plain).to_dict()
+        rows = (ctx.n_train or 0) * 4 * pf.expected_failure_rate * pf.selected_fraction
+        st = StageEstimate(ctx.arm, self.name, 0, 0, rows * c["max_length"] * 0.5 * c["num_epochs"])
+        if ctx.gpu and shape:
+            ckpt = c.get("gradient_checkpointing") is not False
+            st.memory = {
+                "model states (AdamW, fp32 master)": training_state_bytes(shape.params, master_fp32=c.get("dtype") != "bfloat16"),
+                "activations": activation_bytes(shape, c["per_device_batch_size"], c["max_length"], ckpt),
+                "logits": logits_bytes(c["per_device_batch_size"], c["max_length"], shape.vocab),
+            }
+            st.device_bytes = ctx.device_bytes
+            if st.peak > ctx.device_bytes:
+                st.problem = ctx.training_fix(st, c)
+        return [st]
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
         config = SFTConfig(**settings["config"])
