@@ -14,8 +14,8 @@ A `Registry` maps names to things, found three ways, in this order:
 
 Lookups of an unknown name fail with one error for every concept, `UnknownName` (a `KeyError` and a
 `ValueError`, so callers that caught either keep working): ``unknown step kind 'rll' (did you mean rl?);
-known: int, reflect, rl, sft``. Entry points are read on every lookup (a plugin installed mid-process
-counts); importing is cached by Python.
+known: int, reflect, rl, sft``. Entry points naming an object are read on every lookup, registering modules
+once and again when a name is not found (a plugin installed mid-process counts); imports are cached by Python.
 
 WHY hand-written: ``importlib.metadata`` gives entry points but no registry; inspect_ai's registry is
 internal to it. This is the ~150 lines the seven concepts shared in four different shapes before.
@@ -108,9 +108,12 @@ class Registry(Generic[T]):
                 found.setdefault(ep.name, ep)
         return found
 
-    def load_modules(self) -> None:
-        """Import the registering modules: ``modules`` (once), then every module-valued entry point not yet
-        imported. A failure is raised and retried on the next call, never half-hidden."""
+    def load_modules(self, rescan: bool = False) -> None:
+        """Import the registering modules -- ``modules``, then every module-valued entry point -- once;
+        ``rescan`` (a lookup that found nothing) imports entry points added since. A failure is raised and
+        retried on the next call, never half-hidden."""
+        if self._modules_loaded and not rescan:
+            return
         if not self._modules_loaded:
             self._modules_loaded = True  # set first: the modules call register() while we import them
             try:
@@ -147,7 +150,11 @@ class Registry(Generic[T]):
         return out
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.names()
+        if not isinstance(name, str):
+            return False
+        if name not in self.names():
+            self.load_modules(rescan=True)  # a plugin installed since the first listing
+        return name in self.names()
 
     # -- lookup -------------------------------------------------------------------------------------
     def get(self, name: str) -> T:
@@ -163,7 +170,7 @@ class Registry(Generic[T]):
             except Exception as exc:  # a broken plugin names itself
                 raise ImportError(f"{self.what} {name!r} ({ep.value}) failed to load: {exc}") from exc
             return self._loaded(obj, name, ep.value)
-        self.load_modules()
+        self.load_modules(rescan=True)
         if name in self._entries:
             return self._entries[name]
         raise self.unknown(name)

@@ -114,6 +114,9 @@ def get_task(name: str, version: str | None = None) -> Task:
         version = at_version or None
     versions = _versions(name)
     if not versions:
+        TASKS.load_modules(rescan=True)  # a task plugin installed since the first lookup
+        versions = _versions(name)
+    if not versions:
         close = difflib.get_close_matches(name, sorted({n for n, _ in _tasks()}), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownTaskError(f"unknown task {name!r}.{hint} Known tasks (* = default version): {_known()}")
