@@ -330,12 +330,17 @@ def compare_cmd(
     config: Path | None = typer.Option(None, help="CompareConfig YAML [default: the embedded world on CPU]."),
     seeds: int | None = typer.Option(None, help="Training seeds per recipe [default: 1]."),
     out: str | None = typer.Option(None, help="Comparison folder [default: runs/compare-<recipes>]."),
-    base_model: str | None = typer.Option(None, help="Starting model for every arm [default: world:default]."),
+    base_model: str | None = typer.Option(None, help="Starting model for every arm [default: the comparison defaults', the embedded world's world:default]."),
     match_compute: bool | None = typer.Option(None, "--match-compute/--no-match-compute", help="Also run compute-matched arms (docs/methodology.md) [default: off]."),
     allow_overlap: bool | None = typer.Option(None, "--allow-overlap", help="Run although training and evaluation problems overlap (reported first)."),
     recipe_dirs: list[str] | None = typer.Option(None, "--recipes", help="Extra recipe folders."),
     tune: bool | None = typer.Option(None, "--tune/--no-tune", help="Tune every arm's learning rates by the same sweep on a "
                                       "validation split first (harness.compare.tune; grid and split from the config's tune section) [default: off]."),
+    grader: str | None = typer.Option(None, help="The comparison's one grader -- evaluation, InT's filters and the RL reward: "
+                                      "math-verify | llm-judge | a registered one [default: the config's eval.grader, math-verify]."),
+    judge_model: str | None = typer.Option(None, help="Judge model for --grader llm-judge."),
+    judge_backend: str = typer.Option("openai", help="Judge backend for --grader llm-judge."),
+    judge_base_url: str | None = typer.Option(None, help="Judge server URL (--judge-backend openai)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan, preflight and overlap check; run nothing."),
     progress: bool = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log)."),
 ) -> None:
@@ -348,6 +353,11 @@ def compare_cmd(
                 allow_overlap=allow_overlap)
     over = {k: v for k, v in over.items() if v is not None}
     cfg = CompareConfig.from_yaml(config, **over) if config else build(CompareConfig, over, source="harness compare")
+    if grader or judge_model:
+        judge = {"backend": judge_backend, "model": judge_model,
+                 "options": {"base_url": judge_base_url} if judge_base_url else {}} if judge_model else cfg.eval.judge
+        evaluation = {**cfg.eval.model_dump(), "grader": grader or cfg.eval.grader, "judge": judge}
+        cfg = build(CompareConfig, {**cfg.model_dump(), "eval": evaluation}, source=str(config or "harness compare"))
     if tune is not None:
         from harness.compare.tune import TuneConfig
 

@@ -100,11 +100,11 @@ class EvalSettings(BaseModel):
         """The model-independent protocol (problem rules, sampling, k, grader id), hashed by `compare`
         and written to compare.json and reports: the judge's settings are recorded without credentials
         (a ``user:pw@`` or ``?api_key=`` in its URL, secret-named options), which are no part of the protocol."""
-        from harness.grading import available_graders
+        from harness.grading import GRADERS
         from harness.redact import redact_secrets
 
-        if self.grader not in available_graders():
-            raise ValueError(f"unknown grader {self.grader!r}; choose one of {available_graders()}")
+        if self.grader not in GRADERS.names():
+            raise GRADERS.unknown(self.grader)
         return {
             "problems": [ps.identity() for ps in self.problem_sets()],
             "sampling": self.sampling.model_dump(),
@@ -209,18 +209,11 @@ def _plan(config: EvalConfig) -> list[tuple[Any, list[Any], list[Unit]]]:
 
 
 def open_grader(settings: EvalSettings, *, workers: int, timeout: float) -> Any:
-    """The configured grader; ``llm-judge`` gets its judge backend from ``settings.judge``."""
-    from harness.grading import get_grader
+    """The configured grader (`harness.grading.open_grader`: the same call the InT stages and the RL
+    reward make); ``llm-judge`` gets its judge backend from ``settings.judge``."""
+    from harness.grading import open_grader as open_chosen
 
-    if settings.grader == "llm-judge":
-        from harness.backends import get_backend
-
-        if not settings.judge or "model" not in settings.judge:
-            raise ValueError("grader llm-judge needs judge: {backend, model, options} (CLI: --judge-model)")
-        judge = settings.judge
-        return get_grader("llm-judge", backend=get_backend(judge.get("backend", "openai"), judge["model"],
-                                                              **(judge.get("options") or {})))
-    return get_grader(settings.grader, workers=workers, timeout=timeout)
+    return open_chosen(settings.grader, judge=settings.judge, workers=workers, timeout=timeout)
 
 
 def run_eval(config: EvalConfig, *, backend: Backend | None = None, show_progress: bool = True) -> dict[str, Any]:

@@ -16,30 +16,25 @@ import hashlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
+from harness.registry import Registry
+
 ENTRY_POINT_GROUP = "harness.model_sources"
 _SCHEME = re.compile(r"^([a-z][a-z0-9_-]*):(?!//)(.*)$")  # "world:default", not "http://..." or "C:\\..."
-_EXTRA: dict[str, Callable[[str], str]] = {}
+MODEL_SOURCES: Registry[Callable[..., str | None]] = Registry("model source", ENTRY_POINT_GROUP)
 
 
 def register_model_source(scheme: str, resolver: Callable[[str], str]) -> None:
     """Add a scheme in-process (tests, notebooks); packages use the entry-point group instead."""
-    _EXTRA[scheme] = resolver
-
-
-def _schemes() -> dict[str, Any]:
-    found: dict[str, Any] = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    found.update(_EXTRA)
-    return found
+    MODEL_SOURCES.register(scheme, resolver)
 
 
 def model_scheme(model: str) -> str | None:
     """The registered scheme ``model`` names, or None for a path or hub id."""
     m = _SCHEME.match(model)
-    if m and m.group(1) in _schemes():
+    if m and m.group(1) in MODEL_SOURCES.names():
         return m.group(1)
     return None
 
@@ -49,9 +44,7 @@ def resolve_model(model: str) -> str:
     scheme = model_scheme(model)
     if scheme is None:
         return model
-    target = _schemes()[scheme]
-    resolver = target.load() if isinstance(target, EntryPoint) else target
-    return str(resolver(model.split(":", 1)[1]))
+    return str(MODEL_SOURCES.get(scheme)(model.split(":", 1)[1]))
 
 
 def is_available(model: str) -> bool:
@@ -63,8 +56,7 @@ def is_available(model: str) -> bool:
 
     scheme = model_scheme(model)
     if scheme is not None:
-        target = _schemes()[scheme]
-        resolver = target.load() if isinstance(target, EntryPoint) else target
+        resolver = MODEL_SOURCES.get(scheme)
         if "build" in inspect.signature(resolver).parameters:
             return resolver(model.split(":", 1)[1], build=False) is not None
         return True

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from harness.metrics import bootstrap_ci, ks_for, pass_at_k
+from harness.registry import Registry
 from reports import artifacts
 from reports.load import CompareRun, MissingData
 
@@ -34,14 +35,27 @@ STYLE = {
 }  # fmt: skip
 
 FigureFn = Callable[..., Figure]  # (run, **options) -> Figure
-FIGURES: dict[str, tuple[FigureFn, str]] = {}
+
+
+def _figure_entry(obj: Any, name: str) -> tuple[FigureFn, str]:
+    """An entry point naming a figure function: its ``@figure`` caption (or its docstring's first line)."""
+    if not callable(obj):
+        raise TypeError("is not a figure function")
+    return obj, getattr(obj, "figure_caption", None) or (obj.__doc__ or name).strip().splitlines()[0]
+
+
+# name -> (function, caption), in registration order (the report's order); plugins add figures through the
+# ``harness.figures`` entry-point group: a module whose ``@figure`` functions register on import
+# (``mylab = "mylab.figures"``) or one function (``my_fig = "mylab.figures:my_fig"``). docs/adding-a-figure.md
+FIGURES: Registry[tuple[FigureFn, str]] = Registry("figure", "harness.figures", load=_figure_entry)
 
 
 def figure(name: str, caption: str) -> Callable[[FigureFn], FigureFn]:
     """Register a figure function under ``name`` (what `harness plot RUN --figure NAME` takes)."""
 
     def wrap(fn: FigureFn) -> FigureFn:
-        FIGURES[name] = (fn, caption)
+        fn.figure_caption = caption  # type: ignore[attr-defined]
+        FIGURES.register(name, (fn, caption))
         return fn
 
     return wrap
@@ -347,7 +361,7 @@ def plot(run: CompareRun | str | Path, name: str | None = None, out_dir: str | P
     """
     run = run if isinstance(run, CompareRun) else CompareRun(run)
     if name is not None and name not in FIGURES:
-        raise KeyError(f"unknown figure {name!r}; choose from: {', '.join(FIGURES)}")
+        raise FIGURES.unknown(name)
     out = Path(out_dir) if out_dir is not None else run.root / "report" / "figures"
     results: dict[str, list[Path] | str] = {}
     for fig_name in [name] if name else list(FIGURES):

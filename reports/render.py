@@ -329,6 +329,14 @@ def _paired_notes(stats: pd.DataFrame, n_boot: int, run: CompareRun | None = Non
     return notes
 
 
+def grader_line(meta: dict[str, Any]) -> str:
+    """Which grader scored the evaluation and -- in a comparison -- graded InT's filters and the RL reward."""
+    protocol = meta.get("protocol") or {}
+    judge = protocol.get("judge") or {}
+    name = protocol.get("grader") or "math-verify"
+    return name + (f" (judge {judge.get('model')} via {judge.get('backend', 'openai')})" if judge.get("model") else "")
+
+
 def _protocol_view(meta: dict[str, Any]) -> pd.DataFrame:
     """The frozen protocol as setting/value rows (one row per evaluated problem set)."""
     protocol = dict(meta.get("protocol") or {})
@@ -481,6 +489,7 @@ def build_report(compare_dir: str | Path, out_dir: str | Path | None = None, *, 
         "protocol_hash": meta.get("protocol_hash", ""),
         "protocol": table(_protocol_view(meta)),
         "base_model": meta.get("base_model", ""),
+        "grader": grader_line(meta),
         "seeds": ", ".join(str(s) for s in meta.get("seeds", [])),
         "leaderboard": table(_leaderboard_view(run, board), _leaderboard_caption(run, board), index=True),
         "verdict": verdict,

@@ -11,16 +11,15 @@ inspect_ai) follow later registrations through `on_register`.
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 import logging
 import os
 from collections.abc import Callable
 from functools import lru_cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
+from harness.registry import Registry, UnknownName
 from tasks.base import CAPABILITIES, LoadedTask, Problem, Task
 from tasks.data import DataResolver
 
@@ -43,22 +42,28 @@ _BUILTIN_MODULES = [
     "tasks.world",
 ]
 
-_REGISTRY: dict[tuple[str, str], Task] = {}
 _LISTENERS: list[Callable[[Task], None]] = []
-_builtins_loaded = False
 
 
-class UnknownTaskError(LookupError):
+class UnknownTaskError(UnknownName):
     """A name or version that is not registered; the message lists what is."""
+
+
+# "name@version" -> Task. The built-in modules and every entry point's module register on first lookup.
+TASKS: Registry[Task] = Registry("task", ENTRY_POINT_GROUP, modules=_BUILTIN_MODULES, unique=True, error=UnknownTaskError)
+
+
+def _tasks() -> dict[tuple[str, str], Task]:
+    return {(t.name, t.version): t for t in TASKS._entries.values()}
 
 
 def register_task(task: Task) -> Task:
     """Add a task version; a second registration of the same (name, version) is an error, not an override."""
     key = (task.name, task.version)
-    if key in _REGISTRY:
+    if key in _tasks():
         raise ValueError(f"task {task.name!r} version {task.version!r} is already registered")
     if task.is_default:
-        for (name, version), other in _REGISTRY.items():
+        for (name, version), other in _tasks().items():
             if name == task.name and other.is_default:
                 raise ValueError(
                     f"task {task.name!r}: versions {version!r} and {task.version!r} both claim default"
@@ -68,7 +73,7 @@ def register_task(task: Task) -> Task:
     unknown = sorted(set(task.capabilities) - set(CAPABILITIES))
     if unknown:
         raise ValueError(f"task {task.name!r}: unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
-    _REGISTRY[key] = task
+    TASKS.register(f"{task.name}@{task.version}", task)
     for listener in _LISTENERS:
         listener(task)
     return task
@@ -81,45 +86,17 @@ def on_register(listener: Callable[[Task], None]) -> Callable[[Task], None]:
     return listener
 
 
-def _entry_points() -> list[EntryPoint]:
-    return list(entry_points(group=ENTRY_POINT_GROUP))
-
-
-def _import_builtin(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:  # a missing dependency inside the module is a real error
-            raise
-        logger.debug("built-in task module %s not present; skipped", module)
-
-
 def _ensure_loaded() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    _builtins_loaded = True  # set first: task modules call register_task while we import them
-    try:
-        for module in _BUILTIN_MODULES:
-            _import_builtin(module)
-        for ep in _entry_points():
-            try:
-                ep.load()
-            except Exception as exc:
-                raise ImportError(
-                    f"task plugin {ep.name!r} ({ENTRY_POINT_GROUP} = {ep.value!r}) failed: {exc}"
-                ) from exc
-    except BaseException:
-        _builtins_loaded = False
-        raise
+    """Import the built-in task modules and the plugins' (once; a failure is retried on the next call)."""
+    TASKS.load_modules()
 
 
 def _versions(name: str) -> list[Task]:
-    return sorted((t for (n, _), t in _REGISTRY.items() if n == name), key=lambda t: t.version)
+    return sorted((t for (n, _), t in _tasks().items() if n == name), key=lambda t: t.version)
 
 
 def _known() -> str:
-    names = sorted({n for n, _ in _REGISTRY})
+    names = sorted({n for n, _ in _tasks()})
     return ", ".join(
         f"{n} ({', '.join(t.version + ('*' if t.is_default else '') for t in _versions(n))})" for n in names
     )
@@ -137,7 +114,10 @@ def get_task(name: str, version: str | None = None) -> Task:
         version = at_version or None
     versions = _versions(name)
     if not versions:
-        close = difflib.get_close_matches(name, sorted({n for n, _ in _REGISTRY}), n=3)
+        TASKS.load_modules(rescan=True)  # a task plugin installed since the first lookup
+        versions = _versions(name)
+    if not versions:
+        close = difflib.get_close_matches(name, sorted({n for n, _ in _tasks()}), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownTaskError(f"unknown task {name!r}.{hint} Known tasks (* = default version): {_known()}")
     if version is None:
@@ -161,7 +141,8 @@ def get_task(name: str, version: str | None = None) -> Task:
 def list_tasks() -> list[Task]:
     """Every registered (name, version), sorted by name then version."""
     _ensure_loaded()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+    registered = _tasks()
+    return [registered[k] for k in sorted(registered)]
 
 
 def default_split(task: Task) -> str:

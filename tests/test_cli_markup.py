@@ -25,7 +25,7 @@ def test_unknown_trainer_prints_the_entry_point_table_in_one_error_line() -> Non
     res = CliRunner().invoke(app, ["trainers", "show", "trll"])
     assert res.exit_code == 1, res.output
     out = _flat(res.output)
-    assert out.startswith("error: no trainer named 'trll'; registered: ") and TABLE in out, out
+    assert out.startswith("error: unknown trainer 'trll' (did you mean trl?); known: ") and TABLE in out, out
     assert "Traceback" not in res.output
     res = CliRunner().invoke(app, ["trainers", "sft", "--trainer", "trll", "--model", "m", "--data", __file__, "--out", "x"])
     assert res.exit_code == 1 and TABLE in _flat(res.output)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("data_dir")
 @pytest.fixture
 def toy_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = install_dist(tmp_path / "site", "harness_toy_steps", {"harness.steps": {
-        "noise": "toy_step:NoiseStep", "probe": "toy_step:ProbeStep"}})
+        "noise": "toy_step:NoiseStep", "probe": "toy_step:ProbeStep", "sample": "toy_step:SampleStep"}})
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(PLUGINS))
 
@@ -57,6 +57,7 @@ BASE = CompareConfig()
     # int: every field of the InT config it runs with, the training problems, the backend, the seed
     ("int", 0, {"int_overrides": {"continue.n": 4}}),
     ("int", 0, {"int_preset": "paper"}),
+    ("int", 0, {"steps": {"int": {"proposer": "oracle"}}}),
     ("int", 0, {"train": {"task": "world@hard", "split": "test", "per_category": 16}}),
     ("int", 0, {"train": {"task": "world@hard", "split": "train", "per_category": 8}}),
     ("int", 0, {"data_dir": "/elsewhere"}),
@@ -64,6 +65,7 @@ BASE = CompareConfig()
     ("int", 0, {"seeds": 2}),  # seed 1's arm differs from seed 0's (checked below on arm 1)
     # sft: trainer, preset, overrides
     ("int", 1, {"sft": {"num_epochs": 3}}),
+    ("int", 1, {"steps": {"sft": {"learning_rate": 3e-4}}}),
     ("int", 1, {"trainer_preset": "paper"}),
     ("int", 1, {"trainer": "openrlhf"}),
     # rl: overrides, problems, preset
@@ -74,8 +76,7 @@ BASE = CompareConfig()
 ])
 def test_changing_any_setting_a_step_reads_changes_its_key(recipe, index, change):
     before = _keys(BASE, recipe)
-    cfg = BASE.model_copy(update={k: (type(getattr(BASE, k)).model_validate(v) if hasattr(getattr(BASE, k), "model_validate") else v)
-                                  for k, v in change.items()})
+    cfg = CompareConfig(**change)  # BASE is every default: the change on top of them
     if "seeds" in change:
         plan = make_plan([load_recipe(recipe)], cfg.model_copy(update={"include_base": False}), "k0")
         after = [s.key for s in plan.arms[1].steps]
@@ -147,13 +148,87 @@ def test_dashboard_settings_stay_out_of_the_key_but_reach_the_trainer():
     the exclusion (report_to none, no run_name) are unchanged, so existing caches stay valid."""
     from harness.compare.plan import step_key
 
-    watched = BASE.model_copy(update={"rl": {"report_to": "tensorboard", "backend_args": {"logging_dir": "/tmp/tb"}},
-                                      "sft": {"report_to": "tensorboard"}, "include_base": False})  # fmt: skip
+    watched = CompareConfig(rl={"report_to": "tensorboard", "backend_args": {"logging_dir": "/tmp/tb"}},
+                            sft={"report_to": "tensorboard"}, include_base=False)  # fmt: skip
     assert _keys(watched, "int") == _keys(BASE, "int")
-    assert _keys(watched.model_copy(update={"rl": {"report_to": "tensorboard", "learning_rate": 3e-4}}), "int")[2] != _keys(BASE, "int")[2]
+    assert _keys(CompareConfig(rl={"report_to": "tensorboard", "learning_rate": 3e-4}), "int")[2] != _keys(BASE, "int")[2]
     plan = make_plan([load_recipe("int")], watched, "k0")
     _, sft, rl = plan.arms[0].steps
     assert rl.settings["config"]["report_to"] == "tensorboard" and rl.settings["config"]["backend_args"] == {"logging_dir": "/tmp/tb"}
     assert (sft.settings["config"]["run_name"], rl.settings["config"]["run_name"]) == ("int/seed-0/2-sft", "int/seed-0/3-rl")
-    old = {**rl.settings, "config": {k: v for k, v in rl.settings["config"].items() if k != "run_name"} | {"report_to": "none", "backend_args": {}}}
+    old = {**rl.settings, "config": {k: v for k, v in rl.settings["config"].items() if k not in ("run_name", "reward_judge")}
+           | {"report_to": "none", "backend_args": {}}}  # as keyed before run_name and reward_judge existed
     assert step_key(sft.key, "rl", old) == rl.key
+
+
+TOY = dict(base_model="world:test", include_base=False, reported=False, match_compute=True,
+           train={"task": "world@hard", "split": "train", "per_category": 2},
+           eval={"tasks": ["world"], "split": "test", "per_category": 2, "limit": 4, "samples": 2, "sampling": {"max_tokens": 48}},
+           rl={"max_steps": 1, "prompts_per_step": 8, "mini_batch_prompts": 8, "group_size": 2, "max_new_tokens": 24})
+
+
+def test_plugin_kinds_estimate_themselves_and_a_budgetable_one_is_compute_matched(toy_steps):
+    """The contract has no privileged kinds: the toy ``sample`` kind gets a preflight estimate and, like
+    ``rl``, a compute-matched twin (``sampler@rl-baseline-compute``, budgeted by rl-baseline's tokens); the
+    first recipe stops its last budgetable step at the sampler's tokens. ``noise`` cannot be budgeted."""
+    from harness.compare.plan import derived_recipes
+    from harness.compare.preflight import estimate
+
+    cfg = CompareConfig(**TOY, steps={"sample": {"max_tokens": 40}})
+    sampler = Recipe(name="sampler", description="samples the policy", steps=[{"sample": {"rounds": 1}}])
+    recipes = [load_recipe("rl-baseline"), sampler]
+    plan = make_plan(recipes, cfg, "k0")
+    arms = {a.name: a for a in plan.arms}
+    assert set(arms) == {"rl-baseline", "sampler", "sampler@rl-baseline-compute", "rl-baseline@sampler-compute"}
+    twin = arms["sampler@rl-baseline-compute"]
+    assert twin.depends_on == ("rl-baseline",) and twin.steps[0].key is None  # resolved once rl-baseline ran
+    assert (twin.steps[0].options.match_compute_of, twin.steps[0].options.rounds) == ("rl-baseline", 1)
+    assert arms["rl-baseline@sampler-compute"].steps[0].options.match_compute_of == "sampler"
+    # per-kind defaults from the comparison, parsed by the kind's own options; the recipe's win
+    assert arms["sampler"].steps[0].settings["max_tokens"] == 40 and arms["sampler"].steps[0].settings["rounds"] == 1
+    pre = estimate(plan, cfg, n_train=8, n_eval={"world": 4})
+    rows = {(s.arm, s.stage): s for s in pre.stages}
+    assert rows[("sampler", "sample")].generations == 8 and rows[("sampler", "sample")].tokens_generated > 0
+    assert "compute-matched" in rows[("sampler@rl-baseline-compute", "sample")].notes[0]
+    assert not any("declares no estimate" in n for s in pre.stages for n in s.notes)
+    noisy = Recipe(name="noisy", steps=[{"noise": {"scale": 0.1}}])
+    noise_plan = make_plan([noisy], cfg.model_copy(update={"match_compute": False}), "k")
+    (noise_row,) = [s for s in estimate(noise_plan, cfg, 8, {"world": 4}).stages if s.stage == "noise"]
+    assert "no generation" in noise_row.notes[0]
+    with pytest.raises(ValueError, match=r"recipe 'noisy' has no step that can extend or stop .*budgetable kinds: rl, sample"):
+        derived_recipes([noisy, load_recipe("rl-baseline")], cfg)
+    with pytest.raises(ValueError, match="step 'sample': rounds"):
+        make_plan([sampler], CompareConfig(**TOY, steps={"sample": {"rounds": 0}}), "k")
+
+
+def test_generic_compare_code_names_no_built_in_kind():
+    """plan.py, preflight.py and run.py reach step kinds only through the contract (`StepKind`)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "harness" / "compare"
+    for name in ("plan.py", "preflight.py", "run.py"):
+        found = re.findall(r"""["'](int|sft|rl|reflect)["']""", (root / name).read_text())
+        assert not found, (name, found)
+
+
+@pytest.mark.slow
+def test_a_budgetable_plugin_kind_runs_compute_matched(toy_steps, tmp_path):
+    """`--match-compute` with the toy kind, for real: the sampler's twin samples until its tokens reach
+    rl-baseline's (the round that reaches them is the last), RL-only stops at the sampler's tokens."""
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "sampler.yaml").write_text("name: sampler\nsteps:\n  - sample: {rounds: 1, max_tokens: 8}\n")
+    cfg = CompareConfig(**TOY, out=str(tmp_path / "cmp"), recipes_dirs=[str(recipes)], isolation="process")
+    run_compare(["rl-baseline", "sampler"], cfg, show_progress=False)
+
+    def stages(arm):
+        return json.loads((tmp_path / "cmp" / "arms" / arm / "seed-0" / "stages.json").read_text())
+
+    rl_tokens = stages("rl-baseline")[0]["tokens_generated"]
+    one_round = stages("sampler")[0]["tokens_generated"]
+    twin = json.loads((tmp_path / "cmp" / "arms" / "sampler@rl-baseline-compute" / "seed-0" / "sample" / "step.json").read_text())
+    summary = twin["output"]["summary"]
+    assert summary["budget"] == rl_tokens and summary["rounds"] > 1
+    assert rl_tokens <= twin["output"]["compute"]["tokens_generated"] < rl_tokens + 2 * one_round
+    rl_twin = json.loads((tmp_path / "cmp" / "arms" / "rl-baseline@sampler-compute" / "seed-0" / "rl" / "step.json").read_text())
+    assert rl_twin["output"]["summary"]["config"]["max_generated_tokens"] == one_round

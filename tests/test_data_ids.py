@@ -104,7 +104,7 @@ def test_any_other_loader_is_checked_by_the_registry(monkeypatch):
     from tasks import list_tasks, registry
 
     list_tasks()  # built-ins loaded, then a private copy of the registry for this test's plugin task
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.TASKS, "_entries", dict(registry.TASKS._entries))
     monkeypatch.setattr(registry, "_LISTENERS", [])
 
     def loader(resolver):

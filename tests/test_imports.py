@@ -111,3 +111,25 @@ def test_generic_code_does_not_reach_into_the_world():
             if needle in text:
                 offenders.append(f"{mod}: {needle}")
     assert not offenders, offenders
+
+
+WORLD_DEFAULTS = {"world:default", "world@hard", "embedded", "compact"}  # names only the world's plugin may use
+
+
+def test_generic_code_does_not_hold_the_worlds_defaults():
+    """The world's base model, training set, trainer preset and prompt set come from its plugin
+    (harness/world/plugin.py, through entry points): no string constant of generic code names them
+    (docstrings may, as examples)."""
+    import ast
+
+    offenders = []
+    for mod, path in _modules().items():
+        if mod.startswith("harness.world") or mod == "tasks.world":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = {id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        offenders += [f"{mod}:{node.lineno}: {node.value!r}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Constant) and node.value in WORLD_DEFAULTS and id(node) not in docs]
+    assert not offenders, offenders

@@ -33,8 +33,9 @@ def test_real_cpu_config_two_problems_every_stage(smollm2, data_dir, tmp_path):
         "train": cfg.train.model_copy(update={"limit": 2}),
         "eval": cfg.eval.model_copy(update={"limit": 2, "samples": 1,
                                             "sampling": cfg.eval.sampling.model_copy(update={"max_tokens": 32})}),
-        "int_overrides": {**cfg.int_overrides, **small},
-        "rl": {**cfg.rl, "max_steps": 1, "max_new_tokens": 16},
+        "steps": {**cfg.steps,
+                  "int": {**cfg.steps.get("int", {}), "overrides": {**cfg.steps.get("int", {}).get("overrides", {}), **small}},
+                  "rl": {**cfg.steps.get("rl", {}), "max_steps": 1, "max_new_tokens": 16}},
     })
     summary = run_compare(["int", "rl-baseline"], cfg, show_progress=False)
     out = Path(cfg.out)

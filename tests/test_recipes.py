@@ -80,8 +80,10 @@ def test_validation_catches_bad_settings_before_work():
     assert any("rl config valid" in line for line in plan.checks)
     with pytest.raises(LookupError):
         make_plan(recipes, CompareConfig(eval={"tasks": ["no-such-task"]}, train={"task": "no-such-task"}), "k")
-    with pytest.raises(ValueError, match="unknown RLConfig field"):
-        make_plan(recipes, CompareConfig(rl={"warp_speed": 9}), "k")
+    with pytest.raises(ValueError, match="comparison steps.rl: step 'rl': warp_speed: Extra inputs .* Valid options: advantage"):
+        make_plan(recipes, CompareConfig(rl={"warp_speed": 9}), "k")  # parsed by the rl kind's options
+    with pytest.raises(ValueError, match="unknown step kind 'distill'"):
+        make_plan(recipes, CompareConfig(steps={"distill": {}}), "k")
     with pytest.raises(ValueError, match="invalid InT settings"):
         make_plan(recipes, CompareConfig(int_overrides={"continue.warp": 1}), "k")
 

@@ -489,7 +489,7 @@ def test_report_without_training_artifacts_lists_missing_figures(tmp_path: Path)
     assert "not drawn" in (out / "index.html").read_text()
     with pytest.raises(MissingData):
         plot(root, "counterfactual")
-    with pytest.raises(KeyError, match="choose from"):
+    with pytest.raises(KeyError, match="unknown figure .no-such-figure.*known: accuracy"):
         plot(root, "no-such-figure")
 
 

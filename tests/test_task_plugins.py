@@ -24,7 +24,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 def toy_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     """Load the plugin module as its entry point would, into a copy of the registry (nothing leaks)."""
     tasks.list_tasks()
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.TASKS, "_entries", dict(registry.TASKS._entries))
     monkeypatch.syspath_prepend(str(PLUGINS))
     monkeypatch.delitem(sys.modules, "toy_task", raising=False)
     importlib.import_module("toy_task")

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.usefixtures("local_data_only")
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> dict:
     """A copy of the loaded registry, so tests can register tasks without leaking them."""
     tasks.list_tasks()
-    copy = dict(registry._REGISTRY)
-    monkeypatch.setattr(registry, "_REGISTRY", copy)
+    copy = dict(registry.TASKS._entries)
+    monkeypatch.setattr(registry.TASKS, "_entries", copy)
     return copy
 
 
@@ -98,10 +98,10 @@ def test_two_default_versions_rejected(isolated_registry: dict) -> None:
 
 
 def _fresh_registry(monkeypatch: pytest.MonkeyPatch, modules: list[str]) -> None:
-    monkeypatch.setattr(registry, "_REGISTRY", {})
-    monkeypatch.setattr(registry, "_builtins_loaded", False)
-    monkeypatch.setattr(registry, "_BUILTIN_MODULES", modules)
-    monkeypatch.setattr(registry, "_entry_points", lambda: [])
+    monkeypatch.setattr(registry.TASKS, "_entries", {})
+    monkeypatch.setattr(registry.TASKS, "_modules_loaded", False)
+    monkeypatch.setattr(registry.TASKS, "modules", modules)
+    monkeypatch.setattr(registry.TASKS, "entry_points", lambda: {})
 
 
 def test_missing_builtin_module_is_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_broken_builtin_module_raises(monkeypatch: pytest.MonkeyPatch, tmp_path:
     _fresh_registry(monkeypatch, ["tmp_broken_tasks"])
     with pytest.raises(ModuleNotFoundError, match="no_such_dependency_xyz"):
         tasks.list_tasks()
-    assert registry._builtins_loaded is False  # a later call retries instead of hiding the error
+    assert registry.TASKS._modules_loaded is False  # a later call retries instead of hiding the error
 
 
 def test_entry_point_plugin_registers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_entry_point_plugin_registers(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.syspath_prepend(str(tmp_path))
     _fresh_registry(monkeypatch, [])
     eps = [EntryPoint(name="demo", value="tmp_plugin_tasks", group=registry.ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(registry, "_entry_points", lambda: eps)
+    monkeypatch.setattr(registry.TASKS, "entry_points", lambda: {ep.name: ep for ep in eps})
     assert tasks.load_task("plugin-task").problems[0].answer == "2"
 
 

@@ -49,7 +49,7 @@ def test_entry_point_plugin_is_discovered_and_a_broken_one_is_reported(toy_insta
 
 
 def test_unknown_trainer_names_the_registered_ones() -> None:
-    with pytest.raises(UnknownTrainerError, match="registered: .*trl"):
+    with pytest.raises(UnknownTrainerError, match="known: .*trl"):
         get_trainer("nope")
 
 

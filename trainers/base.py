@@ -107,7 +107,10 @@ class RLConfig(_Common):
         None, "Token budget: stop after the RL step in which the cumulative generated tokens reach this (compute "
         "matching); None: train max_steps steps.",
     )
-    reward: str = _f("math-verify", "Grader used as the binary reward (the same implementation as evaluation).")
+    reward: str = _f("math-verify", "Grader used as the binary reward (the same implementation as evaluation; "
+                     "`harness compare` sets the comparison's grader).")
+    reward_judge: dict[str, Any] | None = _f(None, "For a model-based reward grader (llm-judge): the judge model as "
+                                             "{backend, model, options}.")
     shuffle: bool = _f(True, "Shuffle the training problems (False: take the rows in file order, e.g. a per-step "
                        "schedule such as hint-guided RL's re-drawn hints).")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM (GPU only).")

@@ -280,7 +280,7 @@ class OpenRLHFTrainer(TrainerPlugin):
                            ({"messages": r["messages"], "answer": str(r["answer"]), "problem_id": r["problem_id"]}
                             for r in rows))
         tokenizer = _load_tokenizer(model)
-        reward_file = self.write_reward_file(run_dir, tokenizer)
+        reward_file = self.write_reward_file(run_dir, tokenizer, config)
         max_prompt = 4096
         if tokenizer is not None:
             rendered = (tokenizer.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True)
@@ -294,8 +294,9 @@ class OpenRLHFTrainer(TrainerPlugin):
         return self._run("rl", cmd, out_dir, paths, facts, expected_steps=plan["steps"],
                          group=(config.group_size, config.prompts_per_step * config.group_size))
 
-    def write_reward_file(self, run_dir: Path, tokenizer: Any | None) -> Path:
-        """Copy the reward-function file and its JSON config (harness location, sample log, end tokens)."""
+    def write_reward_file(self, run_dir: Path, tokenizer: Any | None, config: RLConfig | None = None) -> Path:
+        """Copy the reward-function file and its JSON config (harness location, sample log, end tokens, the
+        grader: ``config.reward`` and ``reward_judge``)."""
         run_dir.mkdir(parents=True, exist_ok=True)
         target = run_dir / "reward_func.py"
         shutil.copyfile(Path(__file__).with_name("openrlhf_reward.py"), target)
@@ -304,6 +305,7 @@ class OpenRLHFTrainer(TrainerPlugin):
             "harness_root": str(Path(__file__).resolve().parent.parent),
             "samples_log": str(run_dir / "reward_samples.jsonl"),
             "strip_suffixes": suffixes or ["<|im_end|>", "<|endoftext|>"],
+            "grader": {"name": config.reward if config else "math-verify", "judge": config.reward_judge if config else None},
         })
         return target
 

@@ -1,4 +1,4 @@
-"""OpenRLHF reward-function file: the harness grader behind ``--reward.remote_url <this file>``.
+"""OpenRLHF reward-function file: the harness grader (the run's ``RLConfig.reward``) behind ``--reward.remote_url <this file>``.
 
 The OpenRLHF backend copies this file verbatim into the run directory next to ``reward_func.json``
 (where the harness lives, where to log samples, which end-of-turn strings to strip). OpenRLHF's workers
@@ -60,7 +60,9 @@ def reward_func(queries: list[str], prompts: list[str], labels: list[str], **kwa
     import torch
 
     responses = [split_response(q, p) for q, p in zip(queries, prompts, strict=True)]
-    verdicts = grade_responses(responses, [str(lab) for lab in labels])
+    grader = _CONFIG.get("grader") or {}
+    verdicts = grade_responses(responses, [str(lab) for lab in labels], grader=grader.get("name") or "math-verify",
+                               judge=grader.get("judge"))
     rewards = [v.score for v in verdicts]
     _log_samples(list(prompts), list(labels), rewards, [len(r) for r in responses])
     tensor = torch.tensor(rewards, dtype=torch.float)

@@ -1,4 +1,4 @@
-"""Named SFT/RL settings: the paper's, and the embedded world's scaled-down ones.
+"""Named SFT/RL settings: the paper's here; others (the embedded world's scaled-down ``embedded``) from plugins.
 
 Why presets: the paper's settings (lr 1e-6, effective batch 64, 16K tokens, group 8, 400 steps) are the
 defaults of `SFTConfig`/`RLConfig`; the embedded world (a ~1M-parameter model on 2 CPU cores) needs the
@@ -12,35 +12,28 @@ import json
 from dataclasses import fields, replace
 from typing import Any, get_type_hints
 
+from harness.registry import Registry
 from trainers.base import RLConfig, SFTConfig
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # The paper's algorithm; sizes chosen so that a 4B model trains on one 80-141 GB GPU (harness.compare.preflight):
-    # one sequence per forward pass (16K-token logits are ~15 GB each), accumulation for the effective batch.
-    "paper": {"sft": {"per_device_batch_size": 1}, "rl": {"per_device_batch_size": 1}},
-    "embedded": {
-        "sft": {
-            "learning_rate": 1e-4,  # the RL learning rate, as in the paper (both 1e-6 there)
-            "num_epochs": 2,
-            "effective_batch_size": 8,
-            "per_device_batch_size": 8,
-            "max_length": 512,
-        },
-        "rl": {
-            "learning_rate": 1e-4,
-            "group_size": 8,
-            "prompts_per_step": 8,
-            "mini_batch_prompts": 8,
-            "per_device_batch_size": 64,
-            "max_steps": 12,  # equal for every arm; at 40 steps RL-only and InT+RL both saturate (~100%) on the world
-            "max_new_tokens": 112,  # a level-8 world solution is ~80 tokens
-        },
-    },
-}
+PRESET_STAGES = ("sft", "rl")  # the trainer stages a preset configures
+
+
+def _preset(obj: Any, name: str) -> dict[str, dict[str, Any]]:
+    if not (isinstance(obj, dict) and set(obj) <= {"sft", "rl"}):
+        raise TypeError("a trainer preset is a mapping {sft: {field: value}, rl: {field: value}}")
+    return {"sft": dict(obj.get("sft") or {}), "rl": dict(obj.get("rl") or {})}
+
+
+# name -> {"sft": overrides, "rl": overrides}. The paper's here; a package adds its own through the
+# ``harness.trainer_presets`` entry-point group (the embedded world's ``embedded``: harness/world/plugin.py).
+PRESETS: Registry[dict[str, dict[str, Any]]] = Registry("trainer preset", "harness.trainer_presets", load=_preset)
+# The paper's algorithm; sizes chosen so that a 4B model trains on one 80-141 GB GPU (harness.compare.preflight):
+# one sequence per forward pass (16K-token logits are ~15 GB each), accumulation for the effective batch.
+PRESETS.register("paper", {"sft": {"per_device_batch_size": 1}, "rl": {"per_device_batch_size": 1}})
 
 
 def preset_names() -> list[str]:
-    return sorted(PRESETS)
+    return sorted(PRESETS.names())
 
 
 def _coerce(config_cls: type, name: str, raw: Any) -> Any:
@@ -79,12 +72,21 @@ def with_overrides(config: SFTConfig | RLConfig, overrides: dict[str, Any]) -> S
 
 def get_config(preset: str, stage: str, **overrides: Any) -> SFTConfig | RLConfig:
     """The ``stage`` ('sft' or 'rl') config of a preset, with optional field overrides on top."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(preset_names())}")
+    presets = PRESETS.get(preset)  # an unknown name lists the known ones
     if stage not in ("sft", "rl"):
         raise ValueError(f"stage must be 'sft' or 'rl', got {stage!r}")
     base = SFTConfig() if stage == "sft" else RLConfig()
-    return with_overrides(base, {**PRESETS[preset][stage], **overrides})
+    return with_overrides(base, {**presets[stage], **overrides})
+
+
+def check_stage_overrides(preset: str, stage: str, overrides: dict[str, Any]) -> None:
+    """Build the ``stage`` config of ``preset`` with those of ``overrides`` that are fields of it (a wrong value
+    fails naming the field and value); other names and stages that are not trainer stages are not checked here
+    (a step kind's own options, e.g. rl's ``hint_fraction``)."""
+    if stage not in PRESET_STAGES:
+        return
+    names = {f.name for f in fields(SFTConfig if stage == "sft" else RLConfig)}
+    get_config(preset, stage, **{k: v for k, v in (overrides or {}).items() if k in names and v is not None})
 
 
 def parse_set_options(items: list[str]) -> dict[str, str]:

@@ -9,18 +9,16 @@ Why lazy: loading an entry point imports only the plugin module, and plugin modu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
+from harness.registry import Registry, UnknownName
 from trainers.base import TrainerPlugin
 
 ENTRY_POINT_GROUP = "harness.trainers"
 
 
-class UnknownTrainerError(KeyError):
+class UnknownTrainerError(UnknownName):
     """No plugin of that name is registered; the message lists the ones that are."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -37,53 +35,47 @@ class TrainerInfo:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _entry_points() -> dict[str, EntryPoint]:
-    """Name -> entry point. Not cached: a plugin installed (or a test dist-info added) mid-process counts."""
-    found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep)  # first on sys.path wins, as for imports
-    return found
+def _instantiate(obj: Any, name: str) -> TrainerPlugin:
+    plugin = obj() if isinstance(obj, type) else obj
+    if not isinstance(plugin, TrainerPlugin):
+        raise TypeError(f"{getattr(obj, '__name__', obj)!r} is not a TrainerPlugin (got {type(plugin).__name__})")
+    return plugin
+
+
+# Not cached beyond Python's imports: a plugin installed (or a test dist-info added) mid-process counts.
+TRAINERS: Registry[TrainerPlugin] = Registry(
+    "trainer", ENTRY_POINT_GROUP, load=_instantiate, error=UnknownTrainerError,
+    hint=f"plugins register under the [project.entry-points.\"{ENTRY_POINT_GROUP}\"] table of their package "
+         "(see docs/adding-a-trainer.md)",
+)
 
 
 def trainer_names() -> list[str]:
-    return sorted(_entry_points())
-
-
-def _instantiate(ep: EntryPoint) -> TrainerPlugin:
-    obj = ep.load()
-    plugin = obj() if isinstance(obj, type) else obj
-    if not isinstance(plugin, TrainerPlugin):
-        raise TypeError(f"{ep.value} is not a TrainerPlugin (got {type(plugin).__name__})")
-    return plugin
+    return sorted(TRAINERS.names())
 
 
 def get_trainer(name: str) -> TrainerPlugin:
     """The plugin registered under ``name`` (its stack is not imported until an operation runs)."""
-    eps = _entry_points()
-    if name not in eps:
-        known = ", ".join(sorted(eps)) or "none"
-        raise UnknownTrainerError(
-            f"no trainer named {name!r}; registered: {known}. Plugins register under the "
-            f"[project.entry-points.\"{ENTRY_POINT_GROUP}\"] table of their package (see docs/adding-a-trainer.md)."
-        )
-    return _instantiate(eps[name])
+    return TRAINERS.get(name)
 
 
 def list_trainers() -> list[TrainerInfo]:
     """Every registered plugin with its availability; a plugin that fails to load is reported, not raised."""
     rows = []
-    for name, ep in sorted(_entry_points().items()):
+    eps = TRAINERS.entry_points()
+    for name, target in sorted(TRAINERS.targets().items()):
+        ep = eps.get(name)
         dist = getattr(getattr(ep, "dist", None), "name", "") or ""
         try:
-            plugin = _instantiate(ep)
+            plugin = TRAINERS.get(name)
         except Exception as exc:  # a broken third-party plugin must not break the listing
-            rows.append(TrainerInfo(name, ep.value, False, f"failed to load: {type(exc).__name__}: {exc}", distribution=dist))
+            rows.append(TrainerInfo(name, target, False, f"failed to load: {type(exc).__name__}: {exc}", distribution=dist))
             continue
         installed, detail = plugin.availability()
         rows.append(
             TrainerInfo(
                 name=name,
-                target=ep.value,
+                target=target,
                 installed=installed,
                 detail=detail,
                 supports=tuple(sorted(plugin.supports)),

@@ -2,29 +2,53 @@
 
 Why one module: the paper's reward is "1 if the final boxed answer is math-verified equal to gold", which
 is exactly what evaluation scores. TRL (in-process) and OpenRLHF (a reward file loaded by its workers)
-both call `grade_responses`, so a grader fix moves RL reward and eval accuracy together.
+both call `grade_responses`, which opens the configured grader (`RLConfig.reward` and ``reward_judge``:
+in `harness compare`, the comparison's grader) through `harness.grading.open_grader` -- the call
+evaluation and the InT stages make -- so a grader fix, or a judge, moves RL reward and eval accuracy together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 # The evaluation default: a reward must mean what an eval verdict means.
 REWARD_TIMEOUT = 10.0
+_GRADERS: dict[str, Any] = {}
+_LOCK = threading.Lock()
 
 
-def grade_responses(responses: Sequence[str], golds: Sequence[str], *, timeout: float = REWARD_TIMEOUT) -> list[Any]:
-    """One `Verdict` per (response, gold), from the process's shared grading pool
-    (`harness.grading.pool.shared_pool`): string rules here, math-verify in a worker that is killed past
-    ``timeout + max(2, timeout/2)`` s, so a pathological answer from the policy costs at most that, scores
-    0 with status ``timeout``, and never stalls training."""
-    from harness.grading.pool import shared_pool
+def reward_grader(grader: str = "math-verify", judge: Mapping[str, Any] | None = None, *,
+                  timeout: float = REWARD_TIMEOUT) -> Any:
+    """The process's grader for ``grader`` (+ ``judge``), opened once and kept: math-verify grades
+    in-process with the shared worker pool; a judge keeps its backend (and its memo) across RL steps."""
+    key = json.dumps([grader, dict(judge) if judge else None, timeout], sort_keys=True, default=str)
+    with _LOCK:
+        if key not in _GRADERS:
+            from harness.grading import open_grader
 
+            _GRADERS[key] = open_grader(grader, judge=judge, workers=0, timeout=timeout)
+        return _GRADERS[key]
+
+
+def grade_responses(responses: Sequence[str], golds: Sequence[str], *, timeout: float = REWARD_TIMEOUT,
+                    grader: str = "math-verify", judge: Mapping[str, Any] | None = None,
+                    problems: Sequence[str] | None = None) -> list[Any]:
+    """One `Verdict` per (response, gold) from the configured grader. With math-verify (the default):
+    the process's shared grading pool (`harness.grading.pool.shared_pool`): string rules here,
+    math-verify in a worker that is killed past ``timeout + max(2, timeout/2)`` s, so a pathological
+    answer from the policy costs at most that, scores 0 with status ``timeout``, and never stalls
+    training. ``problems`` (the statements) go to graders that read them (a judge)."""
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
-    return shared_pool(timeout).grade_many([(r, str(g)) for r, g in zip(responses, golds, strict=True)])
+    if problems is not None and len(problems) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(problems)} problems")
+    items = [(r, str(g)) if problems is None else (r, str(g), str(p))
+             for r, g, p in zip(responses, golds, problems or [""] * len(responses), strict=True)]
+    return reward_grader(grader, judge, timeout=timeout).grade_many(items)
 
 
 def completion_text(completion: Any) -> str:
@@ -95,14 +119,25 @@ class RewardCounters:
                 "correct": sum(p["correct"] for p in parts), "statuses": statuses, "processes": len(parts)}
 
 
-def make_trl_reward(counters: RewardCounters, answer_field: str = "answer", *, timeout: float = REWARD_TIMEOUT):
+def prompt_problem(prompt: Any) -> str:
+    """The problem as a grader that reads it sees it: the last user message of a chat prompt."""
+    if isinstance(prompt, list):
+        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        return users[-1] if users else ""
+    return str(prompt)
+
+
+def make_trl_reward(counters: RewardCounters, answer_field: str = "answer", *, timeout: float = REWARD_TIMEOUT,
+                    grader: str = "math-verify", judge: Mapping[str, Any] | None = None):
     """A TRL ``reward_funcs`` entry named ``correct``: 1.0 for a verified answer, else 0.0 (also for an
-    answer whose grading passed ``timeout``; `counters.statuses` counts those)."""
+    answer whose grading passed ``timeout``; `counters.statuses` counts those). ``grader``/``judge``:
+    `RLConfig.reward` and ``reward_judge``."""
 
     def correct(prompts: list[Any], completions: list[Any], completion_ids: list[list[int]] | None = None,
                 log_metric: Any = None, **columns: Any) -> list[float]:
         golds = columns[answer_field]
-        verdicts = grade_responses([completion_text(c) for c in completions], golds, timeout=timeout)
+        verdicts = grade_responses([completion_text(c) for c in completions], golds, timeout=timeout, grader=grader,
+                                   judge=judge, problems=[prompt_problem(p) for p in prompts] if judge else None)
         counters.samples += len(verdicts)
         counters.correct += sum(v.correct for v in verdicts)
         counters.tokens_generated += sum(len(ids) for ids in completion_ids or [])

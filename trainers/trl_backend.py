@@ -409,7 +409,7 @@ class TRLTrainer(TrainerPlugin):
             callbacks.append(_budget_callback(counters, config.max_generated_tokens, config.updates_per_step))
         trainer = trl.GRPOTrainer(
             model=model,
-            reward_funcs=[make_trl_reward(counters)],
+            reward_funcs=[make_trl_reward(counters, grader=config.reward, judge=config.reward_judge)],
             args=args,
             train_dataset=train,
             processing_class=tokenizer,

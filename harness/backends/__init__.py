@@ -7,9 +7,7 @@ group (value: ``"package.module:ClassName"``).
 
 from __future__ import annotations
 
-import importlib
 import re
-from importlib.metadata import entry_points
 from typing import Any
 
 from harness.backends.base import (
@@ -20,6 +18,7 @@ from harness.backends.base import (
     SamplingParams,
     generate_within_window,
 )
+from harness.registry import Registry
 
 # name -> "module:Class"; strings so that optional stacks are imported only when selected.
 _BUILTIN: dict[str, str] = {
@@ -29,18 +28,23 @@ _BUILTIN: dict[str, str] = {
 }
 
 
+BACKENDS: Registry[type[Backend]] = Registry("backend", "harness.backends", builtins=_BUILTIN)
+
+
+def register_backend(name: str, cls: type[Backend]) -> type[Backend]:
+    """Add a backend in-process (tests, notebooks); packages use the ``harness.backends`` entry-point group."""
+    return BACKENDS.register(name, cls)
+
+
 def available_backends() -> dict[str, str]:
     """All backend names with their import targets (built-ins plus entry points)."""
-    found = dict(_BUILTIN)
-    for ep in entry_points(group="harness.backends"):
-        found.setdefault(ep.name, ep.value)
-    return found
+    return BACKENDS.targets()
 
 
 def _target(name: str) -> str:
     targets = available_backends()
     if name not in targets:
-        raise ValueError(f"unknown backend {name!r}; choose one of {sorted(targets)}")
+        raise BACKENDS.unknown(name)
     return targets[name]
 
 
@@ -102,15 +106,14 @@ def check_options(name: str, options: dict[str, Any]) -> None:
 def get_backend_class(name: str) -> type[Backend]:
     """The backend class registered under ``name`` (imports its module, not its stack's heavy parts
     where the module defers them)."""
-    module_name, _, cls_name = _target(name).partition(":")
+    _target(name)
     try:
-        module = importlib.import_module(module_name)
+        return BACKENDS.get(name)
     except ImportError as exc:
         raise ImportError(
             f"backend {name!r} needs an optional dependency that is not installed ({exc}). "
             f"Install it, e.g. `pip install 'int-harness[{name}]'`."
         ) from exc
-    return getattr(module, cls_name)
 
 
 def get_backend(name: str, model: str, **options: Any) -> Backend:
@@ -125,6 +128,7 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
 
 
 __all__ = [
-    "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends", "check_available", "check_model",
-    "check_options", "generate_within_window", "get_backend", "get_backend_class",
+    "BACKENDS", "Backend", "GenerationRequest", "Message", "Sample", "SamplingParams", "available_backends",
+    "check_available", "check_model", "check_options", "generate_within_window", "get_backend", "get_backend_class",
+    "register_backend",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.compare.config import CompareConfig
-from harness.compare.steps import ResolveContext, StepKind, StepOptions, get_step_kind
+from harness.compare.steps import ResolveContext, StepKind, StepOptions, get_step_kind, step_kind_names
 from harness.provenance import stable_hash
 from harness.recipes import Recipe, Step
 
@@ -23,7 +23,7 @@ BASE_RECIPE = "base"
 
 @dataclass
 class PlannedStep:
-    kind: StepKind
+    kind: StepKind[Any]
     options: StepOptions
     raw: dict[str, Any]
     settings: dict[str, Any] | None = None  # None while dynamic and unresolved
@@ -58,9 +58,12 @@ class Plan:
 def derived_recipes(recipes: list[Recipe], cfg: CompareConfig) -> list[tuple[Recipe, str, str]]:
     """Compute-matched variants: (recipe, its name, matched-to).
 
-    Every other trained recipe B trains its last RL step until it has generated what the first recipe A
-    required (``B@A-compute``: each control gets A's compute, not only the second recipe); A stops its last
-    RL step at what the second recipe required (``A@<second>-compute``). See docs/methodology.md."""
+    Every other trained recipe B trains its last budgetable step (a kind with a `StepKind.budget_option`,
+    e.g. RL) until it has generated what the first recipe A required (``B@A-compute``: each control gets
+    A's compute, not only the second recipe); A stops its last budgetable step at what the second recipe
+    required (``A@<second>-compute``). With ``match_flops``, the second recipe also trains its last step that a
+    FLOPs budget can stop (`StepKind.budget_flops_option`) until its FLOPs reach A's (``<second>@A-flops``; the
+    budget converted at the second recipe's own measured FLOPs per token). See docs/methodology.md."""
     trained = [r for r in recipes if r.steps]
     if not cfg.match_compute or len(trained) < 2:
         return []
@@ -70,17 +73,22 @@ def derived_recipes(recipes: list[Recipe], cfg: CompareConfig) -> list[tuple[Rec
         pairs.append((trained[1], a, "flops"))
     out = []
     for this, other, by in pairs:
-        rl = [i for i, s in enumerate(this.steps) if s.kind == "rl"]
-        if not rl:
-            raise ValueError(f"match_compute: recipe {this.name!r} has no rl step to extend or stop")
+        budgetable = [i for i, s in enumerate(this.steps) if get_step_kind(s.kind).budgetable(by)]
+        if not budgetable:
+            kinds = ", ".join(k for k in step_kind_names() if get_step_kind(k).budgetable(by))
+            what = "a token budget" if by == "tokens" else "a FLOPs budget"
+            raise ValueError(f"{'match_compute' if by == 'tokens' else 'match_flops'}: recipe {this.name!r} has no step that "
+                             f"can extend or stop on {what} (budgetable kinds: {kinds or 'none'})")
         steps = list(this.steps)
-        last = steps[rl[-1]]
+        last = steps[budgetable[-1]]
+        kind = get_step_kind(last.kind)
         if by == "tokens":
-            steps[rl[-1]] = Step(kind="rl", options={**last.options, "match_compute_of": other.name})
+            options = kind.with_budget(last.options, other.name)
             name, what = f"{this.name}@{other.name}-compute", "required generated tokens"
-        else:  # FLOPs: the budget in FLOPs, converted with this recipe's own measured RL FLOPs per token
-            steps[rl[-1]] = Step(kind="rl", options={**last.options, "match_flops_of": other.name, "flops_rate_of": this.name})
+        else:  # FLOPs: the budget in FLOPs, converted with this recipe's own measured FLOPs per token
+            options = kind.with_budget(last.options, other.name, by="flops", rate_of=this.name)
             name, what = f"{this.name}@{other.name}-flops", "FLOPs"
+        steps[budgetable[-1]] = Step(kind=last.kind, options=options)
         out.append((Recipe(name=name, description=f"{this.name} at the {what} of {other.name}",
                            steps=steps, source=this.source), name, other.name))
     return out
@@ -98,6 +106,8 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
     named = [r.name for r in recipes]
     if len(set(named)) != len(named):
         raise ValueError(f"recipe named twice in {named}")
+    for kind_name in cfg.steps:  # the comparison's per-kind defaults: each kind parses its own
+        get_step_kind(kind_name).check_defaults(cfg)
     entries: list[tuple[Recipe, str, str, str | None]] = [(r, r.name, "measured", None) for r in recipes]
     if cfg.include_base and BASE_RECIPE not in named:
         entries.insert(0, (Recipe(name=BASE_RECIPE, description="the base model, untrained"), BASE_RECIPE, "base", None))
@@ -112,7 +122,8 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
             for i, step in enumerate(recipe.steps):
                 kind = get_step_kind(step.kind)
                 where = f"recipe {recipe.name!r} ({recipe.source or 'built-in'}) step {i + 1}: "
-                options = kind.parse_options(step.options, where)  # the recipe checked kinds and artifacts when read
+                # the recipe checked kinds and artifacts when read; the comparison's steps.<kind> are the defaults
+                options = kind.with_defaults(kind.parse_options(step.options, where), cfg)
                 ctx = ResolveContext(config=cfg, seed=seed, recipe=recipe.name, index=i,
                                      earlier=tuple(s.kind for s in recipe.steps[:i]))
                 planned = PlannedStep(kind=kind, options=options, raw=dict(step.options))
@@ -135,9 +146,8 @@ def make_plan(recipes: list[Recipe], cfg: CompareConfig, base_key: str, *, missi
                     key = planned.key
                 else:
                     key = None
-                    for attr in ("match_compute_of", "match_flops_of", "flops_rate_of"):
-                        target = getattr(options, attr, None)
-                        if target and target not in arm.depends_on:
+                    for target in kind.budget_targets(options):
+                        if target not in arm.depends_on:
                             arm.depends_on = (*arm.depends_on, target)
                 arm.steps.append(planned)
             arm.model_key = key

@@ -304,14 +304,57 @@ def _checkpoint(shape: ModelShape) -> float:
     return shape.checkpoint_bytes if shape.checkpoint_bytes is not None else 2 * shape.params
 
 
-def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
-    """Per-stage estimates for every arm of ``plan`` (one seed: seeds repeat the same stages)."""
-    from harness.intervention.config import preset as int_preset
-    from trainers.presets import get_config
+@dataclass
+class EstimateContext:
+    """What a step kind's `estimate` may consult (`harness.compare.steps.StepKind.estimate`): the comparison,
+    the arm, the number of training problems, the base model's shape and the device (when memory is
+    checked), the assumed completion fraction, and the shared memory helpers."""
 
+    config: Any  # the CompareConfig
+    arm: str
+    n_train: int | None
+    shape: ModelShape | None  # the base model's, when memory is estimated (mode gpu or cpu)
+    device_bytes: float | None  # per GPU (mode cpu: host memory); None: memory not checked
+    frac: float  # assumed mean completion length as a share of the budget
+    max_len: int  # the backend's max_model_len (0: not set)
+    inference_memory: Any  # (StageEstimate, ModelShape | None, length) -> None: weights + KV cache (+ the process on a CPU)
+    mode: str = "gpu"  # gpu | cpu | none: what the memory column estimates (`_device`)
+    baseline_bytes: float = 0.0  # mode cpu: resident memory of a step process before any model (0 on a GPU)
+
+    @property
+    def pf(self) -> PreflightConfig:
+        return self.config.preflight
+
+    @property
+    def gpu(self) -> bool:
+        """Device memory of a GPU is estimated (vLLM, bf16 autocast)."""
+        return self.mode == "gpu"
+
+    @property
+    def cpu(self) -> bool:
+        """Resident memory of a CPU step process is estimated (hf backend, TRL in float32)."""
+        return self.mode == "cpu"
+
+    def training_memory(self, c: dict[str, Any], micro_batch: int, seq: int) -> dict[str, float]:
+        """The memory terms of one training process on this device (`training_memory`); the shape must be known."""
+        assert self.shape is not None
+        return training_memory(self.shape, c, micro_batch, seq, gpu=self.gpu, baseline_bytes=self.baseline_bytes)
+
+    def training_fix(self, st: StageEstimate, c: dict[str, Any]) -> str:
+        """The largest memory term of a training stage and what to change (`_training_fix`)."""
+        return _training_fix(st, self.device_bytes or 0.0, c)
+
+    def over_memory(self, st: StageEstimate) -> bool:
+        """Memory is checked here and the stage's peak exceeds it."""
+        return self.device_bytes is not None and bool(st.memory) and st.peak > self.device_bytes
+
+
+def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -> Preflight:
+    """Per-stage estimates for every arm of ``plan`` (one seed: seeds repeat the same stages): each step's
+    kind estimates its own stages (`StepKind.estimate`), then the evaluation."""
     pf: PreflightConfig = cfg.preflight
     device_bytes, device, mode = _device(pf)
-    gpu, cpu = mode == "gpu", mode == "cpu"
+    cpu = mode == "cpu"
     shape = model_shape(cfg.base_model, pf.models) if mode != "none" else None
     frac = pf.mean_completion_fraction
     eval_budget = cfg.eval.sampling.budget()
@@ -346,72 +389,10 @@ def estimate(plan: Any, cfg: Any, n_train: int | None, n_eval: dict[str, int]) -
                           f"or raise gpu_memory_utilization")
 
     for arm in [a for a in plan.arms if a.seed == 0]:
+        ctx = EstimateContext(config=cfg, arm=arm.name, n_train=n_train, shape=shape, device_bytes=device_bytes,
+                              frac=frac, max_len=max_len, inference_memory=inference_memory, mode=mode, baseline_bytes=baseline)
         for step in arm.steps:
-            kind = step.kind.name
-            settings = step.settings or {}
-            if kind == "int":
-                icfg = int_preset(getattr(step.options, "preset", None) or cfg.int_preset, "", {
-                    "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
-                    **cfg.int_overrides, **getattr(step.options, "overrides", {})}) if not settings else None
-                data = settings.get("int_config") if settings else icfg.model_dump(by_alias=True)
-                k = data["rollout"]["k"]
-
-                def budget(sec: str, data: dict[str, Any] = data) -> int:
-                    return data[sec]["sampling"].get("max_tokens") or 16384
-
-                n = n_train or 0
-                failed = n * k * pf.expected_failure_rate
-                if data["propose"].get("max_attempts"):
-                    failed = min(failed, data["propose"]["max_attempts"])
-                props = failed * data["propose"]["n"] * (2 if data["propose"]["template"] == "paper" else 1)
-                selected = failed * pf.selected_fraction
-                ctrl = min(data["continue"].get("controls_max_problems") or n, n) * k * pf.expected_failure_rate * pf.selected_fraction
-                conts = (selected + ctrl * len(data["continue"]["controls"])) * data["continue"]["n"]
-                # prompt lengths: the task prompt; the proposer's turn 2 holds prompt + reference + attempt + turn 1
-                lengths = {"int: rollout": pf.prompt_tokens + budget("rollout"),
-                           "int: propose": 2 * pf.prompt_tokens + budget("rollout") + 2 * budget("propose"),
-                           "int: continue": pf.prompt_tokens + budget("rollout") + budget("continue")}
-                for sub, gens, b in (("int: rollout", n * k, budget("rollout")), ("int: propose", props, budget("propose")),
-                                     ("int: continue", conts, budget("continue"))):
-                    st = StageEstimate(arm.name, sub, int(gens), gens * b * frac)
-                    inference_memory(st, shape, lengths[sub] if cpu else (max_len or (b + 8192)))
-                    if sub == "int: continue" and data["continue"].get("controls_max_problems"):
-                        st.notes.append(f"Table-1 controls on at most {data['continue']['controls_max_problems']} problems")
-                    out.append(st)
-            elif kind == "sft":
-                c = settings.get("config") or get_config(cfg.trainer_preset, "sft", **cfg.sft).to_dict()
-                rows = (n_train or 0) * 4 * pf.expected_failure_rate * pf.selected_fraction
-                st = StageEstimate(arm.name, "sft", 0, 0, rows * c["max_length"] * 0.5 * c["num_epochs"])
-                if shape is not None:
-                    # the longest row: the prompt + a prefix and an intervention (at most max_length)
-                    seq = c["max_length"] if gpu else min(c["max_length"], 2 * pf.prompt_tokens)
-                    st.memory = training_memory(shape, c, c["per_device_batch_size"], seq, gpu=gpu, baseline_bytes=baseline)
-                    st.device_bytes = device_bytes
-                    if device_bytes is not None and st.peak > device_bytes:
-                        st.problem = _training_fix(st, device_bytes, c)
-                out.append(st)
-            elif kind == "rl":
-                c = settings.get("config") or get_config(cfg.trainer_preset, "rl", **cfg.rl).to_dict()
-                gens = c["max_steps"] * c["prompts_per_step"] * c["group_size"]
-                st = StageEstimate(arm.name, "rl", gens, gens * c["max_new_tokens"] * frac, gens * c["max_new_tokens"] * frac)
-                if settings.get("match_compute_of") or getattr(step.options, "match_compute_of", None):
-                    st.notes.append("compute-matched: steps until the budget (estimate uses max_steps as a cap)")
-                if shape is not None:
-                    seq = pf.prompt_tokens + c["max_new_tokens"]
-                    mem = training_memory(shape, c, c["per_device_batch_size"], seq, gpu=gpu, baseline_bytes=baseline)
-                    if gpu and c.get("use_vllm") and c.get("vllm_mode", "colocate") == "colocate":
-                        vlen = c.get("vllm_max_model_length") or seq
-                        mem["colocated vLLM (gpu_memory_utilization)"] = c.get("vllm_gpu_memory_utilization", 0.3) * device_bytes
-                        room, need = kv_fit(shape, device_bytes, c.get("vllm_gpu_memory_utilization", 0.3), vlen)
-                        if need > room:
-                            st.problem = (f"colocated vLLM: one {vlen:,}-token sequence needs {need / GiB:.1f} GiB of KV cache, "
-                                          f"{max(room, 0) / GiB:.1f} GiB remain; set vllm_max_model_length (prompt + max_new_tokens)")
-                    st.memory, st.device_bytes = mem, device_bytes
-                    if device_bytes is not None and st.peak > device_bytes:  # the trainer's own states first
-                        st.problem = _training_fix(st, device_bytes, c)
-                out.append(st)
-            else:
-                out.append(StageEstimate(arm.name, kind, notes=["plugin step: no estimate"]))
+            out += step.kind.estimate(step.options, step.settings, ctx)
         gens = sum(n_eval.values()) * cfg.eval.samples
         st = StageEstimate(arm.name, "eval", gens, gens * eval_budget * frac)
         inference_memory(st, shape, (pf.prompt_tokens + eval_budget) if cpu else (max_len or eval_budget + 4096))

@@ -334,20 +334,21 @@ class Runner:
                 "sampling": (extra.sampling or self.cfg.eval.sampling).model_dump()}
 
     def sft_stats(self, plan: Plan) -> None:
-        """NLL and entropy of each SFT data source under the base model (paper Figs. 8-9), once per arm,
-        on at most ``sft_stats_rows`` rows per source, in a child process (on the GPU when there is one)."""
+        """NLL and entropy of each training-data source under the base model (paper Figs. 8-9), once per arm,
+        on at most ``sft_stats_rows`` rows per source, in a child process (on the GPU when there is one).
+        A source is what a step trained on, as its summary names it (``data``, ``data_source``)."""
         for arm in plan.arms:
             arm_dir = self.out / "arms" / arm.name / f"seed-{arm.seed}"
             target = arm_dir / "analysis" / "sft_stats.json"
             if target.exists():
                 continue
             sources = {}
-            for link in sorted(arm_dir.glob("sft*")):
-                step = self._done(link.resolve())
+            for step_ in arm.steps:
+                step = self._done(self.out / "cache" / f"{step_.kind.name}-{step_.key}") if step_.key else None
                 summary = (step or {}).get("output", {}).get("summary", {})
                 data = summary.get("data")
-                if data and Path(data).exists() and Path(data).stat().st_size > 0:
-                    sources[summary.get("data_source", "int")] = data
+                if data and summary.get("data_source") and Path(data).exists() and Path(data).stat().st_size > 0:
+                    sources[summary["data_source"]] = data
             if not sources:
                 continue
             payload = {"model": self.base_model, "sources": sources, "max_rows": self.cfg.sft_stats_rows}
@@ -409,7 +410,8 @@ def print_plan(plan: Plan, summary: dict[str, Any], cfg: CompareConfig) -> None:
     for extra in cfg.eval_only:
         table.add_row(extra.name, "-", escape(f"eval-only ({extra.backend}: {extra.model})"), ", ".join(cfg.eval.tasks))
     console.print(table)
-    console.print(escape(f"base model: {cfg.base_model}   trainer: {cfg.trainer} ({cfg.trainer_preset})   InT preset: {cfg.int_preset}"))
+    console.print(escape(f"base model: {cfg.base_model}   trainer: {cfg.trainer} ({cfg.trainer_preset})   "
+                         f"step defaults: {json.dumps(cfg.steps, sort_keys=True)}"))
     console.print(escape(f"training problems: {cfg.train_set().describe()}"))
     for line in summary["checks"]:
         console.print(escape(f"  check: {line}"))

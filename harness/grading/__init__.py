@@ -19,11 +19,20 @@ read as numbers, so ``\\boxed{２５}`` is wrong for gold 25 (see `harness.gradi
 
 from harness.grading.extract import extract_boxed
 from harness.grading.pool import GradingPool, PoolStats, grade
-from harness.grading.registry import Grader, MathVerifyGrader, available_graders, get_grader, register_grader
+from harness.grading.registry import (
+    GRADERS,
+    Grader,
+    MathVerifyGrader,
+    available_graders,
+    get_grader,
+    open_grader,
+    register_grader,
+)
 from harness.grading.rules import GRADER_VERSION, grader_id
 from harness.grading.verdict import Verdict
 
 __all__ = [
+    "GRADERS",
     "GRADER_VERSION",
     "Grader",
     "GradingPool",
@@ -35,5 +44,6 @@ __all__ = [
     "get_grader",
     "grade",
     "grader_id",
+    "open_grader",
     "register_grader",
 ]

@@ -58,8 +58,10 @@ class LLMJudgeGrader:
         params: SamplingParams | None = None,
         template: str | Path | None = None,
         max_response_chars: int = 8000,
+        owns_backend: bool = False,
     ) -> None:
         self.backend = backend
+        self.owns_backend = owns_backend  # opened for this grader (from a judge config): closed with it
         self.params = params or SamplingParams(n=1, temperature=0.0, top_p=1.0, top_k=0, max_tokens=2048, seed=0)
         if self.params.n != 1:
             raise ValueError("the judge samples one judgement per item (params.n must be 1)")
@@ -112,4 +114,6 @@ class LLMJudgeGrader:
         return Verdict(correct=correct, extracted=extracted, status=status, reason=reason, grader=grader)
 
     def close(self) -> None:
-        """The backend belongs to the caller; nothing to release here."""
+        """Close the backend if this grader opened it; a backend passed in belongs to the caller."""
+        if self.owns_backend:
+            self.backend.close()

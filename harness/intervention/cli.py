@@ -19,7 +19,7 @@ int_app = typer.Typer(
 )
 
 RunDir = typer.Option(..., "--run-dir", "-o", help="Run directory (created on first use).")
-Preset = typer.Option(None, help="Starting config for a new run dir: a preset file name in harness/intervention/presets ('world', 'paper').")
+Preset = typer.Option(None, help="Starting config for a new run dir: a registered InT preset (paper; world, from the embedded world's plugin).")
 ConfigFile = typer.Option(None, "--config", help="YAML/JSON IntConfig for a new run dir.")
 Model = typer.Option(None, help="Policy model path/id (world preset: default world:default).")
 Task = typer.Option(None, help="Training task, 'name' or 'name@version'.")

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.evaluate import SamplingConfig
+from harness.registry import Registry
 from tasks.problemset import ProblemSet
 
 CONFIG_FILE = "int_config.json"
@@ -60,8 +61,9 @@ class ProposeConfig(BaseModel):
     label: str | None = Field(
         None, description="Stage-directory suffix; default: the proposer kind (model: model-<name>)."
     )
-    template: Literal["paper", "compact"] = Field(
-        "paper", description="paper: two-turn instruct prompt; compact: the world model's one-turn prompt."
+    template: str = Field(
+        "paper", description="Proposal template set (`harness.intervention.prompts`): paper: two-turn instruct prompt; "
+        "a plugin's, e.g. the embedded world's one-turn compact.",
     )
     n: int = Field(
         4, ge=1, description="Proposals per failed attempt (paper: 4; the first usable one is kept)."
@@ -82,6 +84,15 @@ class ProposeConfig(BaseModel):
     )
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig(seed=1000))
     batch_attempts: int = Field(8, ge=1, description="Failed attempts per generation/write batch.")
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        from harness.intervention.prompts import PROMPT_SETS
+
+        if value not in PROMPT_SETS.names():
+            raise PROMPT_SETS.unknown(value)
+        return value
 
     def stage_label(self) -> str:
         if self.label:
@@ -162,7 +173,8 @@ class IntConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     out: str = Field(..., description="Run directory.")
     policy: ModelRef
-    grader: str = Field("math-verify", description="Grader for rollouts and continuations.")
+    grader: str = Field("math-verify", description="Grader for rollouts, continuations (the correctness filter) and reflections.")
+    judge: dict[str, Any] | None = Field(None, description="For grader llm-judge: the judge model as {backend, model, options}.")
     grader_timeout: float = Field(10.0, gt=0, description="Hard per-answer grading timeout, seconds.")
     grader_workers: int = Field(1, ge=0, description="Grading worker processes (0: grade in-process).")
     rollout: RolloutConfig
@@ -221,9 +233,24 @@ class IntConfig(BaseModel):
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
+def _preset_file(obj: Any, name: str) -> Path:
+    path = Path(obj)
+    if not path.is_file():
+        raise ValueError(f"InT preset file {path} does not exist")
+    return path
+
+
+# name -> YAML file. The paper's ships here (presets/<name>.yaml); a package adds its own through the
+# ``harness.int_presets`` entry-point group (the embedded world's ``world``: harness/world/plugin.py).
+INT_PRESETS: Registry[Path] = Registry("InT preset", "harness.int_presets", load=_preset_file,
+                                       hint="or pass --config FILE; plugins register under [project.entry-points.\"harness.int_presets\"]")
+for _file in sorted(PRESET_DIR.glob("*.yaml")):
+    INT_PRESETS.register(_file.stem, _file)
+
+
 def preset_names() -> list[str]:
-    """InT presets shipped as data (``harness/intervention/presets/<name>.yaml``)."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    """InT presets: shipped as data (``harness/intervention/presets/<name>.yaml``) or from plugins."""
+    return sorted(INT_PRESETS.names())
 
 
 def preset(name: str, out: str, overrides: dict[str, Any] | None = None) -> IntConfig:
@@ -231,12 +258,10 @@ def preset(name: str, out: str, overrides: dict[str, Any] | None = None) -> IntC
 
     WHY presets are data: the paper's settings and the embedded world's differ only in numbers and
     prompts; a YAML file per preset keeps generic code free of any one task, and a user adds a preset
-    by dropping a file (or passes ``--config``)."""
+    by dropping a file (or passes ``--config``), a package through the ``harness.int_presets`` group."""
     import yaml
 
-    path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ValueError(f"unknown InT preset {name!r}; choose one of {', '.join(preset_names())} (or --config FILE)")
+    path = INT_PRESETS.get(name)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     data.setdefault("policy", {}).setdefault("model", "")
     data.setdefault("rollout", {}).setdefault("problems", {}).setdefault("task", "")

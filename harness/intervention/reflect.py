@@ -19,14 +19,13 @@ from typing import Any
 
 from harness.backends import GenerationRequest
 from harness.intervention.config import IntConfig
-from harness.intervention.prompts import render, slots_for
+from harness.intervention.prompts import get_template_set, render, slots_for
 from harness.intervention.stages import begin, generator_of, grader_id, open_backend, open_grader, stage_dir
 from harness.provenance import stable_hash
 from harness.rundir import iter_jsonl, write_jsonl
 from harness.sampling import RunStats, Unit, open_records, sample_and_grade
 
 OPEN, CLOSE = "<rewrite>", "</rewrite>"
-TEMPLATES = {"paper": "paper_reflect.jinja", "compact": "compact_reflect.jinja"}
 MAX_REWRITE_CHARS = 200_000  # a rewrite longer than this is not a solution (bounded parsing of model output)
 
 
@@ -53,8 +52,12 @@ def run_reflect(cfg: IntConfig, *, backend: Any = None, tokenizer: Any = None, s
 
     out = reflect_dir(cfg)
     attempts = list(iter_jsonl(stage_dir(cfg, "rollout") / "attempts.jsonl"))[: cfg.propose.max_attempts or None]
-    template = TEMPLATES[cfg.propose.template]
-    requests = [GenerationRequest(messages=({"role": "user", "content": render(template, **slots_for(a))},)) for a in attempts]
+    tset = get_template_set(cfg.propose.template)
+    if tset.reflect is None:
+        raise ValueError(f"proposal template set {tset.name!r} has no self-reflection prompt")
+    template = tset.reflect
+    requests = [GenerationRequest(messages=({"role": "user", "content": render(template, folder=tset.folder, **slots_for(a))},))
+                for a in attempts]
     grading = open_grader(cfg)
     protocol = {"stage": "reflect", "template": template, "attempts": stable_hash([a["attempt_id"] for a in attempts]),
                 "prompts": stable_hash([r.key() for r in requests]), "sampling": cfg.propose.sampling.model_dump(),

@@ -107,11 +107,12 @@ def open_backend(ref: ModelRef) -> Any:
 
 
 def open_grader(cfg: IntConfig) -> Any:
-    """The configured grader (``.grade_many``, ``.close``, ``.name``, ``.version``); ``grader_workers=0``
+    """The configured grader (``.grade_many``, ``.close``, ``.name``, ``.version``), opened as evaluation and
+    the RL reward open theirs (`harness.grading.open_grader`; ``judge`` for llm-judge); ``grader_workers=0``
     grades in-process, which is what a 2-core machine wants for integer answers."""
-    from harness.grading import get_grader
+    from harness.grading import open_grader as open_chosen
 
-    return get_grader(cfg.grader, workers=cfg.grader_workers, timeout=cfg.grader_timeout)
+    return open_chosen(cfg.grader, judge=cfg.judge, workers=cfg.grader_workers, timeout=cfg.grader_timeout)
 
 
 def grader_id(grader: Any) -> str:

@@ -3,7 +3,10 @@
 The rest of the harness reaches the world only through interfaces any package could implement: the
 ``world`` model-source scheme (``world:<preset>``, entry point ``harness.model_sources``), the task
 versions and capabilities registered by ``tasks/world.py``, the ``world`` CLI sub-app (entry point
-``harness.commands``) and the InT preset file ``harness/intervention/presets/world.yaml`` (data).
+``harness.commands``) and, as data (`harness.world.plugin`), the comparison defaults, the ``embedded``
+trainer preset, the ``world`` InT preset and the ``compact`` proposal prompts (entry points
+``harness.compare_defaults``, ``harness.trainer_presets``, ``harness.int_presets``,
+``harness.proposal_templates``).
 """
 
 

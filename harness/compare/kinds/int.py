@@ -1,76 +1,140 @@
 """Step kind ``int``: the InT protocol stages (rollout -> propose -> continue -> build-sft) with the current
 model as policy and proposer; leaves the SFT rows (``sft_data``) for a later ``sft: {data: int}`` step.
 
-Settings: the whole `IntConfig` (preset + the comparison's ``int_overrides`` + the step's options, the
-training problems, seeds offset by the arm's seed) and the content key of the training problems.
+Settings: the whole `IntConfig` (preset + the comparison's ``steps.int`` defaults + the step's options,
+the training problems, seeds offset by the arm's seed, the comparison's grader) and the content key of the
+training problems.
 Compute: required (rollouts, proposer turns, the continuations the correctness filter reads) vs
 diagnostic (Table-1 controls), from `harness.intervention.compute`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
 
+if TYPE_CHECKING:
+    from harness.compare.preflight import EstimateContext, StageEstimate
+
+PAPER = "paper"  # the InT preset when neither the step nor the comparison names one
+
 
 class IntOptions(StepOptions):
     """Options of an ``int`` step."""
 
-    preset: str | None = Field(None, description="InT preset (harness/intervention/presets/<name>.yaml); None: the comparison's int_preset.")
+    preset: str | None = Field(None, description="InT preset (a registered one: paper, world, ...); None: the comparison's "
+                               "(steps.int.preset, alias int_preset), else paper.")
     proposer: Literal["self", "model", "oracle"] | None = Field(None, description="Who proposes interventions (None: the preset's, 'self' in both presets).")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides on top of the comparison's, e.g. {'continue.n': 8}.")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides on top of the comparison's "
+                                      "(steps.int.overrides, alias int_overrides), e.g. {'continue.n': 8}.")
 
 
-class IntStep(StepKind):
+class IntStep(StepKind[IntOptions]):
     name = "int"
     description = "InT stages on the policy's own failures: rollout, propose, continue, build-sft (yields sft_data)."
     Options = IntOptions
 
-    def produces(self, options: StepOptions) -> tuple[str, ...]:
+    def with_defaults(self, options: IntOptions, config: Any) -> IntOptions:
+        return options  # the comparison's defaults (`defaults`) are merged when resolving, kept apart from the recipe's
+
+    def produces(self, options: IntOptions) -> tuple[str, ...]:
         return ("sft_data",)
+
+    def preset_name(self, options: IntOptions, ctx: ResolveContext) -> str:
+        return options.preset or self.defaults(ctx.config).preset or PAPER
 
     def _config(self, options: IntOptions, ctx: ResolveContext) -> Any:
         from harness.intervention.config import preset
 
         cfg = ctx.config
+        defaults = self.defaults(cfg)
+        proposer = options.proposer or defaults.proposer
         train = cfg.train_set()
-        base = preset(options.preset or cfg.int_preset, out="", overrides={"policy.model": "(the arm's current model)", "rollout.problems": train.model_dump()})
+        base = preset(self.preset_name(options, ctx), out="", overrides={"policy.model": "(the arm's current model)", "rollout.problems": train.model_dump()})
         over = {
             "policy.backend": cfg.backend,
             "policy.options": cfg.backend_options,
             "rollout.sampling.seed": base.rollout.sampling.seed + ctx.seed,
             "propose.sampling.seed": base.propose.sampling.seed + ctx.seed,
             "continue.sampling.seed": base.continuation.sampling.seed + ctx.seed,
-            **({"propose.proposer": options.proposer} if options.proposer else {}),
-            **cfg.int_overrides,
+            **({"propose.proposer": proposer} if proposer else {}),
+            **defaults.overrides,
             **options.overrides,
         }
-        return base.with_overrides(over)
+        grader, judge = cfg.grading()  # rollouts, the correctness filter's continuations and reflections
+        return base.with_overrides({**over, "grader": grader, **({"judge": judge} if judge else {})})
 
-    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
-        assert isinstance(options, IntOptions)
+    def validate(self, options: IntOptions, ctx: ResolveContext) -> list[str]:
+        if {"grader", "judge"} & (set(options.overrides) | set(self.defaults(ctx.config).overrides)):
+            raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} ({self.name}): overrides grader/judge: a comparison "
+                             "grades with one grader; set eval.grader (and eval.judge) instead")
         try:
             icfg = self._config(options, ctx)
         except Exception as exc:  # an unknown dotted override names itself here, before any work
-            raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} (int): invalid InT settings: {exc}") from None
+            raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} ({self.name}): invalid InT settings: {exc}") from None
         from tasks import DataNotFoundError
 
         try:
             n = str(len(icfg.rollout.problem_set().load()[1]))
         except DataNotFoundError:
             n = "? (not available here)"
-        return [f"int: preset {options.preset or ctx.config.int_preset}, proposer {icfg.propose.proposer}, "
+        return [f"{self.name}: preset {self.preset_name(options, ctx)}, proposer {icfg.propose.proposer}, "
                 f"{icfg.rollout.k} rollouts x {n} problems, continue.n {icfg.continuation.n}"]
 
-    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
-        assert isinstance(options, IntOptions)
+    def resolve(self, options: IntOptions, ctx: ResolveContext) -> dict[str, Any]:
         icfg = self._config(options, ctx)
-        data = icfg.model_dump(by_alias=True, exclude={"out"})
+        # judge: a field added later, left out while unset so the keys made before it stay valid
+        data = icfg.model_dump(by_alias=True, exclude={"out"} | ({"judge"} if icfg.judge is None else set()))
         data["policy"].pop("model")
         return {"int_config": data, "problems_key": icfg.rollout.problem_set().key()}
+
+    def estimate(self, options: IntOptions, settings: dict[str, Any] | None, ctx: EstimateContext) -> list[StageEstimate]:
+        """Rollouts, proposer turns and continuations (the preflight's arithmetic, `harness.compare.preflight`)."""
+        from harness.compare.preflight import StageEstimate
+
+        pf, out = ctx.pf, []
+        data = self.estimate_config(options, settings, ctx)
+        k = data["rollout"]["k"]
+
+        def budget(sec: str, data: dict[str, Any] = data) -> int:
+            return data[sec]["sampling"].get("max_tokens") or 16384
+
+        n = ctx.n_train or 0
+        failed = n * k * pf.expected_failure_rate
+        if data["propose"].get("max_attempts"):
+            failed = min(failed, data["propose"]["max_attempts"])
+        props = failed * data["propose"]["n"] * (2 if data["propose"]["template"] == "paper" else 1)
+        selected = failed * pf.selected_fraction
+        ctrl = min(data["continue"].get("controls_max_problems") or n, n) * k * pf.expected_failure_rate * pf.selected_fraction
+        conts = (selected + ctrl * len(data["continue"]["controls"])) * data["continue"]["n"]
+        # prompt lengths (CPU: the sequence the hf backend holds): the task prompt; the proposer's turn 2 holds
+        # prompt + reference + attempt + turn 1
+        lengths = {"rollout": pf.prompt_tokens + budget("rollout"),
+                   "propose": 2 * pf.prompt_tokens + budget("rollout") + 2 * budget("propose"),
+                   "continue": pf.prompt_tokens + budget("rollout") + budget("continue")}
+        for sec, gens in (("rollout", n * k), ("propose", props), ("continue", conts)):
+            sub, b = f"{self.name}: {sec}", budget(sec)
+            st = StageEstimate(ctx.arm, sub, int(gens), gens * b * ctx.frac)
+            ctx.inference_memory(st, ctx.shape, lengths[sec] if ctx.cpu else (ctx.max_len or (b + 8192)))
+            if sub.endswith(": continue") and data["continue"].get("controls_max_problems"):
+                st.notes.append(f"Table-1 controls on at most {data['continue']['controls_max_problems']} problems")
+            out.append(st)
+        return out
+
+    def estimate_config(self, options: IntOptions, settings: dict[str, Any] | None, ctx: EstimateContext) -> dict[str, Any]:
+        """The `IntConfig` (as a dict) the step runs with: resolved, or from the preset, defaults and options."""
+        if settings:
+            return settings["int_config"]
+        from harness.intervention.config import preset as int_preset
+
+        cfg = ctx.config
+        defaults = self.defaults(cfg)
+        return int_preset(options.preset or defaults.preset or PAPER, "", {
+            "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
+            **defaults.overrides, **options.overrides}).model_dump(by_alias=True)
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
         from harness.intervention.compute import int_compute

@@ -1,10 +1,12 @@
 """The proposer's prompts: jinja2 templates rendered into the chat turns of a proposal conversation.
 
-Two template sets. ``paper`` is the paper's two-turn conversation for instruct models (turn 1: solve the
-problem guided by the reference; turn 2: verify the numbered attempt and write the intervention).
-``compact`` is one turn for the embedded world's tiny model, which was trained on exactly that prompt.
-The wording is ours (int-paper.md §2.3 gives the structure); templates are files so that a prompt change
-is a reviewable diff and its hash goes into the run's protocol.
+Template sets are registered by name (`PROMPT_SETS`, a `harness.registry.Registry`). ``paper`` ships
+here: the paper's two-turn conversation for instruct models (turn 1: solve the problem guided by the
+reference; turn 2: verify the numbered attempt and write the intervention), plus its self-reflection
+prompt. A package adds its own through the ``harness.proposal_templates`` entry-point group -- the
+embedded world's one-turn ``compact`` set, which its tiny model was trained on, comes that way
+(harness/world/plugin.py). The wording is ours (int-paper.md §2.3 gives the structure); templates are
+files so that a prompt change is a reviewable diff and its hash goes into the run's protocol.
 """
 
 from __future__ import annotations
@@ -16,46 +18,57 @@ from pathlib import Path
 from typing import Any
 
 from harness.intervention.steps import number_substeps, split_substeps
+from harness.registry import Registry
 
 PROMPT_DIR = Path(__file__).parent
 
 
 @dataclass(frozen=True)
 class TemplateSet:
-    """A proposal conversation: an optional solve turn, then the verify turn."""
+    """A proposal conversation: an optional solve turn, then the verify turn; and the self-reflection prompt."""
 
     name: str
     solve: str | None  # template file for turn 1, or None for a one-turn conversation
     verify: str
+    reflect: str | None = None  # template file of the self-reflection baseline (harness.intervention.reflect)
+    folder: Path = PROMPT_DIR  # where the files are
 
 
-TEMPLATE_SETS: dict[str, TemplateSet] = {
-    "paper": TemplateSet("paper", "paper_solve.jinja", "paper_verify.jinja"),
-    "compact": TemplateSet("compact", None, "compact_verify.jinja"),
-}
+def _template_set(obj: Any, name: str) -> TemplateSet:
+    """An entry point names a TemplateSet or a mapping of its fields ({folder, solve, verify, reflect})."""
+    if isinstance(obj, TemplateSet):
+        return obj
+    if not isinstance(obj, dict) or "verify" not in obj:
+        raise TypeError("a proposal template set is a TemplateSet or a mapping {folder, solve, verify, reflect}")
+    return TemplateSet(name=name, solve=obj.get("solve"), verify=obj["verify"], reflect=obj.get("reflect"),
+                       folder=Path(obj.get("folder") or PROMPT_DIR))
+
+
+PROMPT_SETS: Registry[TemplateSet] = Registry("proposal template", "harness.proposal_templates", load=_template_set)
+PROMPT_SETS.register("paper", TemplateSet("paper", "paper_solve.jinja", "paper_verify.jinja", "paper_reflect.jinja"))
+TEMPLATE_SETS = PROMPT_SETS  # the name -> TemplateSet mapping under its earlier name
 
 
 def get_template_set(name: str) -> TemplateSet:
-    if name not in TEMPLATE_SETS:
-        raise ValueError(f"unknown proposal template {name!r}; choose one of {sorted(TEMPLATE_SETS)}")
-    return TEMPLATE_SETS[name]
+    return PROMPT_SETS.get(name)
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
+@lru_cache(maxsize=8)
+def _environment(folder: Path = PROMPT_DIR) -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(PROMPT_DIR)),
+        loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
     )
 
 
-def render(template: str, **slots: Any) -> str:
-    """Render one template file; a missing slot is an error, never an empty string."""
-    text = _environment().get_template(template).render(**slots).strip()
+def render(template: str, *, folder: Path = PROMPT_DIR, **slots: Any) -> str:
+    """Render one template file of ``folder`` (a set's `TemplateSet.folder`); a missing slot is an error,
+    never an empty string."""
+    text = _environment(Path(folder)).get_template(template).render(**slots).strip()
     if not text:
         raise ValueError(f"template {template} rendered an empty prompt")
     return text
@@ -78,12 +91,12 @@ def solve_messages(tset: TemplateSet, item: dict[str, Any]) -> list[dict[str, st
     """Turn 1 (user) of the conversation, or None when the set has no solve turn."""
     if tset.solve is None:
         return None
-    return [{"role": "user", "content": render(tset.solve, **slots_for(item))}]
+    return [{"role": "user", "content": render(tset.solve, folder=tset.folder, **slots_for(item))}]
 
 
 def verify_messages(tset: TemplateSet, item: dict[str, Any], solve_text: str | None) -> list[dict[str, str]]:
     """The full conversation that ends with the verify turn (turn 1 and the proposer's own answer first)."""
-    verify = {"role": "user", "content": render(tset.verify, **slots_for(item))}
+    verify = {"role": "user", "content": render(tset.verify, folder=tset.folder, **slots_for(item))}
     first = solve_messages(tset, item)
     if first is None:
         return [verify]
@@ -97,5 +110,5 @@ def template_hash(tset: TemplateSet) -> str:
     h = hashlib.sha256()
     for name in (tset.solve, tset.verify):
         if name:
-            h.update((PROMPT_DIR / name).read_bytes())
+            h.update((tset.folder / name).read_bytes())
     return h.hexdigest()[:16]
