@@ -97,7 +97,7 @@ LARGE_MODEL = ModelSpec(hidden_size=192, intermediate_size=768, num_hidden_layer
 BLINDSPOT_NOISE = NoiseSpec(q_easy=0.97, q_hard=0.75, q_novel=0.0)
 
 PRESETS: dict[str, Recipe] = {
-    # ~7.5 min on 2 idle cores (421 s measured): meets both ability targets (see README / abilities.json).
+    # Meets both ability targets (see README / abilities.json); build time: EXPECTED_TIME.
     "default": Recipe(preset="default", seed=0),
     # ~30 s: the same pipeline at toy size, for tests of the plumbing. It writes the world's format but
     # does not learn the arithmetic (that takes ~2,000 steps of the default model); no ability targets.
@@ -124,9 +124,10 @@ PRESETS: dict[str, Recipe] = {
 
 # What a cold build costs, measured (shown when a build starts).
 EXPECTED_TIME = {
-    "default": "About 7-11 min on 2 idle cores (421-644 s measured); much longer when other jobs share the cores "
-    "(53 min measured beside a comparison, load 4)",
-    "blindspot": "Not measured on idle cores; 6,173 s (103 min) measured with other jobs on them (load 3-6)",
+    "default": "About 10 min on 2 idle cores (421-644 s measured before the reflection transcripts joined the corpus); "
+    "much longer when other jobs share the cores (2,120 s measured at load 5-6)",
+    "blindspot": "Not measured on idle cores; 1,298 s measured with other jobs on them (load ~5)",
+    "offref": "Not measured on idle cores; 3,140 s measured with other jobs on them (load ~5.5)",
     "blindspot-large": "About 17 min on 2 cores (993 s measured at load 2)",
     "test": "About 30 s on 2 idle cores",
 }
