@@ -201,6 +201,37 @@ def test_plugin_kinds_estimate_themselves_and_a_budgetable_one_is_compute_matche
         make_plan([sampler], CompareConfig(**TOY, steps={"sample": {"rounds": 0}}), "k")
 
 
+def test_flops_matching_goes_through_the_contract(toy_steps):
+    """``match_flops`` adds ``<second>@<first>-flops``: its last FLOPs-budgetable step (``rl``) gets the FLOPs
+    target and the rate arm (its own equal-steps arm), the arm waits for both, and the budget is the target's
+    FLOPs left after the earlier steps, at the rate arm's measured FLOPs per generated token. A kind that can
+    be budgeted by tokens but not by FLOPs (the toy ``sample``) is refused by name."""
+    from harness.compare.plan import derived_recipes
+    from harness.compare.steps import ResolveContext
+
+    cfg = CompareConfig(**TOY, match_flops=True)
+    plan = make_plan([load_recipe("int"), load_recipe("rl-baseline")], cfg, "k0")
+    arms = {a.name: a for a in plan.arms}
+    assert set(arms) == {"int", "rl-baseline", "rl-baseline@int-compute", "int@rl-baseline-compute", "rl-baseline@int-flops"}
+    twin = arms["rl-baseline@int-flops"]
+    step = twin.steps[-1]
+    assert (step.options.match_flops_of, step.options.flops_rate_of, step.options.match_compute_of) == ("int", "rl-baseline", None)
+    assert twin.depends_on == ("int", "rl-baseline") and step.key is None and twin.matched_to == "int"
+    rl = get_step_kind("rl")
+    computes = {"int": [{"tokens_generated": 900, "flops_generated": 6e6, "flops_trained": 0.0},
+                        {"tokens_generated": 0, "flops_generated": 0.0, "flops_trained": 3e6},
+                        {"tokens_generated": 500, "flops_generated": 2e6, "flops_trained": 1e6}],
+                "rl-baseline": [{"tokens_generated": 1000, "flops_generated": 1e6, "flops_trained": 1e6}]}
+    ctx = ResolveContext(config=cfg, seed=0, recipe=twin.name, index=0, earlier=(),
+                         arm_compute=lambda name, seed: computes.get(name), spent_flops=2e6)
+    settings = rl.resolve(step.options, ctx)
+    assert settings["config"]["max_generated_tokens"] == (12e6 - 2e6) / 2e3 and settings["match_flops_of"] == "int"
+    assert settings["config"]["max_steps"] == 10 * 1  # BUDGET_STEP_CAP x the comparison's steps.rl max_steps
+    sampler = Recipe(name="sampler", steps=[{"sample": {"rounds": 1}}])
+    with pytest.raises(ValueError, match=r"match_flops: recipe 'sampler' has no step that can extend or stop on a FLOPs budget"):
+        derived_recipes([load_recipe("rl-baseline"), sampler], cfg)
+
+
 def test_generic_compare_code_names_no_built_in_kind():
     """plan.py, preflight.py and run.py reach step kinds only through the contract (`StepKind`)."""
     import re
