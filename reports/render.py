@@ -240,7 +240,7 @@ def _tuning_view(run: CompareRun) -> dict[str, Any] | None:
         cost = rec.get("cost", {})
         for st in rec.get("steps", []):
             rows.append({"recipe": recipe, "step": f"{st['step']} ({st['kind']})",
-                         "validation avg@k (%) by learning rate": ", ".join(f"{k}: {100 * v:.1f}" for k, v in st["validation_avg"].items()),
+                         "validation avg@k (%) by learning rate": ", ".join(f"{k}: {100 * v:.1f}" for k, v in sorted(st["validation_avg"].items(), key=lambda kv: float(kv[0]))),
                          "chosen": f"{st['chosen']:g}", "sweep runs": cost.get("runs"),
                          "sweep tokens generated / trained": f"{cost.get('tokens_generated', 0):,} / {cost.get('tokens_trained', 0):,}",
                          "sweep wall time (s)": cost.get("wall_time")})

@@ -72,3 +72,8 @@ def test_sweep_picks_per_recipe_and_the_arms_use_it(tmp_path):
     settings = json.loads(next((tmp_path / "cmp" / "cache").glob(f"rl-{arm['steps'][0]['key']}/settings.json")).read_text())
     assert settings["settings"]["config"]["learning_rate"] == step["chosen"]
     assert settings["settings"]["config"]["seed"] == 0  # the reported arm keeps its seed; the sweep ran seed 1000
+    # resumed from its cache, the sweep reports what it cost when it ran (recorded wall times), not ~0 s
+    assert rec["cost"]["wall_time"] > 0.5
+    run_compare(["rl-baseline"], cfg, show_progress=False)
+    again = json.loads((tmp_path / "cmp" / "tuning.json").read_text())["recipes"]["rl-baseline"]["cost"]
+    assert again == rec["cost"]

@@ -20,7 +20,6 @@ every candidate, so they run once per recipe.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -112,17 +111,17 @@ def tune_recipes(recipes: list[Any], cfg: Any, runner: Any, base_key: str) -> tu
                 cand = with_learning_rates(recipe, {**chosen, i: lr}, name=f"{recipe.name}~tune")
                 plan = make_plan([cand], sweep_cfg, base_key, seeds=[cfg.tune.seed])
                 arm = plan.arms[0]
-                t0 = time.perf_counter()
                 records = runner.run_arm(arm, plan, {}, link=False)
                 for rec, step in zip(records, arm.steps, strict=True):
                     if step.key not in seen_steps:  # a step shared by candidates (e.g. int) is paid once
                         seen_steps.add(step.key)
                         cost["tokens_generated"] += rec["compute"]["tokens_generated"]
                         cost["tokens_trained"] += rec["compute"]["tokens_trained"]
+                        cost["wall_time"] += float(rec["compute"].get("wall_time") or 0.0)  # as recorded: a resumed sweep costs what it cost
                 ev = runner.run_validation(runner.models[(arm.name, arm.seed)], arm.model_key or "", val,
                                            eval_key(arm.model_key or "", protocol), label=f"tune {recipe.name} step {i + 1} lr {lr:g}")
                 cost["eval_tokens"] += ev["stage"]["tokens_generated"]
-                cost["wall_time"] += time.perf_counter() - t0
+                cost["wall_time"] += float(ev["stage"].get("wall_time") or 0.0)
                 cost["runs"] += 1
                 scores[lr] = _score(Path(ev["dir"]))
             best = max(sorted(scores), key=lambda lr: (scores[lr], -lr))
