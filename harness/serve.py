@@ -133,15 +133,7 @@ def parse_chat_request(
 ) -> tuple[GenerationRequest, SamplingParams]:
     """Validate a chat-completions body into our types; raises `RequestError` (-> HTTP 4xx). ``max_n`` and
     ``max_prompt_chars`` are the server's `ServeLimits` (None: unchecked)."""
-    if not isinstance(body, dict):
-        raise RequestError("request body must be a JSON object")
-    model = body.get("model")
-    if model is not None and model != served_model_name:
-        raise RequestError(
-            f"The model `{model}` does not exist (serving `{served_model_name}`)", 404, "not_found_error"
-        )
-    if body.get("stream"):
-        raise RequestError("stream=true is not supported by this server")
+    _check_body(body, served_model_name)
     _refuse_unimplemented(body, {"logprobs": (False,), "top_logprobs": (0,)})
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -167,6 +159,19 @@ def parse_chat_request(
     except ValueError as exc:
         raise RequestError(str(exc)) from exc
     return request, _sampling(body, n=n, max_tokens=max_tokens, seed=seed, stop=stop)
+
+
+def _check_body(body: Any, served_model_name: str) -> None:
+    """What every endpoint checks first: a JSON object, naming the served model (or none), not streaming."""
+    if not isinstance(body, dict):
+        raise RequestError("request body must be a JSON object")
+    model = body.get("model")
+    if model is not None and model != served_model_name:
+        raise RequestError(
+            f"The model `{model}` does not exist (serving `{served_model_name}`)", 404, "not_found_error"
+        )
+    if body.get("stream"):
+        raise RequestError("stream=true is not supported by this server")
 
 
 def _refuse_unimplemented(body: dict[str, Any], off: dict[str, tuple[Any, ...]]) -> None:
@@ -225,15 +230,7 @@ def parse_completion_request(
 ) -> tuple[list[str], SamplingParams]:
     """Validate a ``/v1/completions`` body (OpenAI's legacy completions: ``prompt`` is a string or a list of
     strings, sent to the model as they are, without a chat template) into prompts and sampling params."""
-    if not isinstance(body, dict):
-        raise RequestError("request body must be a JSON object")
-    model = body.get("model")
-    if model is not None and model != served_model_name:
-        raise RequestError(
-            f"The model `{model}` does not exist (serving `{served_model_name}`)", 404, "not_found_error"
-        )
-    if body.get("stream"):
-        raise RequestError("stream=true is not supported by this server")
+    _check_body(body, served_model_name)
     _refuse_unimplemented(body, {"logprobs": (), "echo": (False,), "suffix": ("",), "logit_bias": ({},)})  # logprobs 0: the chosen tokens' logprobs
     if _get(body, "best_of", int, 1) != 1:
         raise RequestError("'best_of' other than 1 is not supported by this server", param="best_of")
