@@ -111,3 +111,19 @@ def test_world_test_preset_is_capped_to_one_thread():
     r = make_recipe("test")
     n = count_parameters(build_model(r.model, wrap_tokenizer(build_tokenizer(vocabulary_samples(r.world))), 0))
     assert cpu.size_cap(n) == 1
+
+
+def test_cli_threads_option_pins_every_step_and_refuses_a_bad_value():
+    """`harness --threads N CMD` (README): the value reaches the environment the steps inherit, and a bad
+    value is one line and exit 1 before any work."""
+    code = ("import os, sys; from typer.main import get_command; from harness.cli import app\n"
+            "cmd = get_command(app)\n"
+            "try:\n    cmd.main(sys.argv[1:], standalone_mode=False)\n"
+            "except SystemExit as e:\n    pass\n"
+            "print('THREADS=' + os.environ.get('HARNESS_THREADS', ''))")
+    ok = subprocess.run([sys.executable, "-c", code, "--threads", "1", "tasks", "list"], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and "THREADS=1" in ok.stdout, ok.stderr[-2000:]
+    bad = subprocess.run([sys.executable, "-m", "harness.cli", "--threads", "lots", "tasks", "list"], capture_output=True, text=True,
+                         timeout=300)
+    lines = [line for line in (bad.stdout + bad.stderr).splitlines() if line.strip()]
+    assert bad.returncode == 1 and len(lines) == 1 and "lots" in lines[0], lines

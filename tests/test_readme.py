@@ -20,6 +20,7 @@ COVERED = {
     "harness -h": "run here",
     "harness CMD -h": "tests/test_cli_markup.py and the typer apps' own help (every command has -h)",
     "harness --version": "run here",
+    "harness --threads": "tests/test_cpu_threads.py (the global option, a bad value)",
     "harness tasks list": "run here",
     "harness tasks show": "run here",
     "harness recipes": "run here",
