@@ -515,14 +515,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, payload)
 
+    def _parse_settings(self) -> dict[str, Any]:
+        """What every endpoint's request parser takes from the server: the served name, defaults and limits."""
+        return {"served_model_name": self.server.served_model_name, "default_max_tokens": self.server.default_max_tokens,
+                "max_n": self.server.limits.max_n, "max_prompt_chars": self.server.max_prompt_chars}
+
     def _chat(self, body: Any) -> dict[str, Any]:
-        request, params = parse_chat_request(
-            body,
-            served_model_name=self.server.served_model_name,
-            default_max_tokens=self.server.default_max_tokens,
-            max_n=self.server.limits.max_n,
-            max_prompt_chars=self.server.max_prompt_chars,
-        )
+        request, params = parse_chat_request(body, **self._parse_settings())
         with self.server.lock:
             samples = self.server.backend.generate([request], params)[0]
         return completion_body(self.server.served_model_name, samples)
@@ -531,13 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
         complete = getattr(self.server.backend, "complete", None)
         if complete is None:
             raise RequestError(f"the {self.server.backend.name!r} backend cannot complete raw prompts", 404, "not_found_error")
-        prompts, params = parse_completion_request(
-            body,
-            served_model_name=self.server.served_model_name,
-            default_max_tokens=self.server.default_max_tokens,
-            max_n=self.server.limits.max_n,
-            max_prompt_chars=self.server.max_prompt_chars,
-        )
+        prompts, params = parse_completion_request(body, **self._parse_settings())
         with self.server.lock:
             results = complete(prompts, params)
         return text_completion_body(self.server.served_model_name, results)
