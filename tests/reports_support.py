@@ -341,7 +341,7 @@ def check_verdict_output(output: str, report_dir: Path) -> list[str]:
                 scale = {"k": 1e3, "M": 1e6}.get(got[-1], 1)
                 assert math.isclose(float(got.rstrip("kM")) * scale, want, rel_tol=5e-3), (got, want)
         elif view.startswith("equal FLOPs"):
-            matched = " NOT MATCHED " not in line
+            matched = r["flops_matched_within_one_step"] is True
             assert re.search(r"MATCHED [\d.e+?-]+/[\d.e+?-]+ FLOPs$", line), line
         else:
             c, b = r["candidate_rl_steps"], r["baseline_rl_steps"]
