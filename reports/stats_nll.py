@@ -58,6 +58,7 @@ def sft_data_stats(
     max_length: int | None = None,
     device: str = "cpu",
     n_boot: int = 2000,
+    per_row: bool = False,
 ) -> dict[str, Any]:
     """Mean per-token NLL and entropy of the trained tokens of ``sft_jsonl`` under ``model_path``.
 
@@ -68,6 +69,8 @@ def sft_data_stats(
         max_rows: score a seeded random subset of this many rows (CPU budget); None scores all.
         max_length: drop rows longer than this, as the trainer does (None keeps all).
         device: torch device; float32 on CPU, bfloat16 elsewhere (log-softmax always in float32).
+        per_row: also return each scored row's id, mean NLL and mean entropy (``rows_scored``), so two models
+            can be compared row by row on the same data (the same seeded subset is drawn for any model).
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -82,11 +85,12 @@ def sft_data_stats(
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
     model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype).to(device).eval()
     row_nll, row_ent, tok_nll, tok_ent = [], [], 0.0, 0.0
-    n_tokens = 0
+    n_tokens, scored = 0, []
     for row in rows:
         nll, ent = _token_stats(model, row["input_ids"], row["loss_mask"])
         if not nll:
             continue
+        scored.append({"id": row.get("id"), "nll": sum(nll) / len(nll), "entropy": sum(ent) / len(ent), "tokens": len(nll)})
         row_nll.append(sum(nll) / len(nll))
         row_ent.append(sum(ent) / len(ent))
         tok_nll += sum(nll)
@@ -108,4 +112,5 @@ def sft_data_stats(
         "entropy_mean": sum(row_ent) / len(row_ent),
         "entropy_ci95": list(bootstrap_ci(row_ent, n_boot=n_boot)),
         "entropy_token_mean": tok_ent / n_tokens,
+        **({"rows_scored": scored} if per_row else {}),
     }

@@ -72,7 +72,8 @@ def test_run_all_stages_on_the_world(world_model, tmp_path):
         )
         assert (
             f["kept"]
-            == f["selected"] - f["failed_correctness"] - f["no_correct_suffix"] - f["special_token_in_target"]
+            == f["selected"] - f["failed_correctness"] - f["no_correct_suffix"] - f["empty_target"]
+            - f["special_token_in_target"]
         )
         t1 = summary["proposers"][label]["table1"]["conditions"]
         if f["selected"] or label == "oracle":

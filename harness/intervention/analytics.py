@@ -18,6 +18,8 @@ CONDITION_LABELS = {
     "prefix": "x + prefix",
     "original": "x + prefix + original step",
     "intervention": "x + prefix + intervention",
+    "hint": "x + hint (reference's first substeps)",
+    "hint_intervention": "x + hint + intervention",
 }
 
 
@@ -117,7 +119,7 @@ def table1(units: Sequence[Mapping[str, Any]], samples: Iterable[Mapping[str, An
             row["correct"] += 1
             row["solved"].add(u["problem_id"])
     rows = {}
-    for cond in ("scratch", "prefix", "original", "intervention"):
+    for cond in CONDITION_LABELS:
         if cond not in acc:
             continue
         r = acc[cond]

@@ -7,8 +7,9 @@ Rows carry ``input_ids`` and a ``loss_mask`` (0 on the prompt, 1 on the target) 
 re-renders a chat template (anchors.md B.0 pitfalls A and B: TRL and OpenRLHF would close the turn).
 
 Ablations (int-paper.md §4.3): ``include_prefix=False`` moves the prefix into the masked context (the
-"no prefix cloning" row), ``include_suffix=True`` appends a correct continuation, the correctness
-filter can be turned off, and the proposer is chosen by which propose stage is read.
+"no prefix cloning" row), ``include_intervention=False`` trains on the prefix alone (the "prefix only"
+row), ``include_suffix=True`` appends a correct continuation, the correctness filter can be turned off,
+and the proposer is chosen by which propose stage is read.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from harness.models import resolve_model
 from harness.rundir import Manifest
 
 # The filter buckets in order: selection (shared with the continue stage), then build-sft's own.
-CASCADE = (*FILTER_ORDER, "failed_correctness", "no_correct_suffix", "special_token_in_target", "kept")
+CASCADE = (*FILTER_ORDER, "failed_correctness", "no_correct_suffix", "empty_target", "special_token_in_target", "kept")
 
 
 def tokenizer_identity(tok: Any) -> dict[str, Any]:
@@ -62,13 +63,15 @@ def encode_example(
     *,
     include_prefix: bool = True,
     suffix: str = "",
+    include_intervention: bool = True,
 ) -> dict[str, Any]:
     """Prompt ids (chat template + generation prompt [+ prefix when not cloned]) then target ids, with
-    the loss mask on the target only. Target text is tokenized with special tokens split, so model text
+    the loss mask on the target only. ``include_intervention=False`` (Table 2's "prefix only") leaves the
+    intervention out altogether: the target is the prefix (+ suffix). Target text is tokenized with special tokens split, so model text
     that happens to spell ``<|im_end|>`` can never become an end-of-turn id."""
     prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     context = prompt if include_prefix else prompt + prefix
-    target = (prefix if include_prefix else "") + intervention + suffix
+    target = (prefix if include_prefix else "") + (intervention if include_intervention else "") + suffix
     p_ids = tok(context, add_special_tokens=False)["input_ids"]
     t_ids = tok(target, add_special_tokens=False, split_special_tokens=True)["input_ids"]
     return {
@@ -103,7 +106,7 @@ def run_build_sft(cfg: IntConfig, *, tokenizer: Any = None) -> dict[str, Any]:
         "upstream": propose["protocol_hash"],
         "continue": cont.data.get("protocol_hash") if needs_continue else None,
         "select": cfg.select.model_dump(),
-        "build_sft": bc.model_dump(exclude={"tokenizer"}),
+        "build_sft": bc.protocol(),
         "tokenizer": tok_id,
     }
     manifest, _, complete = begin(out, "int-build-sft", protocol, cfg.model_dump(by_alias=True))
@@ -146,18 +149,23 @@ def run_build_sft(cfg: IntConfig, *, tokenizer: Any = None) -> dict[str, Any]:
                 continue
             suffix = good[0]
         ex = encode_example(
-            tokenizer, a["messages"], prefix, intervention, include_prefix=bc.include_prefix, suffix=suffix
+            tokenizer, a["messages"], prefix, intervention, include_prefix=bc.include_prefix, suffix=suffix,
+            include_intervention=bc.include_intervention,
         )
         target_ids = [t for t, m in zip(ex["input_ids"], ex["loss_mask"], strict=True) if m]
-        if not target_ids or special.intersection(target_ids):
+        if not target_ids:  # prefix only, and the first error is the first substep: nothing to train on
+            cascade["empty_target"] += 1
+            continue
+        if special.intersection(target_ids):
             cascade["special_token_in_target"] += 1
             continue
+        given = prefix + (intervention if bc.include_intervention else "") + suffix
         continued = tokenizer.apply_chat_template(
-            [*a["messages"], {"role": "assistant", "content": prefix + intervention + suffix}],
+            [*a["messages"], {"role": "assistant", "content": given}],
             tokenize=False,
             continue_final_message=True,
         )
-        template_mismatch += continued != ex.pop("_chat_prompt") + prefix + intervention + suffix
+        template_mismatch += continued != ex.pop("_chat_prompt") + given
         lengths["kept_target_tokens"].append(len(target_ids))
         rows.append(
             {
@@ -174,6 +182,7 @@ def run_build_sft(cfg: IntConfig, *, tokenizer: Any = None) -> dict[str, Any]:
                     "continuations": len(samples),
                     "include_prefix": bc.include_prefix,
                     "include_suffix": bc.include_suffix,
+                    "include_intervention": bc.include_intervention,
                 },
             }
         )

@@ -12,15 +12,16 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.evaluate import SamplingConfig
 from harness.registry import Registry
 from tasks.problemset import ProblemSet
 
 CONFIG_FILE = "int_config.json"
-Condition = Literal["intervention", "original", "prefix", "scratch"]
-CONTROLS: tuple[Condition, ...] = ("original", "prefix", "scratch")
+Condition = Literal["intervention", "original", "prefix", "scratch", "hint", "hint_intervention"]
+CONTROLS: tuple[Condition, ...] = ("original", "prefix", "scratch")  # the default controls (Table 1)
+HINT_CONDITIONS: tuple[Condition, ...] = ("hint", "hint_intervention")  # the paper's hint study, on request
 
 
 class ModelRef(BaseModel):
@@ -124,8 +125,14 @@ class ContinueConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     n: int = Field(32, ge=1, description="Continuations per intervention and per control unit (paper: 32).")
-    controls: list[Literal["original", "prefix", "scratch"]] = Field(
-        default_factory=lambda: list(CONTROLS), description="Control conditions (diagnostic) to run on the same problems."
+    controls: list[Literal["original", "prefix", "scratch", "hint", "hint_intervention"]] = Field(
+        default_factory=lambda: list(CONTROLS), description="Control conditions (diagnostic) to run on the same problems; "
+        "add hint and hint_intervention for the paper's hint study: continuations after the reference's first substeps "
+        "(hint-guided RL's hint) and after hint + intervention (`harness.intervention.steps.hint_then_intervention`)."
+    )
+    hint_length: float = Field(
+        0.5, gt=0, lt=1, description="Share of the reference's substeps (final answer excluded) the hint conditions show, "
+        "as hint-guided RL's hint_length."
     )
     controls_max_problems: int | None = Field(
         None, ge=1, description="Run the controls (and Table 1) on at most this many problems (None: all)."
@@ -150,15 +157,34 @@ class BuildSFTConfig(BaseModel):
     include_suffix: bool = Field(
         False, description="Append a correct continuation to the target (paper: off)."
     )
+    include_intervention: bool = Field(
+        True, description="Train on the intervention (False with include_prefix: the 'prefix only' row of Table 2, the "
+        "model's own correct substeps before the first error and nothing else)."
+    )
     correctness_filter: bool = Field(
         True, description="Keep an intervention only if >= min_correct continuations are correct."
     )
     min_correct: int = Field(1, ge=1, description="m of the correctness filter (paper: 1 of 32).")
     tokenizer: str | None = Field(None, description="Tokenizer for input_ids (default: the policy model's).")
 
+    @model_validator(mode="after")
+    def _something_to_train(self) -> BuildSFTConfig:
+        if not (self.include_prefix or self.include_intervention or self.include_suffix):
+            raise ValueError("include_prefix, include_intervention and include_suffix are all off: nothing to train on")
+        return self
+
+    def protocol(self) -> dict[str, Any]:
+        """The switches as the build-sft stage's protocol records them; a switch added later is recorded only
+        when it is off its default, so stage folders (and cache keys) written before it existed stay valid."""
+        data = self.model_dump(exclude={"tokenizer"})
+        if data["include_intervention"]:
+            data.pop("include_intervention")
+        return data
+
     def variant(self) -> str:
         """Directory suffix naming the ablation, so ablations of one run sit side by side."""
         parts = [] if self.include_prefix else ["noprefix"]
+        parts += [] if self.include_intervention else ["prefixonly"]
         parts += ["suffix"] if self.include_suffix else []
         if not self.correctness_filter:
             parts.append("nofilter")

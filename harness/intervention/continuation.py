@@ -7,7 +7,12 @@ training. Conditions on the same selected interventions (so on the same problems
 * ``intervention`` -- prefix (substeps before the proposer's location) + the intervention;
 * ``original``     -- prefix + the original erroneous substep;
 * ``prefix``       -- the prefix alone;
-* ``scratch``      -- the problem alone, once per problem (the rollout prompt, fresh seeds).
+* ``scratch``      -- the problem alone, once per problem (the rollout prompt, fresh seeds);
+* ``hint``         -- (on request) the reference's first substeps, once per problem: hint-guided RL's hint
+  (`harness.intervention.steps.hint_prefix`, ``hint_length`` of the reference);
+* ``hint_intervention`` -- (on request) hint + intervention: the hint in place of the attempt's first
+  substeps, then the attempt's own substeps up to the first error, then the intervention
+  (`harness.intervention.steps.hint_then_intervention`) -- the paper's 176-problem hint study.
 
 A unit is one (condition, attempt) -- or (scratch, problem) -- sampled ``n`` times and graded by the
 eval runner's generate-grade-append step, so records, seeds and crash behaviour match evaluation.
@@ -23,6 +28,7 @@ from typing import Any
 
 from harness.backends import Backend, GenerationRequest
 from harness.intervention.analytics import table1
+from harness.intervention.config import HINT_CONDITIONS as HINTED
 from harness.intervention.config import IntConfig
 from harness.intervention.filters import select_interventions
 from harness.intervention.stages import (
@@ -36,7 +42,13 @@ from harness.intervention.stages import (
     stage_dir,
     write_jsonl,
 )
-from harness.intervention.steps import format_intervention, original_step, prefix_before
+from harness.intervention.steps import (
+    format_intervention,
+    hint_prefix,
+    hint_then_intervention,
+    original_step,
+    prefix_before,
+)
 from harness.provenance import stable_hash
 from harness.rundir import atomic_write_json
 from harness.sampling import RunStats, Unit, open_records, sample_and_grade
@@ -59,30 +71,42 @@ def selected_interventions(
     return selected, counts, attempts, manifest.data
 
 
+PER_PROBLEM = ("scratch", "hint")  # conditions sampled once per problem, not per attempt
+
+
 def build_units(
     selected: list[dict[str, Any]], attempts: dict[str, dict[str, Any]], conditions: list[str],
-    controls_on: set[str] | None = None,
+    controls_on: set[str] | None = None, hint_length: float = 0.5,
 ) -> list[dict[str, Any]]:
-    """The continuation prompts: one unit per (condition, attempt), scratch once per problem; the control
-    conditions only on problems in ``controls_on`` (None: every problem)."""
+    """The continuation prompts: one unit per (condition, attempt), scratch and hint once per problem; the
+    control conditions only on problems in ``controls_on`` (None: every problem). A problem whose reference
+    gives no hint (nothing before its answer) has no hint units."""
     units: list[dict[str, Any]] = []
-    scratch_done: set[str] = set()
+    per_problem_done: set[tuple[str, str]] = set()
     for sel in selected:
         a = attempts[sel["attempt_id"]]
         prefix = prefix_before(a["attempt"], sel["location"])
+        intervention = format_intervention(sel["content"])
         given = {
-            "intervention": prefix + format_intervention(sel["content"]),
+            "intervention": prefix + intervention,
             "original": prefix + original_step(a["attempt"], sel["location"]),
             "prefix": prefix,
+            "scratch": "",
         }
+        if any(c in HINTED for c in conditions):
+            hint = hint_prefix(a.get("reference_solution") or "", hint_length)
+            given["hint"] = hint
+            given["hint_intervention"] = hint_then_intervention(hint, a["attempt"], sel["location"], intervention)
         for cond in conditions:
             if cond != "intervention" and controls_on is not None and a["problem_id"] not in controls_on:
                 continue
-            if cond == "scratch":
-                if a["problem_id"] in scratch_done:
+            if cond in HINTED and not given["hint"]:
+                continue
+            if cond in PER_PROBLEM:
+                if (cond, a["problem_id"]) in per_problem_done:
                     continue
-                scratch_done.add(a["problem_id"])
-                unit_id, text = f"scratch:{a['problem_id']}", ""
+                per_problem_done.add((cond, a["problem_id"]))
+                unit_id, text = f"{cond}:{a['problem_id']}", given[cond]
             else:
                 unit_id, text = f"{cond}:{a['attempt_id']}", given[cond]
             units.append(
@@ -90,7 +114,7 @@ def build_units(
                     "unit_id": unit_id,
                     "condition": cond,
                     "problem_id": a["problem_id"],
-                    "attempt_id": None if cond == "scratch" else a["attempt_id"],
+                    "attempt_id": None if cond in PER_PROBLEM else a["attempt_id"],
                     "location": sel["location"],
                     "messages": a["messages"],
                     "given": text,
@@ -131,7 +155,7 @@ def run_continue(
     out = stage_dir(cfg, "continue", label)
     selected, filter_counts, attempts, propose = selected_interventions(cfg)
     subset = control_problems(selected, cc)
-    units = build_units(selected, attempts, ["intervention", *cc.controls], subset)
+    units = build_units(selected, attempts, ["intervention", *cc.controls], subset, cc.hint_length)
     grading = open_grader(cfg)
     protocol = {
         "stage": "continue",

@@ -130,6 +130,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     """Rich tables: rollout counts, filter counts per proposer, Table 1, the ratio, proposer analytics."""
     from rich.table import Table
 
+    from harness.intervention.analytics import CONDITION_LABELS
     from harness.ui import console
 
     r = summary["rollout"]
@@ -164,7 +165,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     for lab in labels:
         t1.add_column(f"{names[lab]}\ncoverage", justify="right")
         t1.add_column("accuracy", justify="right")
-    for cond in ("scratch", "prefix", "original", "intervention"):
+    present = {c for lab in labels for c in summary["proposers"][lab]["table1"]["conditions"]}
+    for cond in [c for c in CONDITION_LABELS if c in present or c in ("scratch", "prefix", "original", "intervention")]:
         cells, label = [], cond
         for lab in labels:
             row = summary["proposers"][lab]["table1"]["conditions"].get(cond)

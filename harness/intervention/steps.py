@@ -9,6 +9,7 @@ what keeps the SFT data on-policy. The embedded world's `first_error` numbers su
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -80,3 +81,35 @@ def cut_to_fit(text: str, fits: Callable[[str], bool]) -> tuple[str, int] | None
         else:
             hi = mid - 1
     return (head_substeps(text, lo), lo) if lo >= 1 else None
+
+
+def hint_prefix(solution: str, length: float) -> str:
+    """The first ``ceil(length * n)`` substeps of a reference solution, its final-answer substep excluded
+    (a hint must never hand over the answer), joined as the model writes steps, ending with a separator.
+
+    The hint of hint-guided RL (`harness.compare.kinds.rl`) and of the continue stage's ``hint`` and
+    ``hint_intervention`` conditions: one definition, so both mean the same text."""
+    from harness.grading import extract_boxed
+
+    steps = [s for s in split_substeps(solution.strip()) if s.strip()]
+    if steps and extract_boxed(steps[-1]) is not None:
+        steps = steps[:-1]
+    k = min(len(steps), math.ceil(length * len(steps)))
+    return STEP_SEP.join(steps[:k]) + STEP_SEP if k else ""
+
+
+def hint_then_intervention(hint: str, attempt: str, location: int, intervention: str) -> str:
+    """Hint + intervention (the paper's 176-problem study): the hint stands in for the attempt's first ``h``
+    substeps (``h`` = the hint's substeps), the attempt's own substeps ``h+1 .. location-1`` follow, then the
+    intervention replaces its first error. Where the first error lies inside the hinted part (``location <=
+    h``) the hint already replaces it and is continued alone.
+
+    WHY positional: it needs no knowledge of the task -- the hint steers the start of the trace, the
+    intervention fixes its middle, as the paper argues. It assumes the reference's substeps have the
+    policy's granularity (true where references are written in the policy's format); a reference that
+    packs several of the policy's steps into one substep covers more of the attempt than ``h`` says."""
+    h = len(split_substeps(hint[: -len(STEP_SEP)])) if hint else 0
+    if not hint or location <= h:
+        return hint
+    chunks = split_substeps(attempt)[h : location - 1]
+    return hint + "".join(c + STEP_SEP for c in chunks) + intervention

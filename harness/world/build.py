@@ -119,6 +119,8 @@ PRESETS: dict[str, Recipe] = {
     # The blindspot regime with off-policy (textbook-style) references: the same teacher and blind spot,
     # verification and reflection transcripts that read another author's prose.
     "offref": Recipe(preset="offref", seed=0, world=REGIMES["offref"], noise=BLINDSPOT_NOISE),
+    # Its larger model (the proposer ablation's "larger proposer" in this regime, as blindspot-large there).
+    "offref-large": Recipe(preset="offref-large", seed=0, world=REGIMES["offref"], noise=BLINDSPOT_NOISE, model=LARGE_MODEL),
 }
 
 

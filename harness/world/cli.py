@@ -17,7 +17,7 @@ def world_build(
     preset: str = typer.Option(
         "default",
         help="default (~7.5 min on 2 idle cores, meets the ability targets), blindspot (the regime where the hard "
-        "levels need a fact the model never samples), large / blindspot-large (the larger model of each regime), "
+        "levels need a fact the model never samples), large / blindspot-large / offref-large (the larger model of each regime), "
         "test (~30 s, plumbing only).",
     ),
     seed: int = typer.Option(0, help="Build seed (data, init, training order)."),
@@ -33,7 +33,7 @@ def world_build(
 
 @world_app.command("path")
 def world_path(
-    preset: str = typer.Argument("default", help="World preset: default, blindspot, large, blindspot-large, test."),
+    preset: str = typer.Argument("default", help="World preset: default, blindspot, offref, large, blindspot-large, offref-large, test."),
     seed: int = typer.Option(0, help="Build seed."),
 ) -> None:
     """Print a built preset's model folder (for inspect's or lm-eval's model_path); builds nothing."""

@@ -1,5 +1,6 @@
 """Step kind ``int``: the InT protocol stages (rollout -> propose -> continue -> build-sft) with the current
-model as policy and proposer; leaves the SFT rows (``sft_data``) for a later ``sft: {data: int}`` step.
+model as policy and proposer (or ``proposer_model``); leaves the SFT rows (``sft_data``) for a later
+``sft: {data: int}`` step, and its run folder (``int_run``) for a ``build-sft`` step's other variants.
 
 Settings: the whole `IntConfig` (preset + the comparison's ``steps.int`` defaults + the step's options,
 the training problems, seeds offset by the arm's seed, the comparison's grader) and the content key of the
@@ -30,6 +31,13 @@ class IntOptions(StepOptions):
     proposer: Literal["self", "model", "oracle"] | None = Field(None, description="Who proposes interventions (None: the preset's, 'self' in both presets).")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted IntConfig overrides on top of the comparison's "
                                       "(steps.int.overrides, alias int_overrides), e.g. {'continue.n': 8}.")
+    proposer_model: str | None = Field(None, description="Another model proposes the interventions (path, hub id or world:<preset>, "
+                                       "through the comparison's backend): the paper's proposer ablation (sets proposer: model).")
+
+
+# IntConfig fields added after comparisons were cached, with their defaults: hashed into the step's key only when
+# set to something else, so every cached int step of a comparison made before they existed stays valid.
+LATER_FIELDS = {("continue", "hint_length"): 0.5, ("build_sft", "include_intervention"): True}
 
 
 class IntStep(StepKind[IntOptions]):
@@ -62,6 +70,9 @@ class IntStep(StepKind[IntOptions]):
             "continue.sampling.seed": base.continuation.sampling.seed + ctx.seed,
             **({"propose.proposer": proposer} if proposer else {}),
             **defaults.overrides,
+            **({"propose.proposer": "model", "propose.proposer_model": {"backend": cfg.backend, "model": options.proposer_model,
+                                                                        "options": cfg.backend_options}}
+               if options.proposer_model else {}),
             **options.overrides,
         }
         grader, judge = cfg.grading()  # rollouts, the correctness filter's continuations and reflections
@@ -136,6 +147,13 @@ class IntStep(StepKind[IntOptions]):
             "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
             **defaults.overrides, **options.overrides}).model_dump(by_alias=True)
 
+    def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        data = {k: dict(v) if isinstance(v, dict) else v for k, v in settings["int_config"].items()}
+        for (section, name), default in LATER_FIELDS.items():
+            if data.get(section, {}).get(name, default) == default:
+                data[section].pop(name, None)
+        return {**settings, "int_config": data}
+
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
         from harness.intervention.compute import int_compute
         from harness.intervention.config import IntConfig
@@ -154,7 +172,7 @@ class IntStep(StepKind[IntOptions]):
         counted = int_compute(inputs.folder, label, continuations_required=icfg.build_sft.correctness_filter or icfg.build_sft.include_suffix,
                               shape=model_shape(inputs.model))
         return StepOutput(
-            artifacts={"sft_data": str(sft_dir / "sft.jsonl")},
+            artifacts={"sft_data": str(sft_dir / "sft.jsonl"), "int_run": str(inputs.folder)},
             compute=Compute(tokens_generated=counted["tokens_generated"],
                             tokens_generated_diagnostic=counted["tokens_generated_diagnostic"],
                             flops_generated=counted["flops_generated"], flops_generated_diagnostic=counted["flops_generated_diagnostic"],

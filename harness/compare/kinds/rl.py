@@ -17,7 +17,6 @@ Every `RLConfig` field is an option. Two more make the paper's baselines and fai
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from harness.compare.kinds._trainer import (
     trainer,
 )
 from harness.compare.steps import Compute, ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
+from harness.intervention.steps import hint_prefix  # the one definition of a hint (also the continue stage's)
 from trainers.base import RLConfig
 
 if TYPE_CHECKING:
@@ -225,19 +225,6 @@ def flops_budget_tokens(options: RLStepOptions, ctx: ResolveContext) -> int:
         raise ValueError(f"recipe {ctx.recipe!r}: FLOPs are unknown (a model without a config.json?); FLOPs matching needs them")
     per_token = (float(rl[-1]["flops_generated"]) + float(rl[-1]["flops_trained"])) / int(rl[-1]["tokens_generated"])
     return int((target - ctx.spent_flops) / per_token)
-
-
-def hint_prefix(solution: str, length: float) -> str:
-    """The first ``ceil(length * n)`` substeps of a reference solution, its final-answer substep excluded
-    (a hint must never hand over the answer), joined as the model writes steps, ending with a separator."""
-    from harness.grading import extract_boxed
-    from harness.intervention.steps import STEP_SEP, split_substeps
-
-    steps = [s for s in split_substeps(solution.strip()) if s.strip()]
-    if steps and extract_boxed(steps[-1]) is not None:
-        steps = steps[:-1]
-    k = min(len(steps), math.ceil(length * len(steps)))
-    return STEP_SEP.join(steps[:k]) + STEP_SEP if k else ""
 
 
 def rl_rows(problems: Any, hint_fraction: float, hint_length: float, seed: int) -> list[dict[str, Any]]:

@@ -1,0 +1,109 @@
+"""Step kind ``build-sft``: rebuild the latest ``int`` step's SFT rows with other build-sft switches.
+
+The paper's SFT design ablation (Table 2: prefix + intervention with and without the correctness filter,
+the intervention without the prefix, with the successful suffix, the prefix only) varies only how the
+SFT rows are built from one set of rollouts, proposals and continuations. Putting the switches into the
+``int`` step would give each variant its own key and re-run every stage; this step instead reads the
+``int`` step's finished stages (linked into its own folder, never written) and writes only its own
+``build-sft-<label>-<variant>/sft.jsonl``, which replaces ``sft_data`` for the ``sft`` step after it::
+
+    - int: {}
+    - build-sft: {correctness_filter: false}
+    - sft: {data: int}
+
+Settings: the switches (`harness.intervention.config.BuildSFTConfig` fields); the ``int`` step's settings
+are in the previous key. Compute: none (it generates nothing). The ``int`` step before it charges the
+continuations its own rows need (the correctness filter reads them), also for variants that would not
+need them (no filter, no suffix): the reported compute of such an arm includes them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from harness.compare.steps import ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
+
+
+class BuildSFTOptions(StepOptions):
+    """The build-sft switches (defaults: InT's own rows, as the ``int`` step builds them)."""
+
+    include_prefix: bool = Field(True, description="Train on the model's own prefix (False: the prefix is masked context; "
+                                 "Table 2's 'intervention without the prefix').")
+    include_intervention: bool = Field(True, description="Train on the intervention (False: 'prefix only').")
+    include_suffix: bool = Field(False, description="Append a correct continuation to the target ('+ suffix').")
+    correctness_filter: bool = Field(True, description="Keep an intervention only if >= min_correct of its continuations "
+                                     "are correct (False: 'without the filter').")
+    min_correct: int = Field(1, ge=1, description="m of the correctness filter.")
+
+    @model_validator(mode="after")
+    def _something_to_train(self) -> BuildSFTOptions:
+        if not (self.include_prefix or self.include_intervention or self.include_suffix):
+            raise ValueError("include_prefix, include_intervention and include_suffix are all off: nothing to train on")
+        return self
+
+
+class BuildSFTStep(StepKind):
+    name = "build-sft"
+    description = "Rebuild the latest int step's SFT rows with other build-sft switches (Table 2's SFT designs); no generation."
+    Options = BuildSFTOptions
+
+    def requires(self, options: StepOptions) -> tuple[str, ...]:
+        return ("sft_data",)
+
+    def produces(self, options: StepOptions) -> tuple[str, ...]:
+        return ("sft_data",)
+
+    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+        if "int" not in ctx.earlier:
+            raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} (build-sft): needs an int step before it")
+        return []
+
+    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+        from harness.intervention.config import BuildSFTConfig
+
+        return {"build_sft": BuildSFTConfig(**options.model_dump()).protocol()}
+
+    def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
+        from harness.intervention.build_sft import run_build_sft
+        from harness.intervention.config import IntConfig
+
+        source = int_run_folder(inputs.artifacts)
+        folder = Path(inputs.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        link_stages(source, folder)
+        cfg = IntConfig.load(source, out=str(folder))
+        cfg = cfg.with_overrides({f"build_sft.{k}": v for k, v in settings["build_sft"].items()})
+        cfg.save()
+        result = run_build_sft(cfg)
+        label, variant = cfg.propose.stage_label(), cfg.build_sft.variant()
+        data = folder / ("build-sft-" + "-".join(filter(None, (label, variant)))) / "sft.jsonl"
+        return StepOutput(artifacts={"sft_data": str(data), "int_run": str(folder)},
+                          summary={"rows": result["rows"], "problems": result["problems"], "filters": result["filters"],
+                                   "variant": variant or "int", "source": str(source)})
+
+
+def int_run_folder(artifacts: dict[str, str]) -> Path:
+    """The InT run folder the rows come from: the ``int_run`` artifact, or (an ``int`` step cached before it
+    recorded one) the folder two levels above its ``sft_data`` (``<run>/build-sft-<label>/sft.jsonl``)."""
+    if artifacts.get("int_run"):
+        return Path(artifacts["int_run"])
+    return Path(artifacts["sft_data"]).parents[1]
+
+
+def link_stages(source: Path, folder: Path) -> None:
+    """Link the source run's finished stages (rollout, propose-*, continue-*) into ``folder`` (relative links);
+    its build-sft folders are not linked: this step writes its own."""
+    for stage in sorted(source.iterdir()):
+        if not stage.is_dir() or stage.name.startswith("build-sft"):
+            continue
+        link = folder / stage.name
+        target = os.path.relpath(stage.resolve(), folder.resolve())
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(target, target_is_directory=True)
