@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
 from harness.compare.steps import ResolveContext, StepInputs, StepKind, StepOptions, StepOutput
+
+if TYPE_CHECKING:
+    from harness.compare.preflight import EstimateContext, StageEstimate
 
 
 class BuildSFTOptions(StepOptions):
@@ -46,26 +49,32 @@ class BuildSFTOptions(StepOptions):
         return self
 
 
-class BuildSFTStep(StepKind):
+class BuildSFTStep(StepKind[BuildSFTOptions]):
     name = "build-sft"
     description = "Rebuild the latest int step's SFT rows with other build-sft switches (Table 2's SFT designs); no generation."
     Options = BuildSFTOptions
 
-    def requires(self, options: StepOptions) -> tuple[str, ...]:
+    def requires(self, options: BuildSFTOptions) -> tuple[str, ...]:
         return ("sft_data",)
 
-    def produces(self, options: StepOptions) -> tuple[str, ...]:
+    def produces(self, options: BuildSFTOptions) -> tuple[str, ...]:
         return ("sft_data",)
 
-    def validate(self, options: StepOptions, ctx: ResolveContext) -> list[str]:
+    def validate(self, options: BuildSFTOptions, ctx: ResolveContext) -> list[str]:
         if "int" not in ctx.earlier:
             raise ValueError(f"recipe {ctx.recipe!r} step {ctx.index + 1} (build-sft): needs an int step before it")
         return []
 
-    def resolve(self, options: StepOptions, ctx: ResolveContext) -> dict[str, Any]:
+    def resolve(self, options: BuildSFTOptions, ctx: ResolveContext) -> dict[str, Any]:
         from harness.intervention.config import BuildSFTConfig
 
         return {"build_sft": BuildSFTConfig(**options.model_dump()).protocol()}
+
+    def estimate(self, options: BuildSFTOptions, settings: dict[str, Any] | None, ctx: EstimateContext) -> list[StageEstimate]:
+        """Nothing generated or trained: the step only re-selects and re-tokenizes the int step's rows."""
+        from harness.compare.preflight import StageEstimate
+
+        return [StageEstimate(ctx.arm, self.name, 0, 0)]
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
         from harness.intervention.build_sft import run_build_sft
