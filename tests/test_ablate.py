@@ -201,3 +201,17 @@ def test_a_missing_config_is_one_line(tmp_path, monkeypatch, capsys):
 
     code, output = run_main(["ablate", "sft-design", "--config", tmp_path / "nope.yaml", "--out", tmp_path / "o"], monkeypatch, capsys)
     assert code != 0 and len(output_lines(output)) == 1 and "nope.yaml" in output, output
+
+
+@pytest.mark.parametrize("study, extra", [("sft-design", []), ("hints", []), ("sft-sources", []), ("internalization", []),
+                                          ("pass-at-k", []), ("proposer", ["--proposer-model", "Qwen/Qwen3-30B-A3B-Instruct-2507"])])
+def test_every_study_plans_on_the_real_model_config_without_writing(study, extra, tmp_path, monkeypatch, capsys):
+    """The paper's configuration (Qwen3-4B, vLLM, IMO-AnswerBench held out): each study's comparison validates and
+    prints its plan and preflight, and nothing is written under the study root."""
+    from cli_support import run_main
+
+    root = tmp_path / "root"
+    code, output = run_main(["ablate", study, "--config", "configs/paper.yaml", "--out", root, "--dry-run", *extra], monkeypatch, capsys)
+    assert code == 0, output
+    assert "Qwen/Qwen3-4B-Instruct-2507" in output and f"{study}: planned" in output and "nothing run" in output
+    assert not root.exists()

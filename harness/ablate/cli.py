@@ -20,6 +20,8 @@ CONFIG = typer.Option(None, "--config", help="A `harness compare` config (the re
 OUT = typer.Option(None, "--out", help="Root folder of the studies [default: the config's out + '-ablate'].")
 SEEDS = typer.Option(1, "--seeds", min=1, help="Training seeds of every trained arm.")
 PROGRESS = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Validate the study's comparison and print its plan and preflight "
+                       "(e.g. on configs/paper.yaml); run nothing.")
 
 
 def _run(name: str, **fields: Any) -> None:
@@ -28,6 +30,9 @@ def _run(name: str, **fields: Any) -> None:
     config = fields.pop("config")
     options = StudyOptions(config=str(config) if config else None, **fields)
     result = run_study(name, options)
+    if result.get("dry_run"):
+        console.print(f"{name}: planned {', '.join(result['recipes'] or [])} -> {result['root']}/{name}; nothing run", markup=False)
+        return
     for table in result.get("tables", []):
         console.print(f"[bold]{table['title']}[/]")
         console.print(Path(result["files"][0]).parent / f"{table['name']}.md")
@@ -48,26 +53,26 @@ def list_cmd() -> None:
 @ablate_app.command("sft-design")
 def sft_design_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                    samples: int = typer.Option(16, min=1, help="Samples per hard training problem (coverage = >= 1 correct)."),
-                   progress: bool = PROGRESS) -> None:
+                   progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Table 2: coverage and accuracy on the hard training problems after SFT on each SFT design, before RL."""
-    _run("sft-design", config=config, out=out, seeds=seeds, samples=samples, show_progress=progress)
+    _run("sft-design", config=config, out=out, seeds=seeds, samples=samples, show_progress=progress, dry_run=dry_run)
 
 
 @ablate_app.command("hints")
 def hints_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
               problems: int = typer.Option(32, min=1, help="Problems every condition runs on (the paper's hint study: 176)."),
-              progress: bool = PROGRESS) -> None:
+              progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Table 1 extended: continuations after hint alone, intervention alone, hint + intervention, and the controls."""
-    _run("hints", config=config, out=out, seeds=seeds, hint_problems=problems, show_progress=progress)
+    _run("hints", config=config, out=out, seeds=seeds, hint_problems=problems, show_progress=progress, dry_run=dry_run)
 
 
 @ablate_app.command("proposer")
 def proposer_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                  proposer_model: str = typer.Option(..., "--proposer-model", help="The other model that proposes, e.g. "
                                                     "world:offref-large (the regime's larger model)."),
-                 progress: bool = PROGRESS) -> None:
+                 progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """The proposer ablation: self-proposed vs another model's interventions (location, success, InT+RL)."""
-    _run("proposer", config=config, out=out, seeds=seeds, proposer_model=proposer_model, show_progress=progress)
+    _run("proposer", config=config, out=out, seeds=seeds, proposer_model=proposer_model, show_progress=progress, dry_run=dry_run)
 
 
 @ablate_app.command("pass-at-k")
@@ -76,26 +81,26 @@ def pass_at_k_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: in
                   problems: int = typer.Option(2, min=1, help="Problems per category of the training and the test set."),
                   eval_batch_size: int | None = typer.Option(None, min=1, help="Backend batch_size for these evaluations "
                                                              "[default: the config's]."),
-                  progress: bool = PROGRESS) -> None:
+                  progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Figure 6: pass@k vs k for the base and the InT-SFT model, hard training set and test set."""
     _run("pass-at-k", config=config, out=out, seeds=seeds, k=k, passk_problems=problems, eval_batch_size=eval_batch_size,
-         show_progress=progress)
+         show_progress=progress, dry_run=dry_run)
 
 
 @ablate_app.command("internalization")
 def internalization_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                         problems: int = typer.Option(8, min=1, help="Held-out problems per category."),
-                        progress: bool = PROGRESS) -> None:
+                        progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Figure 7: likelihood of intervention tokens before and after InT's SFT, seen vs held-out problems."""
-    _run("internalization", config=config, out=out, seeds=seeds, heldout_problems=problems, show_progress=progress)
+    _run("internalization", config=config, out=out, seeds=seeds, heldout_problems=problems, show_progress=progress, dry_run=dry_run)
 
 
 @ablate_app.command("sft-sources")
 def sft_sources_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                     samples: int = typer.Option(128, min=1, help="Own evaluation samples per model scored for entropy."),
-                    progress: bool = PROGRESS) -> None:
+                    progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Figures 8-9: entropy after SFT on each source (InT, references, self-reflections) and each source's NLL."""
-    _run("sft-sources", config=config, out=out, seeds=seeds, entropy_samples=samples, show_progress=progress)
+    _run("sft-sources", config=config, out=out, seeds=seeds, entropy_samples=samples, show_progress=progress, dry_run=dry_run)
 
 
 @ablate_app.command("render")

@@ -65,6 +65,16 @@ class StudyOptions(BaseModel):
     entropy_samples: int = Field(128, ge=1, description="sft-sources: evaluation samples per model scored for entropy "
                                  "(the first sample of each problem first).")
     show_progress: bool = Field(True, description="Progress bars / lines.")
+    dry_run: bool = Field(False, description="Validate the study's comparison and print its plan, preflight and overlap "
+                          "check (as `harness compare --dry-run`); run nothing, write nothing under the study root.")
+
+
+class StudyPlanned(Exception):
+    """Raised by `StudyContext.compare` in a dry run, after the plan is printed: the study stops there."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__("planned")
+        self.summary = summary
 
 
 @dataclass
@@ -87,9 +97,11 @@ class StudyContext:
         from harness.compare.run import run_compare
 
         out = self.folder / "compare"
-        share_cache(self.root / "cache", out)
         cfg = self.cfg.model_copy(update={"out": str(out), **updates,
                                           "recipes_dirs": [*self.cfg.recipes_dirs, *(recipes_dirs or [])]})
+        if self.options.dry_run:
+            raise StudyPlanned(run_compare(recipes, cfg, dry_run=True, show_progress=False))
+        share_cache(self.root / "cache", out)
         t0 = time.perf_counter()
         summary = run_compare(recipes, cfg, show_progress=self.options.show_progress)
         self.record.setdefault("comparisons", []).append({
@@ -144,6 +156,17 @@ def run_study(name: str, options: StudyOptions) -> dict[str, Any]:
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of {', '.join(STUDIES)}")
     cfg = study_config(options)
+    if options.dry_run:  # the study's recipes are written into a scratch root; its comparison is only planned
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix=f"ablate-{name}-") as tmp:
+            ctx = StudyContext(name=name, options=options, cfg=cfg, root=Path(tmp))
+            try:
+                importlib.import_module(STUDIES[name][0]).run(ctx)
+            except StudyPlanned as planned:
+                return {"study": name, "dry_run": True, "recipes": planned.summary.get("recipes"),
+                        "root": str(default_root(options, cfg))}
+        raise RuntimeError(f"study {name!r} ran no comparison to plan")  # every study runs one: a bug
     ctx = StudyContext(name=name, options=options, cfg=cfg, root=default_root(options, cfg))
     ctx.folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(ctx.folder, what="study folder"):
