@@ -44,14 +44,15 @@ def intervention_rows(int_dir: Path, folder: Path, problems: dict[str, Any] | No
 
 
 def score(model: str, rows: Path, cache: Path) -> dict[str, Any]:
-    """`sft_data_stats` with its per-row values, cached as JSON beside the study (keyed by model and data)."""
+    """`sft_data_stats` with its per-row values, cached as JSON beside the study (keyed by the model's name and
+    the rows' bytes: a model folder is never rewritten in place -- each step writes its own)."""
     import hashlib
     import json
 
     from harness.rundir import atomic_write_json
     from reports.stats_nll import sft_data_stats
 
-    key = hashlib.sha256(f"{model}|{rows}|{rows.stat().st_size}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{model}|".encode() + rows.read_bytes()).hexdigest()[:16]  # the model and the rows' content
     path = cache / f"score-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
