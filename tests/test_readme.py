@@ -38,6 +38,7 @@ COVERED = {
     "harness ecosystem import": "tests/test_ecosystem_cli.py",
     "harness ecosystem lm-eval-tasks": "tests/test_ecosystem_cli.py",
     "harness ecosystem lm-eval-path|lm-eval-tasks|import": "the three above",
+    "harness ablate": "tests/test_ablate.py (every study end to end on the test world, and --dry-run on configs/paper.yaml)",
 }
 CHEAP = [
     "harness -h",
