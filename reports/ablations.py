@@ -163,9 +163,9 @@ def bars_vs_paper(data: dict[str, Any]) -> Figure:
         paper = np.array([np.nan if v is None else v for v in panel["paper"]], dtype=float)
         if not np.all(np.isnan(paper)):
             ax.barh(y - 0.18, paper, height=0.36, color="white", edgecolor=GREYS[2], hatch="xxx", label="paper (reported)")
-        for yi, v in zip(y, vals, strict=True):
-            if not np.isnan(v):
-                ax.text(v, yi + 0.18, f" {v:.1f}", va="center", fontsize=6)
+        for yi, v, h in zip(y, vals, hi, strict=True):
+            if not np.isnan(v):  # right of the error bar, never on it
+                ax.text(v if np.isnan(h) else max(v, h), yi + 0.18, f"  {v:.1f}", va="center", fontsize=6)
         ax.set(title=panel["title"], xlabel=panel.get("xlabel", "%"))
         ax.margins(x=0.15)
         ax.grid(axis="y", visible=False)
