@@ -215,3 +215,19 @@ def test_every_study_plans_on_the_real_model_config_without_writing(study, extra
     assert code == 0, output
     assert "Qwen/Qwen3-4B-Instruct-2507" in output and f"{study}: planned" in output and "nothing run" in output
     assert not root.exists()
+
+
+def test_learning_rates_from_a_tuned_comparison_reach_every_sft_and_rl_step(tmp_path, monkeypatch, capsys):
+    from cli_support import output_lines, run_main
+
+    from harness.ablate.registry import StudyOptions, study_config
+
+    tuning = {"recipes": {"int": {"steps": [{"kind": "sft", "step": 2, "chosen": 3e-5}, {"kind": "rl", "step": 3, "chosen": 1e-5}]},
+                          "rl-baseline": {"steps": [{"kind": "rl", "step": 1, "chosen": 3e-4}]}}}
+    (tmp_path / "tuning.json").write_text(json.dumps(tuning))
+    cfg = study_config(StudyOptions(learning_rates_from=str(tmp_path)))
+    assert cfg.steps["sft"]["learning_rate"] == 3e-5 and cfg.steps["rl"]["learning_rate"] == 1e-5  # InT's, not RL-only's
+    plain, tuned = _keys(load_recipe("int-sft-nofilter")), _keys(load_recipe("int-sft-nofilter"), cfg.model_copy(update={"include_base": False}))
+    assert plain[:2] == tuned[:2] and plain[2] != tuned[2]  # only the SFT step changes
+    code, output = run_main(["ablate", "hints", "--learning-rates-from", tmp_path / "nothing", "--out", tmp_path / "o"], monkeypatch, capsys)
+    assert code != 0 and len(output_lines(output)) == 1 and "no tuning.json" in output, output

@@ -20,6 +20,8 @@ CONFIG = typer.Option(None, "--config", help="A `harness compare` config (the re
 OUT = typer.Option(None, "--out", help="Root folder of the studies [default: the config's out + '-ablate'].")
 SEEDS = typer.Option(1, "--seeds", min=1, help="Training seeds of every trained arm.")
 PROGRESS = typer.Option(True, help="Show progress (bars on a terminal, a line every 30 s in a log).")
+LRS = typer.Option(None, "--learning-rates-from", help="A tuned comparison's folder (or its tuning.json): every SFT and "
+                   "RL step takes the learning rate its sweep chose for InT's [default: the config's].")
 DRY_RUN = typer.Option(False, "--dry-run", help="Validate the study's comparison and print its plan and preflight "
                        "(e.g. on configs/paper.yaml); run nothing.")
 
@@ -53,26 +55,32 @@ def list_cmd() -> None:
 @ablate_app.command("sft-design")
 def sft_design_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                    samples: int = typer.Option(16, min=1, help="Samples per hard training problem (coverage = >= 1 correct)."),
-                   progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
+                   lrs_from: str | None = LRS, progress: bool = PROGRESS,
+        dry_run: bool = DRY_RUN) -> None:
     """Table 2: coverage and accuracy on the hard training problems after SFT on each SFT design, before RL."""
-    _run("sft-design", config=config, out=out, seeds=seeds, samples=samples, show_progress=progress, dry_run=dry_run)
+    _run("sft-design", config=config, out=out, seeds=seeds, samples=samples, show_progress=progress, dry_run=dry_run,
+         learning_rates_from=lrs_from)
 
 
 @ablate_app.command("hints")
 def hints_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
               problems: int = typer.Option(32, min=1, help="Problems every condition runs on (the paper's hint study: 176)."),
-              progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
+              lrs_from: str | None = LRS, progress: bool = PROGRESS,
+        dry_run: bool = DRY_RUN) -> None:
     """Table 1 extended: continuations after hint alone, intervention alone, hint + intervention, and the controls."""
-    _run("hints", config=config, out=out, seeds=seeds, hint_problems=problems, show_progress=progress, dry_run=dry_run)
+    _run("hints", config=config, out=out, seeds=seeds, hint_problems=problems, show_progress=progress, dry_run=dry_run,
+         learning_rates_from=lrs_from)
 
 
 @ablate_app.command("proposer")
 def proposer_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                  proposer_model: str = typer.Option(..., "--proposer-model", help="The other model that proposes, e.g. "
                                                     "world:offref-large (the regime's larger model)."),
-                 progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
+                 lrs_from: str | None = LRS, progress: bool = PROGRESS,
+        dry_run: bool = DRY_RUN) -> None:
     """The proposer ablation: self-proposed vs another model's interventions (location, success, InT+RL)."""
-    _run("proposer", config=config, out=out, seeds=seeds, proposer_model=proposer_model, show_progress=progress, dry_run=dry_run)
+    _run("proposer", config=config, out=out, seeds=seeds, proposer_model=proposer_model, show_progress=progress, dry_run=dry_run,
+         learning_rates_from=lrs_from)
 
 
 @ablate_app.command("pass-at-k")
@@ -81,26 +89,32 @@ def pass_at_k_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: in
                   problems: int = typer.Option(2, min=1, help="Problems per category of the training and the test set."),
                   eval_batch_size: int | None = typer.Option(None, min=1, help="Backend batch_size for these evaluations "
                                                              "[default: the config's]."),
-                  progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
+                  lrs_from: str | None = LRS, progress: bool = PROGRESS,
+        dry_run: bool = DRY_RUN) -> None:
     """Figure 6: pass@k vs k for the base and the InT-SFT model, hard training set and test set."""
     _run("pass-at-k", config=config, out=out, seeds=seeds, k=k, passk_problems=problems, eval_batch_size=eval_batch_size,
-         show_progress=progress, dry_run=dry_run)
+         show_progress=progress, dry_run=dry_run,
+         learning_rates_from=lrs_from)
 
 
 @ablate_app.command("internalization")
 def internalization_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                         problems: int = typer.Option(8, min=1, help="Held-out problems per category."),
-                        progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
+                        lrs_from: str | None = LRS, progress: bool = PROGRESS,
+        dry_run: bool = DRY_RUN) -> None:
     """Figure 7: likelihood of intervention tokens before and after InT's SFT, seen vs held-out problems."""
-    _run("internalization", config=config, out=out, seeds=seeds, heldout_problems=problems, show_progress=progress, dry_run=dry_run)
+    _run("internalization", config=config, out=out, seeds=seeds, heldout_problems=problems, show_progress=progress, dry_run=dry_run,
+         learning_rates_from=lrs_from)
 
 
 @ablate_app.command("sft-sources")
 def sft_sources_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                     samples: int = typer.Option(128, min=1, help="Own evaluation samples per model scored for entropy."),
-                    progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
+                    lrs_from: str | None = LRS, progress: bool = PROGRESS,
+        dry_run: bool = DRY_RUN) -> None:
     """Figures 8-9: entropy after SFT on each source (InT, references, self-reflections) and each source's NLL."""
-    _run("sft-sources", config=config, out=out, seeds=seeds, entropy_samples=samples, show_progress=progress, dry_run=dry_run)
+    _run("sft-sources", config=config, out=out, seeds=seeds, entropy_samples=samples, show_progress=progress, dry_run=dry_run,
+         learning_rates_from=lrs_from)
 
 
 @ablate_app.command("render")

@@ -64,6 +64,9 @@ class StudyOptions(BaseModel):
                                   "training task's test split) whose interventions the SFT never saw.")
     entropy_samples: int = Field(128, ge=1, description="sft-sources: evaluation samples per model scored for entropy "
                                  "(the first sample of each problem first).")
+    learning_rates_from: str | None = Field(None, description="A tuned comparison's folder (or its tuning.json): every SFT "
+                                            "and RL step of the studies takes the learning rate the sweep chose for InT's "
+                                            "SFT and RL steps there (None: the config's own).")
     show_progress: bool = Field(True, description="Progress bars / lines.")
     dry_run: bool = Field(False, description="Validate the study's comparison and print its plan, preflight and overlap "
                           "check (as `harness compare --dry-run`); run nothing, write nothing under the study root.")
@@ -134,8 +137,28 @@ def study_config(options: StudyOptions) -> Any:
     from harness.compare.config import CompareConfig
 
     cfg = CompareConfig.from_yaml(options.config) if options.config else CompareConfig()
+    steps = dict(cfg.steps)
+    if options.learning_rates_from:
+        for kind, lr in int_learning_rates(options.learning_rates_from).items():
+            steps[kind] = {**(steps.get(kind) or {}), "learning_rate": lr}
     return cfg.model_copy(update={"tune": None, "match_compute": False, "match_flops": False, "eval_only": [],
-                                  "seeds": options.seeds})
+                                  "seeds": options.seeds, "steps": steps})
+
+
+def int_learning_rates(source: str) -> dict[str, float]:
+    """``{"sft": lr, "rl": lr}``: the learning rates a tuned comparison's sweep chose for InT's SFT and RL steps
+    (its ``tuning.json``, `harness.compare.tune`)."""
+    from harness.rundir import read_json
+
+    path = Path(source)
+    path = path / "tuning.json" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no tuning.json here (a comparison run with --tune writes one)")
+    try:
+        steps = read_json(path)["recipes"]["int"]["steps"]
+        return {str(st["kind"]): float(st["chosen"]) for st in steps if st["kind"] in ("sft", "rl")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: no learning rates chosen for recipe 'int' (recipes.int.steps[].kind/chosen): {exc}") from None
 
 
 def default_root(options: StudyOptions, cfg: Any) -> Path:
