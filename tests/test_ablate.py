@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 
@@ -85,15 +84,12 @@ def test_ablation_recipes_are_registered_with_their_designs():
 
 # --- every study end to end on the test world ----------------------------------------------------------------
 
-TINY = """\
-base_model: world:test
-train: {task: world@hard, split: train, per_category: 4, limit: 12}
-eval: {tasks: [world], split: test, per_category: 2, limit: 8, samples: 2, sampling: {max_tokens: 96}}
-sft: {num_epochs: 1}
-rl: {max_steps: 2}
-int_overrides: {continue.n: 2}
-isolation: inline
-"""
+def tiny_yaml() -> str:
+    """test_compare's tiny world comparison, its steps run inline (this module runs six studies in one process)."""
+    from test_compare import TINY_YAML
+
+    return TINY_YAML.replace("isolation: process", "isolation: inline")
+
 
 # study -> (extra CLI options, its tables, its figures)
 STUDIES = {
@@ -115,7 +111,7 @@ def studies(tmp_path_factory, world_model, shared_data_dir):
     from harness.cli import main
 
     root = tmp_path_factory.mktemp("ablate")
-    (root / "tiny.yaml").write_text(TINY)
+    (root / "tiny.yaml").write_text(tiny_yaml())
     os.environ["HARNESS_DATA_DIR"] = str(shared_data_dir)
     outputs = {}
     for name, (extra, _, _) in STUDIES.items():

@@ -55,8 +55,7 @@ def list_cmd() -> None:
 @ablate_app.command("sft-design")
 def sft_design_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                    samples: int = typer.Option(16, min=1, help="Samples per hard training problem (coverage = >= 1 correct)."),
-                   lrs_from: str | None = LRS, progress: bool = PROGRESS,
-        dry_run: bool = DRY_RUN) -> None:
+                   lrs_from: str | None = LRS, progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Table 2: coverage and accuracy on the hard training problems after SFT on each SFT design, before RL."""
     _run("sft-design", config=config, out=out, seeds=seeds, samples=samples, show_progress=progress, dry_run=dry_run,
          learning_rates_from=lrs_from)
@@ -65,8 +64,7 @@ def sft_design_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: i
 @ablate_app.command("hints")
 def hints_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
               problems: int = typer.Option(32, min=1, help="Problems every condition runs on (the paper's hint study: 176)."),
-              lrs_from: str | None = LRS, progress: bool = PROGRESS,
-        dry_run: bool = DRY_RUN) -> None:
+              lrs_from: str | None = LRS, progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Table 1 extended: continuations after hint alone, intervention alone, hint + intervention, and the controls."""
     _run("hints", config=config, out=out, seeds=seeds, hint_problems=problems, show_progress=progress, dry_run=dry_run,
          learning_rates_from=lrs_from)
@@ -76,8 +74,7 @@ def hints_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = 
 def proposer_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                  proposer_model: str = typer.Option(..., "--proposer-model", help="The other model that proposes, e.g. "
                                                     "world:offref-large (the regime's larger model)."),
-                 lrs_from: str | None = LRS, progress: bool = PROGRESS,
-        dry_run: bool = DRY_RUN) -> None:
+                 lrs_from: str | None = LRS, progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """The proposer ablation: self-proposed vs another model's interventions (location, success, InT+RL)."""
     _run("proposer", config=config, out=out, seeds=seeds, proposer_model=proposer_model, show_progress=progress, dry_run=dry_run,
          learning_rates_from=lrs_from)
@@ -89,8 +86,7 @@ def pass_at_k_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: in
                   problems: int = typer.Option(2, min=1, help="Problems per category of the training and the test set."),
                   eval_batch_size: int | None = typer.Option(None, min=1, help="Backend batch_size for these evaluations "
                                                              "[default: the config's]."),
-                  lrs_from: str | None = LRS, progress: bool = PROGRESS,
-        dry_run: bool = DRY_RUN) -> None:
+                  lrs_from: str | None = LRS, progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Figure 6: pass@k vs k for the base and the InT-SFT model, hard training set and test set."""
     _run("pass-at-k", config=config, out=out, seeds=seeds, k=k, passk_problems=problems, eval_batch_size=eval_batch_size,
          show_progress=progress, dry_run=dry_run,
@@ -100,8 +96,7 @@ def pass_at_k_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: in
 @ablate_app.command("internalization")
 def internalization_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                         problems: int = typer.Option(8, min=1, help="Held-out problems per category."),
-                        lrs_from: str | None = LRS, progress: bool = PROGRESS,
-        dry_run: bool = DRY_RUN) -> None:
+                        lrs_from: str | None = LRS, progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Figure 7: likelihood of intervention tokens before and after InT's SFT, seen vs held-out problems."""
     _run("internalization", config=config, out=out, seeds=seeds, heldout_problems=problems, show_progress=progress, dry_run=dry_run,
          learning_rates_from=lrs_from)
@@ -110,8 +105,7 @@ def internalization_cmd(config: Path | None = CONFIG, out: str | None = OUT, see
 @ablate_app.command("sft-sources")
 def sft_sources_cmd(config: Path | None = CONFIG, out: str | None = OUT, seeds: int = SEEDS,
                     samples: int = typer.Option(128, min=1, help="Own evaluation samples per model scored for entropy."),
-                    lrs_from: str | None = LRS, progress: bool = PROGRESS,
-        dry_run: bool = DRY_RUN) -> None:
+                    lrs_from: str | None = LRS, progress: bool = PROGRESS, dry_run: bool = DRY_RUN) -> None:
     """Figures 8-9: entropy after SFT on each source (InT, references, self-reflections) and each source's NLL."""
     _run("sft-sources", config=config, out=out, seeds=seeds, entropy_samples=samples, show_progress=progress, dry_run=dry_run,
          learning_rates_from=lrs_from)
