@@ -198,8 +198,9 @@ def render_study(path: str | Path) -> list[Path]:
     written: list[Path] = []
     page = [f"# {result['study']}: {result['description']}", "",
             f"Base model `{result['base_model']}`, {len(result['seeds'])} training seed(s); wall time "
-            f"{result['wall_time_s']:,.0f} s on {result['cpu_count']} CPU(s), load average "
-            f"{result['load_average']['start'][0]:.1f} at the start, {result['load_average']['end'][0]:.1f} at the end; "
+            f"{result['wall_time_s']:,.0f} s over {len(result.get('invocations') or [1])} invocation(s) on "
+            f"{result['cpu_count']} CPU(s), load average {result['load_average']['start'][0]:.1f} at the start, "
+            f"{result['load_average']['end'][0]:.1f} at the end of the last; "
             f"config `{result['options'].get('config') or '(default)'}`; n: `{json.dumps(result.get('n', {}))}`.", ""]
     for t in result.get("tables", []):
         md = markdown_table(t["columns"], t["rows"])

@@ -190,6 +190,9 @@ def test_a_second_run_reuses_every_step(studies, monkeypatch, capsys):
                             monkeypatch, capsys)
     assert code == 0, output
     assert sorted(p.name for p in cache.iterdir()) == steps and "running in" not in output
+    result = json.loads((studies / "out" / "hints" / "hints.json").read_text())
+    first, again = result["invocations"]  # the re-run is recorded beside the first run, never over it
+    assert result["wall_time_s"] == round(first["wall_time_s"] + again["wall_time_s"], 1)
 
 
 def test_a_missing_config_is_one_line(tmp_path, monkeypatch, capsys):

@@ -196,16 +196,35 @@ def run_study(name: str, options: StudyOptions) -> dict[str, Any]:
         load0, t0 = os.getloadavg(), time.perf_counter()
         result = importlib.import_module(STUDIES[name][0]).run(ctx)
         wall = time.perf_counter() - t0
+        this = {"wall_time_s": round(wall, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "load_average": {"start": [round(x, 2) for x in load0], "end": [round(x, 2) for x in os.getloadavg()]}}
+        # every invocation is kept: a resumed or cached re-run must not overwrite the time the work took
+        previous = ctx.folder / f"{name}.json"
+        invocations = [*_invocations(previous), this]
         result = {
             "study": name, "description": STUDIES[name][1], **result,
             "options": options.model_dump(), "config": redact_secrets(cfg.model_dump()),
             "base_model": cfg.base_model, "seeds": list(range(cfg.seeds)), **ctx.record,
-            "wall_time_s": round(wall, 1),
-            "load_average": {"start": [round(x, 2) for x in load0], "end": [round(x, 2) for x in os.getloadavg()]},
-            "cpu_count": os.cpu_count(), "versions": package_versions(),
+            "wall_time_s": round(sum(i["wall_time_s"] for i in invocations), 1), "invocations": invocations,
+            "load_average": this["load_average"], "cpu_count": os.cpu_count(), "versions": package_versions(),
         }
         atomic_write_json(ctx.folder / f"{name}.json", result)
         from reports.ablations import render_study
 
         result["files"] = [str(p) for p in render_study(ctx.folder / f"{name}.json")]
     return result
+
+
+def _invocations(path: Path) -> list[dict[str, Any]]:
+    """The earlier invocations a study's JSON records (a JSON written before they were kept: its one run)."""
+    import json
+
+    if not path.is_file():
+        return []
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if "invocations" in old:
+        return list(old["invocations"])
+    return [{"wall_time_s": old.get("wall_time_s", 0.0), "load_average": old.get("load_average")}]
