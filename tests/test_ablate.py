@@ -53,14 +53,14 @@ def test_each_new_int_option_changes_the_int_key(options):
 
 def test_options_added_later_leave_cached_keys_alone():
     """A comparison cached before hint_length / include_intervention existed keeps its int keys: at their
-    defaults they are not hashed (harness.compare.kinds.int.LATER_FIELDS)."""
-    from harness.compare.kinds.int import LATER_FIELDS, IntStep
-    from harness.intervention.config import BuildSFTConfig
+    defaults they are not hashed (harness.intervention.config.ADDED_LATER)."""
+    from harness.compare.kinds.int import IntStep
+    from harness.intervention.config import ADDED_LATER, BuildSFTConfig
 
     plan = make_plan([load_recipe("int")], BASE, "k0")
     settings = plan.arms[0].steps[0].settings
     hashed = IntStep().key_settings(settings)["int_config"]
-    for section, name in LATER_FIELDS:
+    for section, name in ADDED_LATER:
         assert name in settings["int_config"][section] and name not in hashed[section]
     assert "include_intervention" not in BuildSFTConfig().protocol()
     assert BuildSFTConfig(include_intervention=False).protocol()["include_intervention"] is False

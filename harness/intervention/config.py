@@ -24,6 +24,23 @@ CONTROLS: tuple[Condition, ...] = ("original", "prefix", "scratch")  # the defau
 HINT_CONDITIONS: tuple[Condition, ...] = ("hint", "hint_intervention")  # the paper's hint study, on request
 
 
+# IntConfig fields added after runs and comparisons were cached, with their defaults: hashed (into a stage's
+# protocol or a step's cache key) only when set to something else, so everything cached before they existed
+# stays valid.
+ADDED_LATER: dict[tuple[str, str], Any] = {("continue", "hint_length"): 0.5, ("build_sft", "include_intervention"): True}
+
+
+def without_later_defaults(section: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (one section of an IntConfig dump) without the fields of `ADDED_LATER` that hold their default."""
+    return {k: v for k, v in data.items() if ADDED_LATER.get((section, k), object()) != v}
+
+
+def check_something_to_train(include_prefix: bool, include_intervention: bool, include_suffix: bool) -> None:
+    """The build-sft switches must leave a target to train on."""
+    if not (include_prefix or include_intervention or include_suffix):
+        raise ValueError("include_prefix, include_intervention and include_suffix are all off: nothing to train on")
+
+
 class ModelRef(BaseModel):
     """A generator: backend name, model path/id, backend kwargs. ``world:<preset>`` names the embedded
     world's model, built (or read from its cache) when first needed."""
@@ -169,17 +186,13 @@ class BuildSFTConfig(BaseModel):
 
     @model_validator(mode="after")
     def _something_to_train(self) -> BuildSFTConfig:
-        if not (self.include_prefix or self.include_intervention or self.include_suffix):
-            raise ValueError("include_prefix, include_intervention and include_suffix are all off: nothing to train on")
+        check_something_to_train(self.include_prefix, self.include_intervention, self.include_suffix)
         return self
 
     def protocol(self) -> dict[str, Any]:
-        """The switches as the build-sft stage's protocol records them; a switch added later is recorded only
-        when it is off its default, so stage folders (and cache keys) written before it existed stay valid."""
-        data = self.model_dump(exclude={"tokenizer"})
-        if data["include_intervention"]:
-            data.pop("include_intervention")
-        return data
+        """The switches as the build-sft stage's protocol records them (fields added later only when off their
+        default, `without_later_defaults`)."""
+        return without_later_defaults("build_sft", self.model_dump(exclude={"tokenizer"}))
 
     def variant(self) -> str:
         """Directory suffix naming the ablation, so ablations of one run sit side by side."""

@@ -43,9 +43,10 @@ class BuildSFTOptions(StepOptions):
     min_correct: int = Field(1, ge=1, description="m of the correctness filter.")
 
     @model_validator(mode="after")
-    def _something_to_train(self) -> BuildSFTOptions:
-        if not (self.include_prefix or self.include_intervention or self.include_suffix):
-            raise ValueError("include_prefix, include_intervention and include_suffix are all off: nothing to train on")
+    def _something_to_train(self) -> BuildSFTOptions:  # checked when the recipe is read, by BuildSFTConfig's rule
+        from harness.intervention.config import check_something_to_train
+
+        check_something_to_train(self.include_prefix, self.include_intervention, self.include_suffix)
         return self
 
 

@@ -35,10 +35,6 @@ class IntOptions(StepOptions):
                                        "through the comparison's backend): the paper's proposer ablation (sets proposer: model).")
 
 
-# IntConfig fields added after comparisons were cached, with their defaults: hashed into the step's key only when
-# set to something else, so every cached int step of a comparison made before they existed stays valid.
-LATER_FIELDS = {("continue", "hint_length"): 0.5, ("build_sft", "include_intervention"): True}
-
 
 class IntStep(StepKind[IntOptions]):
     name = "int"
@@ -148,10 +144,11 @@ class IntStep(StepKind[IntOptions]):
             **defaults.overrides, **options.overrides}).model_dump(by_alias=True)
 
     def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        data = {k: dict(v) if isinstance(v, dict) else v for k, v in settings["int_config"].items()}
-        for (section, name), default in LATER_FIELDS.items():
-            if data.get(section, {}).get(name, default) == default:
-                data[section].pop(name, None)
+        """Fields added to IntConfig later are hashed only when off their defaults (`ADDED_LATER`): every int
+        step cached before they existed keeps its key."""
+        from harness.intervention.config import without_later_defaults
+
+        data = {k: without_later_defaults(k, v) if isinstance(v, dict) else v for k, v in settings["int_config"].items()}
         return {**settings, "int_config": data}
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
