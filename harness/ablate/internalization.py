@@ -24,23 +24,19 @@ from harness.metrics import bootstrap_ci
 def intervention_rows(int_dir: Path, folder: Path, problems: dict[str, Any] | None = None) -> Path:
     """SFT rows of ``int_dir``'s interventions with the prefix as masked context; with ``problems``, the same
     InT stages are first run (by the run's own policy, as proposer) on those problems into ``folder``."""
-    from harness.compare.kinds.build_sft import link_stages
-    from harness.intervention.build_sft import run_build_sft
+    from harness.compare.kinds.build_sft import rebuild_sft
+    from harness.intervention.build_sft import sft_path
     from harness.intervention.config import IntConfig
     from harness.intervention.pipeline import run_all
 
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = IntConfig.load(int_dir, out=str(folder)).with_overrides({"build_sft.include_prefix": False})
     if problems is None:
-        link_stages(int_dir, folder)
-        cfg.save()
-        run_build_sft(cfg)
-    else:
-        cfg = cfg.with_overrides({"rollout.problems": problems, "continue.controls": []})
-        cfg.save()
-        run_all(cfg, show_progress=False)
-    label, variant = cfg.propose.stage_label(), cfg.build_sft.variant()
-    return folder / f"build-sft-{label}-{variant}" / "sft.jsonl"
+        return rebuild_sft(int_dir, folder, {"include_prefix": False})[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = IntConfig.load(int_dir, out=str(folder)).with_overrides(
+        {"build_sft.include_prefix": False, "rollout.problems": problems, "continue.controls": []})
+    cfg.save()
+    run_all(cfg, show_progress=False)
+    return sft_path(cfg)
 
 
 def score(model: str, rows: Path, cache: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from harness.intervention.analytics import describe
@@ -83,11 +84,16 @@ def encode_example(
     }
 
 
+def sft_path(cfg: IntConfig) -> Path:
+    """``<run>/build-sft-<label>[-<variant>]/sft.jsonl``: where `run_build_sft` writes the rows of ``cfg``."""
+    return stage_dir(cfg, "build-sft", "-".join(filter(None, (cfg.propose.stage_label(), cfg.build_sft.variant())))) / "sft.jsonl"
+
+
 def run_build_sft(cfg: IntConfig, *, tokenizer: Any = None) -> dict[str, Any]:
     """Build (or confirm) ``build-sft-<label>/sft.jsonl``; returns the filter counts and length analytics."""
     bc = cfg.build_sft
     label = cfg.propose.stage_label()
-    out = stage_dir(cfg, "build-sft", "-".join(filter(None, (label, bc.variant()))))
+    out = sft_path(cfg).parent
     selected, counts, attempts, propose = selected_interventions(cfg)
     needs_continue = bc.correctness_filter or bc.include_suffix
     cont_dir = stage_dir(cfg, "continue", label)

@@ -78,22 +78,25 @@ class BuildSFTStep(StepKind[BuildSFTOptions]):
         return [StageEstimate(ctx.arm, self.name, 0, 0)]
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
-        from harness.intervention.build_sft import run_build_sft
-        from harness.intervention.config import IntConfig
-
         source = int_run_folder(inputs.artifacts)
-        folder = Path(inputs.folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        link_stages(source, folder)
-        cfg = IntConfig.load(source, out=str(folder))
-        cfg = cfg.with_overrides({f"build_sft.{k}": v for k, v in settings["build_sft"].items()})
-        cfg.save()
-        result = run_build_sft(cfg)
-        label, variant = cfg.propose.stage_label(), cfg.build_sft.variant()
-        data = folder / ("build-sft-" + "-".join(filter(None, (label, variant)))) / "sft.jsonl"
-        return StepOutput(artifacts={"sft_data": str(data), "int_run": str(folder)},
+        data, result = rebuild_sft(source, Path(inputs.folder), settings["build_sft"])
+        return StepOutput(artifacts={"sft_data": str(data), "int_run": str(inputs.folder)},
                           summary={"rows": result["rows"], "problems": result["problems"], "filters": result["filters"],
-                                   "variant": variant or "int", "source": str(source)})
+                                   "variant": result["variant"] or "int", "source": str(source)})
+
+
+def rebuild_sft(source: Path, folder: Path, switches: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """SFT rows of the InT run ``source`` rebuilt with other build-sft ``switches`` into ``folder`` (its finished
+    stages linked there, never written); returns the rows' path and `run_build_sft`'s counts (+ ``variant``)."""
+    from harness.intervention.build_sft import run_build_sft, sft_path
+    from harness.intervention.config import IntConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    link_stages(source, folder)
+    cfg = IntConfig.load(source, out=str(folder)).with_overrides({f"build_sft.{k}": v for k, v in switches.items()})
+    cfg.save()
+    result = run_build_sft(cfg)
+    return sft_path(cfg), {**result, "variant": cfg.build_sft.variant()}
 
 
 def int_run_folder(artifacts: dict[str, str]) -> Path:

@@ -152,6 +152,7 @@ class IntStep(StepKind[IntOptions]):
         return {**settings, "int_config": data}
 
     def run(self, settings: dict[str, Any], inputs: StepInputs) -> StepOutput:
+        from harness.intervention.build_sft import sft_path
         from harness.intervention.compute import int_compute
         from harness.intervention.config import IntConfig
         from harness.intervention.pipeline import run_all
@@ -162,14 +163,12 @@ class IntStep(StepKind[IntOptions]):
         icfg.save()
         summary = run_all(icfg, show_progress=inputs.show_progress)
         label = icfg.propose.stage_label()
-        variant = icfg.build_sft.variant()
-        sft_dir = inputs.folder / (f"build-sft-{label}" + (f"-{variant}" if variant else ""))
         from harness.flops import model_shape
 
         counted = int_compute(inputs.folder, label, continuations_required=icfg.build_sft.correctness_filter or icfg.build_sft.include_suffix,
                               shape=model_shape(inputs.model))
         return StepOutput(
-            artifacts={"sft_data": str(sft_dir / "sft.jsonl"), "int_run": str(inputs.folder)},
+            artifacts={"sft_data": str(sft_path(icfg)), "int_run": str(inputs.folder)},
             compute=Compute(tokens_generated=counted["tokens_generated"],
                             tokens_generated_diagnostic=counted["tokens_generated_diagnostic"],
                             flops_generated=counted["flops_generated"], flops_generated_diagnostic=counted["flops_generated_diagnostic"],
