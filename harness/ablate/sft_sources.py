@@ -35,6 +35,7 @@ def own_sample_rows(arm_dir: Path, model: str, folder: Path, n: int, cfg: Any) -
     problem, then sample 1, ... up to ``n`` rows."""
     from transformers import AutoTokenizer
 
+    from harness.intervention.build_sft import encode_example
     from tasks import render_prompt
 
     files = sorted((arm_dir / "eval").glob("*/samples.jsonl"))
@@ -54,13 +55,11 @@ def own_sample_rows(arm_dir: Path, model: str, folder: Path, n: int, cfg: Any) -
         p = problems.get((r["task"], r["problem_id"]))
         if p is None:
             continue
-        prompt = tok.apply_chat_template(render_prompt(tasks[r["task"]], p), tokenize=False, add_generation_prompt=True)
-        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        t_ids = tok(r["text"], add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        if not t_ids:
+        ex = encode_example(tok, render_prompt(tasks[r["task"]], p), "", r["text"])  # as build-sft encodes its rows
+        ex.pop("_chat_prompt")
+        if not any(ex["loss_mask"]):
             continue
-        rows.append({"id": f"{r['problem_id']}#{r['sample_index']}", "problem_id": r["problem_id"], "prompt_text": prompt,
-                     "target_text": r["text"], "input_ids": p_ids + t_ids, "loss_mask": [0] * len(p_ids) + [1] * len(t_ids)})
+        rows.append({"id": f"{r['problem_id']}#{r['sample_index']}", "problem_id": r["problem_id"], **ex})
     if not rows:
         return None
     return write_jsonl(folder / "own_samples.jsonl", rows)
