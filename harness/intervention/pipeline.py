@@ -131,6 +131,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     from harness.intervention.analytics import CONDITION_LABELS
+    from harness.intervention.config import HINT_CONDITIONS
     from harness.ui import console
 
     r = summary["rollout"]
@@ -166,7 +167,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         t1.add_column(f"{names[lab]}\ncoverage", justify="right")
         t1.add_column("accuracy", justify="right")
     present = {c for lab in labels for c in summary["proposers"][lab]["table1"]["conditions"]}
-    for cond in [c for c in CONDITION_LABELS if c in present or c in ("scratch", "prefix", "original", "intervention")]:
+    for cond in [c for c in CONDITION_LABELS if c in present or c not in HINT_CONDITIONS]:  # hint rows only when run
         cells, label = [], cond
         for lab in labels:
             row = summary["proposers"][lab]["table1"]["conditions"].get(cond)
