@@ -209,10 +209,11 @@ def test_every_study_plans_on_the_real_model_config_without_writing(study, extra
     prints its plan and preflight, and nothing is written under the study root."""
     from cli_support import run_main
 
-    root = tmp_path / "root"
+    root = tmp_path / ("a-long-folder-name-so-the-planned-line-exceeds-80-columns" * 2) / "root"  # stays one line
     code, output = run_main(["ablate", study, "--config", "configs/paper.yaml", "--out", root, "--dry-run", *extra], monkeypatch, capsys)
     assert code == 0, output
     assert "Qwen/Qwen3-4B-Instruct-2507" in output and f"{study}: planned" in output and "nothing run" in output
+    assert f"-> {root}/{study}; nothing run" in output  # the planned line is never broken at the console width
     assert not root.exists()
 
 

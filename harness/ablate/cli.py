@@ -33,14 +33,16 @@ def _run(name: str, **fields: Any) -> None:
     options = StudyOptions(config=str(config) if config else None, **fields)
     result = run_study(name, options)
     if result.get("dry_run"):
-        console.print(f"{name}: planned {', '.join(result['recipes'] or [])} -> {result['root']}/{name}; nothing run", markup=False)
+        # soft_wrap: one line however long the path (rich would break it at the console width, 80 off a terminal)
+        console.print(f"{name}: planned {', '.join(result['recipes'] or [])} -> {result['root']}/{name}; nothing run",
+                      markup=False, soft_wrap=True)
         return
     for table in result.get("tables", []):
         console.print(f"[bold]{table['title']}[/]")
         console.print(Path(result["files"][0]).parent / f"{table['name']}.md")
     for line in result.get("findings", []):
         console.print(f"  {line}", markup=False)
-    console.print(f"{name}: {result['wall_time_s']:.0f} s; page {Path(result['files'][-1])}", markup=False)
+    console.print(f"{name}: {result['wall_time_s']:.0f} s; page {Path(result['files'][-1])}", markup=False, soft_wrap=True)
 
 
 @ablate_app.command("list")
