@@ -49,3 +49,31 @@ def test_int_compute_counts_each_sample_once_and_separates_controls(tmp_path):
     # without the correctness filter nothing reads the intervention continuations: they are diagnostic too
     loose = int_compute(run, "self", continuations_required=False)
     assert loose["tokens_generated"] == 118 and loose["tokens_generated_diagnostic"] == 623
+
+
+def test_another_proposers_turns_are_charged_at_its_own_shape(tmp_path):
+    """The proposer ablation: the proposer's solve and proposal turns cost the *proposer's* FLOPs, every other
+    source the policy's; an unknown proposer shape leaves its FLOPs out and says so instead of charging the policy's."""
+    from harness.flops import ModelShape, generation_flops
+
+    run = tmp_path / "int"
+    rollouts = [{"problem_id": "p1", "sample_index": 0, "prompt_tokens": 20, "completion_tokens": 10}]
+    solves = [{"attempt_id": "p1#0", "prompt_tokens": 50, "completion_tokens": 7}]
+    proposals = [{"attempt_id": "p1#0", "proposal_index": 0, "prompt_tokens": 80, "completion_tokens": 5}]
+    conts = [{"problem_id": "intervention:p1#0", "sample_index": 0, "prompt_tokens": 30, "completion_tokens": 11}]
+    _write(run / "rollout" / "samples.jsonl", rollouts)
+    _write(run / "propose-model-large" / "solves.jsonl", solves)
+    _write(run / "propose-model-large" / "proposals.jsonl", proposals)
+    _write(run / "continue-model-large" / "samples.jsonl", conts)
+    small = ModelShape(layers=2, hidden=64, intermediate=128, heads=4, kv_heads=4, head_dim=16, vocab=100)
+    large = ModelShape(layers=4, hidden=128, intermediate=256, heads=4, kv_heads=4, head_dim=32, vocab=100)
+
+    same = int_compute(run, "model-large", shape=small)
+    other = int_compute(run, "model-large", shape=small, proposer_shape=large)
+    policy_part = generation_flops(small, rollouts) + generation_flops(small, conts)
+    assert same["flops_generated"] == policy_part + generation_flops(small, solves + proposals)
+    assert other["flops_generated"] == policy_part + generation_flops(large, solves + proposals) > same["flops_generated"]
+    assert other["tokens_generated"] == same["tokens_generated"] == 10 + 7 + 5 + 11  # tokens do not depend on who wrote them
+    unknown = int_compute(run, "model-large", shape=small, proposer_shape=None)
+    assert unknown["flops_generated"] == policy_part and unknown["proposer_flops_unknown"] is True
+    assert "proposer_flops_unknown" not in other

@@ -28,12 +28,19 @@ def _tokens(path: Path, keep: Any = None) -> int:
     return sum(int(r.get("completion_tokens") or 0) for r in _records(path, keep))
 
 
-def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool = True, shape: Any = None) -> dict[str, Any]:
+PROPOSER_SOURCES = ("propose_solve", "propose")
+_POLICY = object()
+
+
+def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool = True, shape: Any = None,
+                proposer_shape: Any = _POLICY) -> dict[str, Any]:
     """Generated tokens (and, given the model's `harness.flops.ModelShape`, generation FLOPs with the
     prefill of every prompt) of one proposer's InT run, by source, required vs diagnostic.
 
     ``continuations_required``: the correctness filter (or the suffix ablation) reads the intervention
-    continuations; with both off they are diagnostic too."""
+    continuations; with both off they are diagnostic too. ``proposer_shape``: the shape of the model that
+    wrote the proposer's turns when it is not the policy (the proposer ablation); None when that model's
+    shape is unknown -- its FLOPs are then left out (``proposer_flops_unknown``), not charged at the policy's."""
     from harness.flops import generation_flops
 
     run = Path(run_dir)
@@ -46,7 +53,8 @@ def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool
         "continue_controls": _records(cont, lambda r: not str(r["problem_id"]).startswith(f"{REQUIRED_CONDITION}:")),
     }
     by_source = {k: sum(int(r.get("completion_tokens") or 0) for r in rows) for k, rows in sources.items()}
-    flops = {k: generation_flops(shape, rows) for k, rows in sources.items()}
+    other = proposer_shape is not _POLICY
+    flops = {k: generation_flops(proposer_shape if other and k in PROPOSER_SOURCES else shape, rows) for k, rows in sources.items()}
     required = ["rollout", "propose_solve", "propose"] + (["continue_intervention"] if continuations_required else [])
     return {
         "tokens_generated": sum(by_source[k] for k in required),
@@ -57,4 +65,5 @@ def int_compute(run_dir: str | Path, label: str, *, continuations_required: bool
         "flops_by_source": flops,
         "by_source": by_source,
         "required_sources": required,
+        **({"proposer_flops_unknown": True} if other and proposer_shape is None and shape is not None else {}),
     }

@@ -164,9 +164,13 @@ class IntStep(StepKind[IntOptions]):
         summary = run_all(icfg, show_progress=inputs.show_progress)
         label = icfg.propose.stage_label()
         from harness.flops import model_shape
+        from harness.models import resolve_model
 
+        other = {}  # another proposer's turns are charged at its own shape (the proposer ablation)
+        if icfg.propose.proposer == "model" and icfg.propose.proposer_model is not None:
+            other["proposer_shape"] = model_shape(resolve_model(icfg.propose.proposer_model.model))
         counted = int_compute(inputs.folder, label, continuations_required=icfg.build_sft.correctness_filter or icfg.build_sft.include_suffix,
-                              shape=model_shape(inputs.model))
+                              shape=model_shape(inputs.model), **other)
         return StepOutput(
             artifacts={"sft_data": str(sft_path(icfg)), "int_run": str(inputs.folder)},
             compute=Compute(tokens_generated=counted["tokens_generated"],
