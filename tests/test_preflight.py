@@ -102,3 +102,23 @@ def test_trl_settings_derive_from_the_config_context(tmp_path):
     assert args.per_device_train_batch_size == 1 and args.model_init_kwargs == {"dtype": "float32"}
     explicit = TRLTrainer().grpo_args(get_config("paper", "rl", vllm_max_model_length=9000), tmp_path, max_prompt_tokens=1000)
     assert explicit.vllm_max_model_length == 9000
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_another_proposers_memory_is_estimated_at_its_own_shape(tmp_path, monkeypatch, capsys):
+    """The proposer ablation loads another model for the proposer's turns: the preflight checks *its* weights and
+    KV cache (a 200B dense proposer cannot fit the H200 the 4B policy fits), and says so when its shape is unknown."""
+    from cli_support import run_main
+
+    big = "example/dense-200b"
+    cfg = tmp_path / "paper-big-proposer.yaml"
+    cfg.write_text((ROOT / "configs" / "paper.yaml").read_text().replace(
+        "  models:\n", f"  models:\n    {big}: {{params: 2.0e11, layers: 96, hidden: 12288, kv_heads: 8, head_dim: 128, vocab: 151936}}\n", 1))
+    code, output = run_main(["ablate", "proposer", "--config", cfg, "--out", tmp_path / "o", "--dry-run", "--proposer-model", big],
+                            monkeypatch, capsys)
+    text = " ".join(output.split())
+    assert code != 0 and "DOES NOT FIT (int-proposer-dense-200b int: propose)" in text, output[-3000:]
+    code, output = run_main(["ablate", "proposer", "--config", ROOT / "configs" / "paper.yaml", "--out", tmp_path / "o",
+                             "--dry-run", "--proposer-model", "example/not-declared-anywhere"], monkeypatch, capsys)
+    text = " ".join(output.split())
+    assert code == 0 and "proposed by example/not-declared-anywhere (its shape unknown here" in text, output[-3000:]

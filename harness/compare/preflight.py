@@ -335,6 +335,16 @@ class EstimateContext:
         """Resident memory of a CPU step process is estimated (hf backend, TRL in float32)."""
         return self.mode == "cpu"
 
+    def shape_of(self, model: str) -> ModelShape | None:
+        """The shape of another model a step loads (e.g. another proposer), when memory is estimated and the
+        model is available without building or downloading it (a dry run must not build a world model);
+        None: unknown, its memory is left out."""
+        from harness.models import is_available
+
+        if self.mode == "none" or (model not in self.pf.models and not is_available(model)):
+            return None
+        return model_shape(model, self.pf.models)
+
     def training_memory(self, c: dict[str, Any], micro_batch: int, seq: int) -> dict[str, float]:
         """The memory terms of one training process on this device (`training_memory`); the shape must be known."""
         assert self.shape is not None

@@ -122,10 +122,15 @@ class IntStep(StepKind[IntOptions]):
         lengths = {"rollout": pf.prompt_tokens + budget("rollout"),
                    "propose": 2 * pf.prompt_tokens + budget("rollout") + 2 * budget("propose"),
                    "continue": pf.prompt_tokens + budget("rollout") + budget("continue")}
+        # the proposer's turns run on another model when one is named (the proposer ablation): its shape, not the policy's
+        other = (data["propose"].get("proposer_model") or {}).get("model") if data["propose"].get("proposer") == "model" else None
         for sec, gens in (("rollout", n * k), ("propose", props), ("continue", conts)):
             sub, b = f"{self.name}: {sec}", budget(sec)
             st = StageEstimate(ctx.arm, sub, int(gens), gens * b * ctx.frac)
-            ctx.inference_memory(st, ctx.shape, lengths[sec] if ctx.cpu else (ctx.max_len or (b + 8192)))
+            shape = ctx.shape_of(other) if sec == "propose" and other else ctx.shape
+            ctx.inference_memory(st, shape, lengths[sec] if ctx.cpu else (ctx.max_len or (b + 8192)))
+            if sec == "propose" and other:
+                st.notes.append(f"proposed by {other}" + ("" if shape is not None else " (its shape unknown here: memory not estimated)"))
             if sub.endswith(": continue") and data["continue"].get("controls_max_problems"):
                 st.notes.append(f"Table-1 controls on at most {data['continue']['controls_max_problems']} problems")
             out.append(st)
@@ -139,9 +144,13 @@ class IntStep(StepKind[IntOptions]):
 
         cfg = ctx.config
         defaults = self.defaults(cfg)
+        proposer = options.proposer or defaults.proposer
         return int_preset(options.preset or defaults.preset or PAPER, "", {
             "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
-            **defaults.overrides, **options.overrides}).model_dump(by_alias=True)
+            **({"propose.proposer": proposer} if proposer else {}), **defaults.overrides,
+            **({"propose.proposer": "model", "propose.proposer_model": {"backend": cfg.backend, "model": options.proposer_model}}
+               if options.proposer_model else {}),
+            **options.overrides}).model_dump(by_alias=True)
 
     def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Fields added to IntConfig later are hashed only when off their defaults (`ADDED_LATER`): every int
