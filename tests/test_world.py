@@ -454,3 +454,28 @@ def test_cache_key_ignores_what_does_not_change_the_weights(monkeypatch) -> None
     monkeypatch.setattr(world_build, "_versions", lambda: {**versions, "torch": "9.9.9"})
     assert make_recipe("test").hash != key
     assert "threads" not in json.dumps(make_recipe("test").weight_key())
+
+
+def test_a_cpu_without_fast_bf16_pretrains_in_float32_under_its_own_hash(monkeypatch):
+    """bf16 autocast is emulated (~40x slower) on an AVX2-only CPU: there the world pretrains in float32, a
+    different model, so under a different recipe hash; where bf16 is fast every preset keeps its hash (and
+    cache); $HARNESS_WORLD_PRECISION insists on either, and a bad value is one clear error."""
+    from dataclasses import replace
+
+    from harness.world import build
+
+    monkeypatch.delenv(build.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(build, "fast_bf16", lambda: True)
+    native = build.make_recipe("test")
+    assert native.train.bf16 and native.hash == replace(build.PRESETS["test"], seed=0).hash  # unchanged on bf16 CPUs
+    monkeypatch.setattr(build, "fast_bf16", lambda: False)
+    slow = build.make_recipe("test")
+    assert not slow.train.bf16 and slow.hash != native.hash
+    monkeypatch.setenv(build.PRECISION_ENV, "bf16")
+    assert build.make_recipe("test").hash == native.hash
+    monkeypatch.setattr(build, "fast_bf16", lambda: True)
+    monkeypatch.setenv(build.PRECISION_ENV, "fp32")
+    assert build.make_recipe("test").hash == slow.hash
+    monkeypatch.setenv(build.PRECISION_ENV, "half")
+    with pytest.raises(ValueError, match=r"\$HARNESS_WORLD_PRECISION='half'"):
+        build.make_recipe("test")

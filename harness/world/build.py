@@ -2,7 +2,8 @@
 
 WHY a recipe hash: later commands (rollouts, InT stages, eval) ask for "the world model" and must get
 the same weights every time without retraining; anything that changes the weights (hyperparameters,
-data spec, world code, the versions of torch/transformers/tokenizers and Python's minor version) changes
+data spec, world code, the pretraining precision this CPU allows (`with_precision`), the versions of
+torch/transformers/tokenizers and Python's minor version) changes
 the hash and so the cache folder. What does not change the weights is recorded, not hashed: Python's
 patch version (3.11.2 and 3.11.7 build byte-identical weights) and the CPU threads (chosen per step by
 `harness.cpu`; one and two threads give identical weights for every shipped preset).
@@ -161,10 +162,41 @@ def _code_hash() -> str:
 
 
 def make_recipe(preset: str = "default", seed: int = 0, **overrides: Any) -> Recipe:
-    """A preset's recipe with a seed; `overrides` replace whole sections, e.g. `train=TrainSpec(...)`."""
+    """A preset's recipe with a seed; `overrides` replace whole sections, e.g. `train=TrainSpec(...)`.
+    Its pretraining precision is this CPU's (`with_precision`)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return replace(PRESETS[preset], seed=seed, **overrides)
+    return with_precision(replace(PRESETS[preset], seed=seed, **overrides))
+
+
+PRECISION_ENV = "HARNESS_WORLD_PRECISION"
+
+
+def fast_bf16() -> bool:
+    """Does this CPU have oneDNN's bf16 kernels (x86 with AVX-512, or AMX; ARM with bf16)? Without them
+    (an AVX2-only x86 CPU) bf16 autocast falls back to an emulated path: a 2048x256 @ 256x1024 matmul
+    with its backward took 1.68 s in bf16 vs 0.044 s in float32 on a 2-core AVX2 EPYC (38x), and a
+    world build's pretraining step ~4 s instead of ~0.11 s."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch without the query: assume the slow path
+        return False
+
+
+def with_precision(recipe: Recipe) -> Recipe:
+    """The recipe with the pretraining precision used on this machine: the preset's bf16 autocast where the
+    CPU runs bf16 natively, else float32 (``$HARNESS_WORLD_PRECISION``: auto (default), bf16 to insist
+    on it anyway, fp32 to always use float32). float32 trains a *different* model, so the precision is in
+    the recipe and its hash: a float32 world never stands in for a bf16 one (every number this project
+    reports was measured on bf16 builds)."""
+    choice = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"${PRECISION_ENV}={choice!r}: choose auto, bf16 or fp32")
+    if recipe.train.bf16 and (choice == "fp32" or (choice == "auto" and not fast_bf16())):
+        return replace(recipe, train=replace(recipe.train, bf16=False))
+    return recipe
 
 
 def cache_root() -> Path:
@@ -249,7 +281,9 @@ def _build(recipe: Recipe, target: Path, console: Any, measure: bool) -> Path:
     console.print(
         f"Building the embedded world model (preset {recipe.preset}, seed {recipe.seed}): a corpus of "
         f"{recipe.corpus.solve_examples + recipe.corpus.verify_examples:,} conversations, pretraining, then its "
-        f"abilities. {EXPECTED_TIME.get(recipe.preset, 'Time unknown for this preset')}. Done once: cached at {target}.",
+        f"abilities. {EXPECTED_TIME.get(recipe.preset, 'Time unknown for this preset')}. Done once: cached at {target}."
+        + ("" if recipe.train.bf16 else f" Pretraining in float32 ({'$' + PRECISION_ENV + '=fp32' if os.environ.get(PRECISION_ENV) else 'this CPU has no fast bf16 kernels'}): "
+           "a different model from the bf16 builds this project's numbers were measured on."),
         markup=False, highlight=False,
     )
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
