@@ -176,7 +176,8 @@ def fast_bf16() -> bool:
     """Does this CPU have oneDNN's bf16 kernels (x86 with AVX-512, or AMX; ARM with bf16)? Without them
     (an AVX2-only x86 CPU) bf16 autocast falls back to an emulated path: a 2048x256 @ 256x1024 matmul
     with its backward took 1.68 s in bf16 vs 0.044 s in float32 on a 2-core AVX2 EPYC (38x), and a
-    world build's pretraining step ~4 s instead of ~0.11 s."""
+    world build's pretraining step ~4 s instead of ~0.2 s. (Said here, not in pretrain.py: that file is
+    hashed into every recipe, and a comment there would change every world's cache key.)"""
     import torch
 
     try:

@@ -4,9 +4,7 @@ WHY plain PyTorch and not TRL: the build must be deterministic for a seed, fit i
 cores and have no moving parts; TRL is used later, on the built model, like on any hub model.
 Conversations are tokenised exactly as the ChatML template renders them, the loss covers the
 assistant turn and its `<|im_end|>` (so generation stops), and batches group similar lengths to
-avoid padding waste. bf16 autocast roughly doubles CPU throughput where the CPU has bf16 kernels (AVX-512,
-AMX); the weights stay fp32. On an AVX2-only CPU bf16 is emulated and ~40x slower, so the build pretrains
-in float32 there (`harness.world.build.with_precision`: another model, under another recipe hash).
+avoid padding waste. bf16 autocast roughly doubles CPU throughput; the weights stay fp32.
 Threads are not part of the recipe: `harness.cpu.ThreadGovernor` picks them step by step from the free
 cores (the weights of the shipped presets do not depend on the count; tests/test_cpu_threads.py).
 """
