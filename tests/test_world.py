@@ -479,3 +479,31 @@ def test_a_cpu_without_fast_bf16_pretrains_in_float32_under_its_own_hash(monkeyp
     monkeypatch.setenv(build.PRECISION_ENV, "half")
     with pytest.raises(ValueError, match=r"\$HARNESS_WORLD_PRECISION='half'"):
         build.make_recipe("test")
+
+
+def test_a_world_code_edit_during_a_build_does_not_relabel_the_folder(tmp_path, monkeypatch):
+    """The recipe (and its hash of the world code) is taken as the build starts: the code that trains is the
+    code the process imported, so an edit saved while it runs must not be recorded -- else the folder's
+    name and its recorded hash disagree and every later lookup rebuilds it."""
+    from rich.console import Console
+
+    from harness.world import build
+    from harness.world.corpus import CorpusSpec
+
+    edited = {"now": False}
+    monkeypatch.setattr(build, "_code_hash", lambda: "after-edit" if edited["now"] else "as-started")
+    real_train = build.train
+
+    def train_then_edit(*args, **kwargs):
+        out = real_train(*args, **kwargs)
+        edited["now"] = True  # someone saves a world file while the build is still writing
+        return out
+
+    monkeypatch.setattr(build, "train", train_then_edit)
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
+    recipe = build.make_recipe("test", corpus=CorpusSpec(solve_examples=60, verify_examples=20, solve_levels=(1,), verify_levels=(1,)))
+    started = recipe.hash
+    folder = build.build_world(recipe=recipe, measure=False, console=Console(quiet=True))
+    assert folder.name == started
+    assert json.loads((folder / build.RECIPE_FILE).read_text())["hash"] == started
+    assert json.loads((folder / build.BUILD_LOG_FILE).read_text())["recipe_hash"] == started

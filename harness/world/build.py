@@ -290,7 +290,10 @@ def _build(recipe: Recipe, target: Path, console: Any, measure: bool) -> Path:
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    log: dict[str, Any] = {"recipe_hash": recipe.hash, "load_avg_start": _load()}
+    # the recipe as the build starts: the world code it hashes is the code this process imported (an edit
+    # made while it runs must not relabel the folder, or the next lookup finds a mismatch and rebuilds)
+    rec = recipe.to_dict() | {"hash": recipe.hash}
+    log: dict[str, Any] = {"recipe_hash": rec["hash"], "load_avg_start": _load()}
     t0 = time.time()
     with progress_bar(console) as prog:
         task = prog.add_task("corpus", total=None)
@@ -310,7 +313,6 @@ def _build(recipe: Recipe, target: Path, console: Any, measure: bool) -> Path:
 
         log["threads"] = governor().summary()  # provenance: the weights do not depend on it
         model.save_pretrained(tmp)
-        rec = recipe.to_dict() | {"hash": recipe.hash}
         (tmp / RECIPE_FILE).write_text(json.dumps(rec, indent=2, default=list))
         log |= {
             "parameters": count_parameters(model),
