@@ -50,12 +50,25 @@ class IntStep(StepKind[IntOptions]):
     def preset_name(self, options: IntOptions, ctx: ResolveContext) -> str:
         return options.preset or self.defaults(ctx.config).preset or PAPER
 
+    def _option_overrides(self, options: IntOptions, cfg: Any) -> dict[str, Any]:
+        """IntConfig overrides from the step's options over the comparison's defaults, in precedence order: the
+        proposer, the defaults' overrides, another proposer model, the options' own overrides (the resolved
+        config and the preflight's estimate both take them from here)."""
+        defaults = self.defaults(cfg)
+        proposer = options.proposer or defaults.proposer
+        return {
+            **({"propose.proposer": proposer} if proposer else {}),
+            **defaults.overrides,
+            **({"propose.proposer": "model", "propose.proposer_model": {"backend": cfg.backend, "model": options.proposer_model,
+                                                                        "options": cfg.backend_options}}
+               if options.proposer_model else {}),
+            **options.overrides,
+        }
+
     def _config(self, options: IntOptions, ctx: ResolveContext) -> Any:
         from harness.intervention.config import preset
 
         cfg = ctx.config
-        defaults = self.defaults(cfg)
-        proposer = options.proposer or defaults.proposer
         train = cfg.train_set()
         base = preset(self.preset_name(options, ctx), out="", overrides={"policy.model": "(the arm's current model)", "rollout.problems": train.model_dump()})
         over = {
@@ -64,12 +77,7 @@ class IntStep(StepKind[IntOptions]):
             "rollout.sampling.seed": base.rollout.sampling.seed + ctx.seed,
             "propose.sampling.seed": base.propose.sampling.seed + ctx.seed,
             "continue.sampling.seed": base.continuation.sampling.seed + ctx.seed,
-            **({"propose.proposer": proposer} if proposer else {}),
-            **defaults.overrides,
-            **({"propose.proposer": "model", "propose.proposer_model": {"backend": cfg.backend, "model": options.proposer_model,
-                                                                        "options": cfg.backend_options}}
-               if options.proposer_model else {}),
-            **options.overrides,
+            **self._option_overrides(options, cfg),
         }
         grader, judge = cfg.grading()  # rollouts, the correctness filter's continuations and reflections
         return base.with_overrides({**over, "grader": grader, **({"judge": judge} if judge else {})})
@@ -144,13 +152,9 @@ class IntStep(StepKind[IntOptions]):
 
         cfg = ctx.config
         defaults = self.defaults(cfg)
-        proposer = options.proposer or defaults.proposer
         return int_preset(options.preset or defaults.preset or PAPER, "", {
             "policy.model": cfg.base_model, "rollout.problems": cfg.train_set().model_dump(),
-            **({"propose.proposer": proposer} if proposer else {}), **defaults.overrides,
-            **({"propose.proposer": "model", "propose.proposer_model": {"backend": cfg.backend, "model": options.proposer_model}}
-               if options.proposer_model else {}),
-            **options.overrides}).model_dump(by_alias=True)
+            **self._option_overrides(options, cfg)}).model_dump(by_alias=True)
 
     def key_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Fields added to IntConfig later are hashed only when off their defaults (`ADDED_LATER`): every int
