@@ -181,6 +181,16 @@ def test_sft_design_rows_come_from_one_int_step_and_differ_by_design(studies):
         assert 0 <= r["coverage_pct"] <= 100 and r["coverage_ci95_pct"][0] <= r["coverage_pct"] <= r["coverage_ci95_pct"][1]
 
 
+def test_proposer_rows_score_each_proposers_interventions_under_the_policy(studies):
+    """The on-policy measure of the proposer study: each arm's SFT interventions scored under the policy. Here the
+    'other' proposer is the policy's own model, so both arms propose, select and score the same steps."""
+    result = json.loads((studies / "out" / "proposer" / "proposer.json").read_text())
+    a, b = (r["intervention_nll"] for r in result["rows"])
+    assert a["n"] == result["rows"][0]["sft_rows"] > 0 and 0 < a["mean"] < 20
+    assert a == b and a["ci95"][0] <= a["mean"] <= a["ci95"][1]
+    assert any("NLL" in f for f in result["findings"])
+
+
 def test_a_second_run_reuses_every_step(studies, monkeypatch, capsys):
     from cli_support import run_main
 

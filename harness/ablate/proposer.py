@@ -6,6 +6,10 @@ resulting InT+RL on the comparison's evaluation.
 Two arms of one comparison: ``int`` (the policy proposes) and ``int-proposer-<model>`` (``int: {proposer_model:
 M}``, then the same SFT and RL); their rollouts are the same (same policy and seeds), so the proposers fix
 the same failed attempts. The proposer model is also evaluated as an eval-only row (what it solves itself).
+
+How on-policy each proposer's steps are for the policy: the per-token NLL of the interventions of its SFT rows
+under the policy (the base model), given problem + prefix (rows rebuilt without the prefix as target, as
+Figure 7 does, so that only the intervention's tokens are scored; `internalization.score`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from harness.ablate import paper
 from harness.ablate.common import arm_dirs, coverage_accuracy, pct_ci, per_seed_samples
+from harness.ablate.internalization import intervention_rows, score
 from harness.metrics import bootstrap_ci
 from harness.rundir import iter_jsonl, read_json
 
@@ -80,6 +85,26 @@ def proposer_stats(int_dir: Path) -> dict[str, Any]:
             "selected": (table1.get("filters") or {}).get("selected"), "sft_rows": sft.get("rows")}
 
 
+def intervention_nll(ctx: Any, out: Path, recipe: str, policy: str) -> dict[str, Any]:
+    """Per-token NLL (nats) of each seed's selected interventions under ``policy`` given problem + prefix, pooled
+    over seeds (mean of the per-intervention means; 95% bootstrap CI over interventions)."""
+    cache = ctx.folder / "scores"
+    cache.mkdir(parents=True, exist_ok=True)
+    values: list[float] = []
+    for seed, d in sorted(arm_dirs(out, recipe).items()):
+        rows = intervention_rows(d / "int", ctx.folder / "interventions" / f"{recipe}-seed{seed}")
+        if rows.exists() and rows.stat().st_size:
+            values += [float(r["nll"]) for r in score(policy, rows, cache)["rows_scored"]]
+    if not values:
+        return {"n": 0, "mean": None, "ci95": None}
+    return {"n": len(values), "mean": sum(values) / len(values), "ci95": list(bootstrap_ci(values, n_boot=4000))}
+
+
+def _nll(r: dict[str, Any]) -> str:
+    m = r["intervention_nll"]
+    return "" if m["mean"] is None else f"{m['mean']:.3f} [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}] (n={m['n']})"
+
+
 def _acc(r: dict[str, Any]) -> str:
     return pct_ci(r["accuracy_pct"], r["accuracy_ci95_pct"]) if r else ""
 
@@ -97,6 +122,9 @@ def run(ctx: Any) -> dict[str, Any]:
     extra = EvalOnlyModel(name=f"proposer-{slug(model)}", model=model, backend=ctx.cfg.backend, options=ctx.cfg.backend_options)
     out = ctx.compare(["int", name], recipes_dirs=[str(rdir)], eval_only=[extra], include_base=True)
     train_categories = {p.category for p in ctx.cfg.train_set().load()[1]}
+    from harness.models import resolve_model
+
+    policy = resolve_model(ctx.cfg.base_model)
     rows, found = [], {}
     for recipe, who in (("int", "the policy (self, InT)"), (name, f"{model}")):
         stats = [proposer_stats(d / "int") for _, d in sorted(arm_dirs(out, recipe).items())]
@@ -113,8 +141,6 @@ def run(ctx: Any) -> dict[str, Any]:
         hard = coverage_accuracy({s: [p for p in ps if p.category in train_categories] for s, ps in per_seed.items()})
         model_dir = read_json(next(iter(arm_dirs(out, recipe).values())) / "int" / "int_config.json")
         prop_dir = (model_dir["propose"].get("proposer_model") or {}).get("model") or model_dir["policy"]["model"]
-        from harness.models import resolve_model
-
         row = {
             "proposer": who, "recipe": recipe, "parameters": parameters(resolve_model(prop_dir)),
             "proposals": sum(s["proposals"] for s in stats), "parse_rate_pct": 100 * sum(s["parsed"] for s in stats) / max(1, sum(s["proposals"] for s in stats)),
@@ -127,6 +153,7 @@ def run(ctx: Any) -> dict[str, Any]:
             "table1_intervention": {"covered": sum(t["covered"] for t in t1i), "problems": sum(t["problems"] for t in t1i),
                                     "accuracy_pct": 100 * sum(t["correct"] for t in t1i) / max(1, sum(t["samples"] for t in t1i))},
             "table1_original_accuracy_pct": 100 * sum(t["correct"] for t in t1o) / max(1, sum(t["samples"] for t in t1o)) if t1o else None,
+            "intervention_nll": intervention_nll(ctx, out, recipe, policy),
             "int_rl": final, "int_rl_train_categories": hard,
             "paper": paper.PROPOSER["self" if recipe == "int" else "larger"],
         }
@@ -140,14 +167,15 @@ def run(ctx: Any) -> dict[str, Any]:
         "title": "Proposer ablation: who proposes the interventions",
         "columns": ["proposer", "parameters", "parse rate %", "location = true first error % [95% CI]", "within ±1 %",
                     "interventions selected", "continuation success after the intervention % (covered / problems)",
-                    "Table 1 subset: intervention coverage, accuracy %", "SFT rows", f"InT+RL avg@{k} % [95% CI]",
+                    "Table 1 subset: intervention coverage, accuracy %", "SFT rows",
+                    "NLL per token of its interventions under the policy [95% CI]", f"InT+RL avg@{k} % [95% CI]",
                     "... on the training categories", "paper: Table 1 coverage, accuracy %"],
         "rows": [[r["proposer"], f"{r['parameters']:,}" if r["parameters"] else "", f"{r['parse_rate_pct']:.1f}",
                   pct_ci(r["location_exact_pct"], r["location_exact_ci95_pct"]) + f" (n={r['location_scored']})" if r["location_exact_pct"] is not None else "n/a (no first_error capability)",
                   "" if r["location_within_1_pct"] is None else f"{r['location_within_1_pct']:.1f}", str(r["selected"]),
                   "" if r["continuation_accuracy_pct"] is None else f"{r['continuation_accuracy_pct']:.1f} ({r['continuation_covered']}/{r['continuation_problems']})",
                   f"{r['table1_intervention']['covered']}/{r['table1_intervention']['problems']}, {r['table1_intervention']['accuracy_pct']:.1f}",
-                  str(r["sft_rows"]), _acc(r["int_rl"]), _acc(r["int_rl_train_categories"]),
+                  str(r["sft_rows"]), _nll(r), _acc(r["int_rl"]), _acc(r["int_rl_train_categories"]),
                   f"{r['paper']['covered']}/{r['paper']['problems']}, {r['paper']['accuracy_pct']:.2f} ({r['paper']['model']})"]
                  for r in rows],
         "caption": (f"Both proposers fix the same failed attempts of the same policy ({ctx.cfg.base_model}); {ctx.cfg.seeds} "
@@ -167,6 +195,10 @@ def run(ctx: Any) -> dict[str, Any]:
         findings.append(f"Counterfactual success: {b['continuation_accuracy_pct']:.1f}% vs {a['continuation_accuracy_pct']:.1f}% -- "
                         f"{'as' if better else 'unlike'} the paper, where the larger proposer's interventions succeed more "
                         "often (2.87% vs 1.56%).")
+    if a["intervention_nll"]["mean"] is not None and b["intervention_nll"]["mean"] is not None:
+        findings.append(f"Under the policy, the other model's interventions have NLL {b['intervention_nll']['mean']:.3f} "
+                        f"nats per token vs {a['intervention_nll']['mean']:.3f} for its own (lower = more on-policy; the paper's "
+                        "argument for self-proposed interventions, not measured there for the 30B proposer).")
     if a["int_rl"] and b["int_rl"]:
         findings.append(f"InT+RL: {b['int_rl']['accuracy_pct']:.1f}% with the other proposer vs {a['int_rl']['accuracy_pct']:.1f}% "
                         "with self-proposed interventions (the paper reports no InT+RL with the 30B proposer).")
