@@ -471,8 +471,12 @@ def test_a_cpu_without_fast_bf16_pretrains_in_float32_under_its_own_hash(monkeyp
     monkeypatch.setattr(build, "fast_bf16", lambda: False)
     slow = build.make_recipe("test")
     assert not slow.train.bf16 and slow.hash != native.hash
+    # the build's time estimate is the one measured at its precision (float32 builds take ~2-3x longer)
+    assert build.expected_time(build.make_recipe("blindspot-large")) == build.EXPECTED_TIME_FP32["blindspot-large"]
+    assert build.expected_time(slow) == build.EXPECTED_TIME["test"]  # no float32 measurement: the preset's own
     monkeypatch.setenv(build.PRECISION_ENV, "bf16")
     assert build.make_recipe("test").hash == native.hash
+    assert build.expected_time(build.make_recipe("blindspot-large")) == build.EXPECTED_TIME["blindspot-large"]
     monkeypatch.setattr(build, "fast_bf16", lambda: True)
     monkeypatch.setenv(build.PRECISION_ENV, "fp32")
     assert build.make_recipe("test").hash == slow.hash

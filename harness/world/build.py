@@ -134,6 +134,21 @@ EXPECTED_TIME = {
     "blindspot-large": "About 17 min on 2 cores (993 s measured at load 2)",
     "test": "About 30 s on 2 idle cores",
 }
+# The same in float32 (`with_precision`: a CPU without fast bf16 kernels), measured on a 2-core AVX2 EPYC.
+EXPECTED_TIME_FP32 = {
+    "default": "About 15 min on 2 cores in float32 (857 s measured at load 1.7-1.9)",
+    "blindspot": "About 25 min on 2 cores in float32 (1,502 s measured at load 2.5)",
+    "offref": "About 40 min on 2 cores in float32 (~0.44 s per pretraining step measured, 5,044 steps)",
+    "blindspot-large": "About 45 min on 2 cores in float32 (2,635 s measured at load 2.2-2.8)",
+    "large": "About 45 min on 2 cores in float32 (~0.55 s per pretraining step measured, 4,463 steps)",
+    "offref-large": "About 45 min on 2 cores in float32 (not measured; as blindspot-large)",
+}
+
+
+def expected_time(recipe: Recipe) -> str:
+    """What a cold build of ``recipe`` costs, as measured for its preset and precision."""
+    table = EXPECTED_TIME if recipe.train.bf16 else EXPECTED_TIME_FP32
+    return table.get(recipe.preset) or EXPECTED_TIME.get(recipe.preset) or "Time unknown for this preset"
 
 
 def _versions() -> dict[str, str]:
@@ -190,8 +205,8 @@ def with_precision(recipe: Recipe) -> Recipe:
     """The recipe with the pretraining precision used on this machine: the preset's bf16 autocast where the
     CPU runs bf16 natively, else float32 (``$HARNESS_WORLD_PRECISION``: auto (default), bf16 to insist
     on it anyway, fp32 to always use float32). float32 trains a *different* model, so the precision is in
-    the recipe and its hash: a float32 world never stands in for a bf16 one (every number this project
-    reports was measured on bf16 builds)."""
+    the recipe and its hash: a float32 world never stands in for a bf16 one (README's numbers and docs'
+    tables were measured on bf16 builds; docs label the few measured on float32 builds)."""
     choice = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
     if choice not in ("auto", "bf16", "fp32"):
         raise ValueError(f"${PRECISION_ENV}={choice!r}: choose auto, bf16 or fp32")
@@ -282,9 +297,9 @@ def _build(recipe: Recipe, target: Path, console: Any, measure: bool) -> Path:
     console.print(
         f"Building the embedded world model (preset {recipe.preset}, seed {recipe.seed}): a corpus of "
         f"{recipe.corpus.solve_examples + recipe.corpus.verify_examples:,} conversations, pretraining, then its "
-        f"abilities. {EXPECTED_TIME.get(recipe.preset, 'Time unknown for this preset')}. Done once: cached at {target}."
+        f"abilities. {expected_time(recipe)}. Done once: cached at {target}."
         + ("" if recipe.train.bf16 else f" Pretraining in float32 ({'$' + PRECISION_ENV + '=fp32' if os.environ.get(PRECISION_ENV) else 'this CPU has no fast bf16 kernels'}): "
-           "a different model from the bf16 builds this project's numbers were measured on."),
+           "a different model from the bf16 builds README's numbers were measured on."),
         markup=False, highlight=False,
     )
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
